@@ -1,0 +1,1 @@
+"""One module per ``requestcov`` command; see :mod:`requestcov.cli`."""

@@ -1,0 +1,109 @@
+"""Recording options, from code, the command line or the environment.
+
+The same names everywhere: ``WSGIMiddleware(app, source=[...])``,
+``requestcov run --source ...`` and ``REQUESTCOV_SOURCE``. The environment form
+exists so options reach every child process of a server (workers, reloaders).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Mapping, Optional, Sequence
+
+__all__ = ["Config", "DEFAULT_ID_HEADER", "DEFAULT_TEST_SET_HEADER"]
+
+DEFAULT_ID_HEADER = "KEPLOY-TEST-ID"
+DEFAULT_TEST_SET_HEADER = "KEPLOY-TEST-SET-ID"
+
+_ENVIRONMENT_NAMES = {
+    "source": "REQUESTCOV_SOURCE",
+    "include": "REQUESTCOV_INCLUDE",
+    "omit": "REQUESTCOV_OMIT",
+    "db": "REQUESTCOV_DB",
+    "id_header": "REQUESTCOV_ID_HEADER",
+    "test_set_header": "REQUESTCOV_TEST_SET_HEADER",
+}
+
+
+def _split(value: str, separator: str) -> List[str]:
+    return [part.strip() for part in value.split(separator) if part.strip()]
+
+
+def _as_list(value: "Optional[str | Sequence[str]]") -> Optional[List[str]]:
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    return [os.fspath(item) for item in value]
+
+
+@dataclass(frozen=True)
+class Config:
+    #: Folders (or files) whose code is measured; None means "where the app lives".
+    source: Optional[List[str]] = None
+    #: fnmatch patterns a measured file must match (when given).
+    include: List[str] = field(default_factory=list)
+    #: fnmatch patterns of files never measured.
+    omit: List[str] = field(default_factory=list)
+    #: The SQLite store; None means REQUESTCOV_DB or .requestcov/requestcov.db.
+    db: Optional[str] = None
+    id_header: str = DEFAULT_ID_HEADER
+    test_set_header: str = DEFAULT_TEST_SET_HEADER
+
+    @classmethod
+    def from_environment(cls, environ: Optional[Mapping[str, str]] = None) -> "Config":
+        environ = os.environ if environ is None else environ
+        source = environ.get(_ENVIRONMENT_NAMES["source"])
+        return cls(
+            source=_split(source, os.pathsep) if source else None,
+            include=_split(environ.get(_ENVIRONMENT_NAMES["include"], ""), ","),
+            omit=_split(environ.get(_ENVIRONMENT_NAMES["omit"], ""), ","),
+            db=environ.get(_ENVIRONMENT_NAMES["db"]) or None,
+            id_header=environ.get(_ENVIRONMENT_NAMES["id_header"]) or DEFAULT_ID_HEADER,
+            test_set_header=environ.get(_ENVIRONMENT_NAMES["test_set_header"]) or DEFAULT_TEST_SET_HEADER,
+        )
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        source: "Optional[str | Sequence[str]]" = None,
+        include: "Optional[str | Sequence[str]]" = None,
+        omit: "Optional[str | Sequence[str]]" = None,
+        db: "Optional[str | os.PathLike[str]]" = None,
+        id_header: Optional[str] = None,
+        test_set_header: Optional[str] = None,
+    ) -> "Config":
+        """Options given in code win; the environment fills in the rest."""
+        base = cls.from_environment()
+        changes: Dict[str, object] = {}
+        if source is not None:
+            changes["source"] = _as_list(source)
+        if include is not None:
+            changes["include"] = _as_list(include)
+        if omit is not None:
+            changes["omit"] = _as_list(omit)
+        if db is not None:
+            changes["db"] = os.fspath(db)
+        if id_header:
+            changes["id_header"] = id_header
+        if test_set_header:
+            changes["test_set_header"] = test_set_header
+        return replace(base, **changes)
+
+    def to_environment(self) -> Dict[str, str]:
+        """Environment variables that make a child process resolve this config."""
+        environ: Dict[str, str] = {
+            _ENVIRONMENT_NAMES["id_header"]: self.id_header,
+            _ENVIRONMENT_NAMES["test_set_header"]: self.test_set_header,
+        }
+        if self.source:
+            environ[_ENVIRONMENT_NAMES["source"]] = os.pathsep.join(os.path.abspath(s) for s in self.source)
+        if self.include:
+            environ[_ENVIRONMENT_NAMES["include"]] = ",".join(self.include)
+        if self.omit:
+            environ[_ENVIRONMENT_NAMES["omit"]] = ",".join(self.omit)
+        if self.db:
+            environ[_ENVIRONMENT_NAMES["db"]] = os.path.abspath(self.db)
+        return environ

@@ -1,0 +1,122 @@
+"""Which request a line belongs to.
+
+Each request gets a :class:`Collector`, made current through a ``ContextVar``:
+threads of a threaded server each have their own context, and every asyncio
+task runs in a copy of the context it was created in, so concurrent requests
+never write into each other's collector. Code running outside any request
+(imports, start-up, background threads) lands in the process's start-up
+collector.
+
+The engines also need to know which collectors are *in flight*, because a
+location may stop reporting (``sys.monitoring.DISABLE``) only once every
+request in flight has seen it. :data:`tracking` holds that set together with a
+generation number; see :func:`begin_collecting` for the ordering that keeps the
+engine's disable decision free of races.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar, Token
+from types import CodeType
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+__all__ = [
+    "Collector",
+    "Tracking",
+    "tracking",
+    "current_collector",
+    "startup_collector",
+    "begin_collecting",
+    "end_collecting",
+]
+
+
+class Collector:
+    """Lines (and arcs, with branch coverage) seen by one request, by code object.
+
+    Keyed by code object rather than file so the engine's hot path does no
+    path work; the writer thread maps code objects to files later.
+    """
+
+    __slots__ = ("lines", "arcs", "tracers", "request", "__weakref__")
+
+    def __init__(self) -> None:
+        #: The recorder's ActiveRequest this collector belongs to, if any.
+        self.request: object = None
+        self.lines: Dict[CodeType, Set[int]] = {}
+        self.arcs: Dict[CodeType, Set[Tuple[int, int]]] = {}
+        #: Per-code local trace functions of the settrace engine, cached so a
+        #: frame start costs no allocation.
+        self.tracers: Dict[CodeType, Callable] = {}
+
+
+class Tracking:
+    """The collectors in flight and a generation bumped whenever one is added.
+
+    ``in_flight`` is an immutable tuple replaced whole, so the engine can read
+    it without a lock while requests start and end on other threads.
+    """
+
+    __slots__ = ("in_flight", "generation", "lock", "on_request_start")
+
+    def __init__(self) -> None:
+        self.in_flight: Tuple[Collector, ...] = ()
+        self.generation = 0
+        # Re-entrant: a response body closed by the garbage collector may end
+        # a request on a thread that is inside begin_collecting already.
+        self.lock = threading.RLock()
+        #: Set by the engine: re-enables every disabled location so the new
+        #: request sees every line it runs.
+        self.on_request_start: Optional[Callable[[], None]] = None
+
+
+tracking = Tracking()
+startup_collector = Collector()
+current_collector: ContextVar[Collector] = ContextVar("requestcov_collector", default=startup_collector)
+
+
+def begin_collecting() -> Tuple[Collector, "Token[Collector]"]:
+    """Make a new collector current and in flight.
+
+    The order matters. The engine reads ``generation`` first, then
+    ``in_flight``, and applies DISABLE only if ``generation`` is unchanged at
+    the very end. So we publish the collector in ``in_flight`` *before*
+    bumping ``generation``, and re-enable events *after* it: any DISABLE
+    decided without seeing this collector is either rejected by the
+    generation check or applied before our restart, which undoes it.
+    """
+    collector = Collector()
+    token = current_collector.set(collector)
+    with tracking.lock:
+        tracking.in_flight = tracking.in_flight + (collector,)
+        tracking.generation += 1
+    restart = tracking.on_request_start
+    if restart is not None:
+        restart()
+    return collector, token
+
+
+def end_collecting(collector: Collector, token: "Optional[Token[Collector]]") -> None:
+    """Take the collector out of flight and restore the previous context value.
+
+    Removing a collector needs no generation bump: it can only allow more
+    locations to be disabled, never fewer.
+    """
+    with tracking.lock:
+        tracking.in_flight = tuple(other for other in tracking.in_flight if other is not collector)
+    if token is not None:
+        try:
+            current_collector.reset(token)
+        except ValueError:
+            # Ended from another context than it began in (a server calling
+            # close() elsewhere): nothing of ours is current there.
+            pass
+
+
+def reset_after_fork() -> None:
+    """A forked child has none of its parent's requests in flight."""
+    tracking.lock = threading.RLock()
+    tracking.in_flight = ()
+    tracking.generation += 1
+

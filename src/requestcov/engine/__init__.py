@@ -1,0 +1,25 @@
+"""Engines that record which lines each request runs.
+
+``sys.monitoring`` on Python 3.12+, a ``sys.settrace`` tracer before that; both
+fill the same per-request collectors (:mod:`requestcov.context`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from requestcov.engine.base import Engine
+from requestcov.engine.source import SourceMatcher, canonical_path
+
+__all__ = ["Engine", "SourceMatcher", "canonical_path", "make_engine"]
+
+
+def make_engine(matcher: SourceMatcher) -> Engine:
+    """The fastest engine this interpreter supports."""
+    if sys.version_info >= (3, 12):
+        from requestcov.engine.sysmon import MonitoringEngine
+
+        return MonitoringEngine(matcher)
+    from requestcov.engine.settrace import TraceEngine
+
+    return TraceEngine(matcher)

@@ -1,0 +1,98 @@
+"""The Python 3.9-3.11 engine: a trace function that is cheap where we do not measure.
+
+The global trace function runs on every frame start; for a code object outside
+the measured source it returns None (one cached dict look-up), so the frame
+runs without line events. For measured code it returns the current request's
+local trace function for that code object, which adds each line to a set.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, Optional
+
+from requestcov.context import Collector, current_collector
+from requestcov.engine.base import Engine, other_tracer_description
+from requestcov.engine.source import SourceMatcher
+from requestcov.log import logger
+
+__all__ = ["TraceEngine"]
+
+
+def _local_tracer(lines: "set[int]") -> Callable:
+    add = lines.add
+
+    def trace_lines(frame: FrameType, event: str, arg: Any) -> Callable:
+        if event == "line":
+            add(frame.f_lineno)
+        return trace_lines
+
+    return trace_lines
+
+
+class TraceEngine(Engine):
+    """Records lines with ``sys.settrace`` on every thread."""
+
+    name = "settrace"
+
+    def __init__(self, matcher: SourceMatcher) -> None:
+        self.matcher = matcher
+        self._measured: Dict[CodeType, bool] = {}
+        self._global_trace: Optional[Callable] = None
+        self.stepped_aside = False
+
+    def start(self) -> None:
+        other = other_tracer_description()
+        if other is not None and sys.gettrace() is not None:
+            # Replacing another trace function would silently break it (a
+            # debugger, coverage.py): step aside instead.
+            self.stepped_aside = True
+            logger.warning(
+                "requestcov: %s is already active; on Python %d.%d requestcov cannot record "
+                "beside it and records nothing in this process",
+                other, *sys.version_info[:2],
+            )
+            return
+        self._global_trace = self._make_global_trace()
+        threading.settrace(self._global_trace)
+        sys.settrace(self._global_trace)
+
+    def stop(self) -> None:
+        if self._global_trace is None:
+            return
+        threading.settrace(None)  # type: ignore[arg-type]
+        if sys.gettrace() is self._global_trace:
+            sys.settrace(None)
+        self._global_trace = None
+
+    def on_thread_start_request(self) -> None:
+        """Threads that existed before we started have no trace function yet."""
+        if self._global_trace is not None and sys.gettrace() is None:
+            sys.settrace(self._global_trace)
+
+    def _make_global_trace(self) -> Callable:
+        measured = self._measured
+        is_measured_code = self.matcher.is_measured_code
+        current = current_collector.get
+
+        def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
+            code = frame.f_code
+            try:
+                if not measured[code]:
+                    return None
+            except KeyError:
+                measured[code] = is_measured_code(code)
+                if not measured[code]:
+                    return None
+            collector: Collector = current()
+            tracer = collector.tracers.get(code)
+            if tracer is None:
+                lines = collector.lines.get(code)
+                if lines is None:
+                    lines = collector.lines[code] = set()
+                tracer = collector.tracers[code] = _local_tracer(lines)
+            return tracer
+
+        return global_trace

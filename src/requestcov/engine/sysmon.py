@@ -1,0 +1,143 @@
+"""The Python 3.12+ engine: ``sys.monitoring`` with events only where we measure.
+
+LINE events are set *locally* on the code objects of measured files, so code
+outside them (the standard library, the framework, installed packages) runs at
+full speed. A location reports until every request in flight has recorded it,
+then returns DISABLE; when a new request starts, ``restart_events()`` turns
+every location back on so the new request sees each line it runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from types import CodeType, FrameType, FunctionType
+from typing import Any, Callable, Iterable, Optional, Set
+
+from requestcov.context import Collector, current_collector, tracking
+from requestcov.engine.base import Engine, warn_about_other_tracers
+from requestcov.engine.imports import InstrumentingFinder
+from requestcov.engine.source import SourceMatcher
+
+__all__ = ["MonitoringEngine"]
+
+#: Tool ids sys.monitoring leaves to tools other than debuggers (0), coverage.py
+#: (1) and optimizers (5), in the order we try them.
+_CANDIDATE_TOOL_IDS = (3, 4, 2)
+
+
+def _gil_is_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def _make_line_callback(record_current: Callable[[], Collector], disable: Any, may_disable: bool) -> Callable:
+    """Build the LINE callback with everything it touches bound as closure cells."""
+    state = tracking
+
+    def on_line(code: CodeType, line: int) -> Any:
+        collector = record_current()
+        lines = collector.lines
+        try:
+            lines[code].add(line)
+        except KeyError:
+            lines[code] = {line}
+        if not may_disable:
+            return None
+        generation = state.generation
+        for other in state.in_flight:
+            if other is not collector:
+                seen = other.lines.get(code)
+                if seen is None or line not in seen:
+                    return None
+        # Everything from this comparison to the return is free of calls and
+        # backward jumps, the only places the interpreter switches threads: a
+        # request that starts after the comparison restarts events only after
+        # our DISABLE is applied, and one that started before it changed the
+        # generation and is refused here.
+        if generation == state.generation:
+            return disable
+        return None
+
+    return on_line
+
+
+class MonitoringEngine(Engine):
+    """Records lines through ``sys.monitoring`` under a tool id of its own."""
+
+    name = "sys.monitoring"
+
+    def __init__(self, matcher: SourceMatcher) -> None:
+        self.matcher = matcher
+        self.tool_id: Optional[int] = None
+        self._instrumented: Set[CodeType] = set()
+        self._finder: Optional[InstrumentingFinder] = None
+        self._events = 0
+
+    def start(self) -> None:
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        warn_about_other_tracers(self.name)
+        for tool_id in _CANDIDATE_TOOL_IDS:
+            if monitoring.get_tool(tool_id) is None:
+                monitoring.use_tool_id(tool_id, "requestcov")
+                self.tool_id = tool_id
+                break
+        else:
+            raise RuntimeError("every free sys.monitoring tool id is taken by other tools")
+        events = monitoring.events
+        self._events = events.LINE
+        may_disable = _gil_is_enabled()
+        monitoring.register_callback(
+            self.tool_id, events.LINE,
+            _make_line_callback(current_collector.get, monitoring.DISABLE, may_disable),
+        )
+        tracking.on_request_start = monitoring.restart_events
+        self._instrument_loaded_code()
+        self._finder = InstrumentingFinder(self.matcher, self.instrument)
+        self._finder.install()
+
+    def stop(self) -> None:
+        if self.tool_id is None:
+            return
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        if self._finder is not None:
+            self._finder.uninstall()
+        for code in self._instrumented:
+            monitoring.set_local_events(self.tool_id, code, 0)
+        monitoring.register_callback(self.tool_id, monitoring.events.LINE, None)
+        monitoring.free_tool_id(self.tool_id)
+        tracking.on_request_start = None
+        self._instrumented.clear()
+        self.tool_id = None
+
+    def instrument(self, code: CodeType) -> None:
+        """Turn events on for a measured code object and everything nested in it."""
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        pending = [code]
+        while pending:
+            current = pending.pop()
+            if current in self._instrumented:
+                continue
+            if not self.matcher.is_measured_code(current):
+                continue
+            self._instrumented.add(current)
+            monitoring.set_local_events(self.tool_id, current, self._events)
+            pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
+
+    def _instrument_loaded_code(self) -> None:
+        """Code imported before we started: functions still alive, and the code
+        of frames running now (the ``__main__`` module that is creating the app
+        holds the functions it has not defined yet)."""
+        for code in _loaded_code_objects():
+            self.instrument(code)
+
+
+def _loaded_code_objects() -> Iterable[CodeType]:
+    for candidate in gc.get_objects():
+        if isinstance(candidate, FunctionType):
+            yield candidate.__code__
+    for frame in sys._current_frames().values():
+        walker: Optional[FrameType] = frame
+        while walker is not None:
+            yield walker.f_code
+            walker = walker.f_back

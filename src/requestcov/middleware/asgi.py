@@ -1,0 +1,84 @@
+"""ASGI middleware: one record per HTTP request, ended when the app call returns.
+
+The app call returns only after the response is sent and, in Starlette and
+FastAPI, after the response's background tasks have run, so their lines belong
+to the request. WebSocket and lifespan scopes pass through untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, MutableMapping, Optional
+
+from requestcov.log import log_once
+from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.testid import clean_test_id
+from requestcov.recorder import ActiveRequest, Recorder
+
+__all__ = ["ASGIMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ASGIMiddleware(RecordingMiddleware):
+    """Wrap an ASGI app, or ``app.add_middleware(ASGIMiddleware)`` in Starlette/FastAPI."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._id_header = self.config.id_header.lower().encode("latin-1")
+        self._test_set_header = self.config.test_set_header.lower().encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        recorder = self.recorder
+        if scope.get("type") != "http" or recorder is None:
+            await self.app(scope, receive, send)
+            return
+        request = self._begin(recorder, scope)
+        if request is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def recording_send(message: Message) -> None:
+            if message.get("type") == "http.response.start":
+                try:
+                    request.status = int(message["status"])
+                except (KeyError, TypeError, ValueError):
+                    pass
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except BaseException:
+            self._finish(recorder, request, scope, error=True)
+            raise
+        self._finish(recorder, request, scope, error=False)
+
+    def _begin(self, recorder: Recorder, scope: Scope) -> Optional[ActiveRequest]:
+        try:
+            test_id = test_set = ""
+            for name, value in scope.get("headers") or ():
+                lowered = name.lower()
+                if lowered == self._id_header:
+                    test_id = clean_test_id(value.decode("latin-1"))
+                elif lowered == self._test_set_header:
+                    test_set = clean_test_id(value.decode("latin-1"))
+            return recorder.begin(
+                method=str(scope.get("method", "")), path=str(scope.get("path", "")) or "/",
+                test_id=test_id, test_set=test_set,
+            )
+        except Exception:
+            log_once("asgi-begin", "requestcov: could not start recording a request", exc_info=True)
+            return None
+
+    def _finish(self, recorder: Recorder, request: ActiveRequest, scope: Scope, *, error: bool) -> None:
+        try:
+            if request.route is None:
+                route = scope.get("route")
+                request.route = getattr(route, "path", None) or getattr(route, "path_format", None)
+            if error and request.status is None:
+                request.status = 500
+            recorder.finish(request)
+        except Exception:
+            log_once("asgi-finish", "requestcov: could not finish recording a request", exc_info=True)

@@ -1,0 +1,59 @@
+"""What the WSGI and ASGI middleware share: options, the recorder, the default source."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List, Optional, Sequence
+
+from requestcov.config import Config
+from requestcov.engine.source import is_third_party
+from requestcov.recorder import Recorder, get_recorder
+
+__all__ = ["RecordingMiddleware", "default_source_for"]
+
+class RecordingMiddleware:
+    """Options mirror the command line: ``source``, ``include``, ``omit``,
+    ``db``, ``id_header``, ``test_set_header``; unset ones come from the
+    ``REQUESTCOV_*`` environment variables."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        source: "Optional[str | Sequence[str]]" = None,
+        include: "Optional[str | Sequence[str]]" = None,
+        omit: "Optional[str | Sequence[str]]" = None,
+        db: "Optional[str | os.PathLike[str]]" = None,
+        id_header: Optional[str] = None,
+        test_set_header: Optional[str] = None,
+    ) -> None:
+        self.app = app
+        self.config = Config.resolve(
+            source=source, include=include, omit=omit, db=db,
+            id_header=id_header, test_set_header=test_set_header,
+        )
+        self.recorder: Optional[Recorder] = get_recorder(
+            self.config, default_source_for(app) if self.config.source is None else []
+        )
+
+
+def default_source_for(app: Any) -> List[str]:
+    """Where the app lives: its root folder when the framework knows it (Flask),
+    else the folder of the first caller outside requestcov and installed
+    packages, else the working directory."""
+    for candidate in (app, getattr(app, "__self__", None)):
+        root = getattr(candidate, "root_path", None)
+        if isinstance(root, str) and os.path.isdir(root):
+            return [root]
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if (
+            not frame.f_code.co_filename.startswith("<")
+            and not is_third_party(filename)
+        ):
+            return [os.path.dirname(filename)]
+        frame = frame.f_back  # type: ignore[assignment]
+    return [os.getcwd()]
+

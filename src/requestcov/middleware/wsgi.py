@@ -1,0 +1,113 @@
+"""WSGI middleware: one record per request, ended when the body is fully sent.
+
+A WSGI response is not done when the app returns: a streaming body is produced
+while the server iterates it, and the server calls ``close()`` when it is done.
+So the request ends in ``close()`` (or when iteration fails), and every line
+the body generator runs belongs to the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+from requestcov.log import log_once
+from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.testid import clean_test_id, wsgi_header_key
+from requestcov.recorder import ActiveRequest, Recorder
+
+__all__ = ["WSGIMiddleware"]
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class WSGIMiddleware(RecordingMiddleware):
+    """Wrap a WSGI app: ``app.wsgi_app = WSGIMiddleware(app.wsgi_app)``."""
+
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._id_key = wsgi_header_key(self.config.id_header)
+        self._test_set_key = wsgi_header_key(self.config.test_set_header)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        recorder = self.recorder
+        if recorder is None:
+            return self.app(environ, start_response)
+        request = self._begin(recorder, environ)
+        if request is None:
+            return self.app(environ, start_response)
+
+        def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            try:
+                request.status = int(status.split(" ", 1)[0])
+            except (ValueError, AttributeError):
+                pass
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, recording_start_response)
+        except BaseException:
+            self._finish(recorder, request, environ, error=True)
+            raise
+        return _ClosingBody(body, lambda: self._finish(recorder, request, environ, error=False))
+
+    def _begin(self, recorder: Recorder, environ: dict) -> Optional[ActiveRequest]:
+        try:
+            return recorder.begin(
+                method=environ.get("REQUEST_METHOD", ""),
+                path=environ.get("PATH_INFO", "") or "/",
+                test_id=clean_test_id(environ.get(self._id_key)),
+                test_set=clean_test_id(environ.get(self._test_set_key)),
+            )
+        except Exception:
+            log_once("wsgi-begin", "requestcov: could not start recording a request", exc_info=True)
+            return None
+
+    def _finish(self, recorder: Recorder, request: ActiveRequest, environ: dict, *, error: bool) -> None:
+        try:
+            if request.route is None:
+                request.route = _werkzeug_route(environ)
+            if error and request.status is None:
+                request.status = 500
+            recorder.finish(request)
+        except Exception:
+            log_once("wsgi-finish", "requestcov: could not finish recording a request", exc_info=True)
+
+
+def _werkzeug_route(environ: dict) -> Optional[str]:
+    """Flask (and other werkzeug apps) leave the request, with its matched
+    rule, in the environ."""
+    werkzeug_request = environ.get("werkzeug.request")
+    rule = getattr(werkzeug_request, "url_rule", None)
+    return getattr(rule, "rule", None)
+
+
+class _ClosingBody:
+    """The app's response body, ending the request when the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._on_close = on_close
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
+
+    def __del__(self) -> None:
+        # A server that never calls close() (against PEP 3333) must not leave
+        # the request in flight forever.
+        if not self._closed:
+            self._closed = True
+            self._on_close()

@@ -1,0 +1,227 @@
+"""The recorder: one per process, shared by every middleware in it.
+
+It owns the engine, the background writer and the start-up record, and turns
+"a request began / ended" into a collector in flight and a record in the store.
+Anything that goes wrong in here is logged once and the app carries on
+unmeasured; the middleware never lets an error of ours reach the app.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import time
+from contextvars import Token
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set
+
+from requestcov.config import Config
+from requestcov.context import (
+    Collector,
+    begin_collecting,
+    current_collector,
+    end_collecting,
+    reset_after_fork,
+    startup_collector,
+)
+from requestcov.engine import Engine, SourceMatcher, make_engine
+from requestcov.log import log_once, logger
+from requestcov.records import REQUEST, STARTUP, RequestRecord
+from requestcov.store import resolve_db_path
+from requestcov.store.writer import BackgroundWriter
+
+__all__ = ["Recorder", "ActiveRequest", "get_recorder", "current_recorder", "current_request", "set_route"]
+
+
+@dataclass
+class ActiveRequest:
+    """A request in flight. Frameworks may fill in ``route`` while it runs."""
+
+    collector: Collector
+    token: "Optional[Token[Collector]]"
+    test_id: str
+    test_set: str
+    method: str
+    path: str
+    start: float
+    started_counter: float
+    route: Optional[str] = None
+    status: Optional[int] = None
+    finished: bool = False
+
+
+@dataclass
+class _Finished:
+    """What the writer thread turns into a record (off the request path)."""
+
+    request: ActiveRequest
+    duration_ms: float
+    pid: int
+    kind: str = REQUEST
+
+
+class Recorder:
+    def __init__(self, config: Config, default_source: Sequence[str]) -> None:
+        self.config = config
+        self.source: List[str] = list(config.source or default_source)
+        self.matcher = SourceMatcher(self.source, config.include, config.omit)
+        self.db_path = resolve_db_path(config.db).resolve()
+        self.writer = BackgroundWriter(self.db_path, self._to_record)
+        self.engine: Engine = make_engine(self.matcher)
+        self.engine.start()
+        self._closed = False
+        atexit.register(self.close)
+        _exit_cleanly_on_sigterm()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=reset_after_fork)
+        logger.info(
+            "requestcov: recording %s with %s into %s", ", ".join(self.source), self.engine.name, self.db_path
+        )
+
+    # -- the request path -------------------------------------------------
+
+    def begin(self, *, method: str, path: str, test_id: str = "", test_set: str = "") -> ActiveRequest:
+        self.engine.on_thread_start_request()
+        collector, token = begin_collecting()
+        request = ActiveRequest(
+            collector=collector, token=token, test_id=test_id, test_set=test_set, method=method,
+            path=path, start=time.time(), started_counter=time.perf_counter(),
+        )
+        collector.request = request
+        return request
+
+    def finish(self, request: ActiveRequest, *, status: Optional[int] = None) -> None:
+        """End a request once (later calls do nothing) and queue its record."""
+        if request.finished:
+            return
+        request.finished = True
+        duration_ms = (time.perf_counter() - request.started_counter) * 1000.0
+        if status is not None:
+            request.status = status
+        end_collecting(request.collector, request.token)
+        request.token = None
+        self.writer.submit(_Finished(request, duration_ms, os.getpid()))
+
+    # -- the writer thread --------------------------------------------------
+
+    def _to_record(self, finished: _Finished) -> RequestRecord:
+        request = finished.request
+        lines_by_path: Dict[str, Set[int]] = {}
+        measured_path = self.matcher.measured_path
+        # list() copies the dict in one step, and sorted()/set.union read each
+        # set in one step, so late writes from a straggling thread cannot break
+        # the iteration.
+        for code, lines in list(request.collector.lines.items()):
+            path = measured_path(code.co_filename)
+            if path is None:
+                continue
+            known = lines_by_path.get(path)
+            lines_by_path[path] = set(lines) if known is None else known.union(lines)
+        return RequestRecord(
+            test_id=request.test_id, test_set=request.test_set, method=request.method,
+            path=request.path, route=request.route, status=request.status, start=request.start,
+            duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
+            lines={path: sorted(lines) for path, lines in lines_by_path.items()},
+        )
+
+    # -- shutdown -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Write the start-up record and everything queued; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        startup = ActiveRequest(
+            collector=startup_collector, token=None, test_id="startup", test_set="", method="",
+            path="", start=_process_start_time(), started_counter=time.perf_counter(),
+        )
+        if startup_collector.lines:
+            self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
+        self.writer.close()
+        try:
+            self.engine.stop()
+        except Exception:  # pragma: no cover - interpreter shutting down
+            pass
+        if self.writer.dropped:
+            logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
+
+
+def _process_start_time() -> float:
+    return _PROCESS_START
+
+
+_PROCESS_START = time.time()
+
+_recorder: Optional[Recorder] = None
+_recorder_lock = threading.Lock()
+
+
+def get_recorder(config: Config, default_source: Sequence[str]) -> Optional[Recorder]:
+    """The process's recorder, started on first use.
+
+    Returns None when recording cannot start here (the reason is logged once);
+    the caller then passes requests straight through.
+    """
+    global _recorder
+    if _recorder is not None:
+        if config.source and _recorder.source != list(config.source):
+            log_once(
+                "second-config",
+                "requestcov: already recording %s in this process; the options of a second "
+                "middleware are ignored", ", ".join(_recorder.source),
+            )
+        return _recorder
+    with _recorder_lock:
+        if _recorder is None:
+            try:
+                _recorder = Recorder(config, default_source)
+            except Exception as error:
+                log_once("start", "requestcov: cannot start recording (%s); the app runs unmeasured", error,
+                         exc_info=True)
+                return None
+    return _recorder
+
+
+def current_recorder() -> Optional[Recorder]:
+    return _recorder
+
+
+def current_request() -> Optional[ActiveRequest]:
+    """The request the calling code runs for, if any."""
+    request = current_collector.get().request
+    return request if isinstance(request, ActiveRequest) else None
+
+
+def set_route(route: str) -> None:
+    """Name the route template of the current request (``/users/<id>``).
+
+    The middleware finds it by itself for Flask, Starlette and FastAPI; other
+    frameworks, or an app with its own router, can call this from a handler.
+    """
+    request = current_request()
+    if request is not None:
+        request.route = route
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit when nobody else handles it.
+
+    The default action kills the process without running ``atexit``, which
+    would lose the requests still queued. Servers that install their own
+    handler (gunicorn, uvicorn) already exit normally, so theirs is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def exit_on_sigterm(signum: int, frame: object) -> None:
+            sys.exit(128 + signum)
+
+        signal.signal(signal.SIGTERM, exit_on_sigterm)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        pass

@@ -1,0 +1,72 @@
+"""The plain records every part of requestcov passes around.
+
+The recorder produces them, the store keeps them, the analyses and reports read
+them. They are deliberately plain data (no engine objects, no database handles)
+so an analysis can be tested on a hand-built list and a store can be swapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+__all__ = ["RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST"]
+
+#: Absolute file path -> sorted, distinct physical line numbers.
+LinesByFile = Dict[str, List[int]]
+#: Absolute file path -> sorted, distinct (from_line, to_line) arcs, as coverage.py
+#: writes them (negative numbers mean entering or leaving a code object).
+ArcsByFile = Dict[str, List[Tuple[int, int]]]
+
+#: Kind of a record made for one request.
+REQUEST = "request"
+#: Kind of the record holding code that ran outside any request in one process
+#: (imports, app start-up, background threads).
+STARTUP = "startup"
+
+
+@dataclass(frozen=True, order=True)
+class TestKey:
+    """What identifies a test: Keploy reuses ids such as ``test-1`` in every test
+    set, so the id alone is not enough to tell two tests apart."""
+
+    test_set: str
+    test_id: str
+
+    def __str__(self) -> str:
+        return f"{self.test_set}/{self.test_id}" if self.test_set else self.test_id
+
+
+@dataclass
+class RequestRecord:
+    """The coverage of one request (or one process's start-up code)."""
+
+    test_id: str
+    method: str = ""
+    path: str = ""
+    route: Optional[str] = None
+    status: Optional[int] = None
+    #: Unix time at which the request started.
+    start: float = 0.0
+    duration_ms: float = 0.0
+    pid: int = 0
+    #: Keploy's test set (``KEPLOY-TEST-SET-ID``); empty when there is none.
+    test_set: str = ""
+    lines: LinesByFile = field(default_factory=dict)
+    #: Present only when branch coverage was recorded.
+    arcs: Optional[ArcsByFile] = None
+    kind: str = REQUEST
+    #: Row id in the store, when the record came from one.
+    record_id: Optional[int] = None
+
+    @property
+    def key(self) -> TestKey:
+        return TestKey(self.test_set, self.test_id)
+
+    @property
+    def endpoint(self) -> str:
+        """Method and route template, or the raw path when no route is known."""
+        return f"{self.method} {self.route or self.path}".strip()
+
+    def line_count(self) -> int:
+        return sum(len(lines) for lines in self.lines.values())

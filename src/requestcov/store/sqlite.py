@@ -1,0 +1,300 @@
+"""The SQLite store: one file that many worker processes write at once.
+
+WAL mode lets readers and the writers of several processes work side by side;
+every write is one ``BEGIN IMMEDIATE`` transaction per batch, so a process
+killed mid-batch leaves the database as it was before the batch. Lines are kept
+as numbits blobs, one row per request and file.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import sqlite3
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from requestcov.errors import StoreError
+from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
+from requestcov.store.lineset import decode_lines, encode_lines
+
+__all__ = ["SQLiteStore", "StoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
+
+SCHEMA_VERSION = 1
+DEFAULT_DB_PATH = os.path.join(".requestcov", "requestcov.db")
+_BUSY_TIMEOUT_SECONDS = 60.0
+
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS request (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'request',
+    test_id TEXT NOT NULL,
+    test_set TEXT NOT NULL DEFAULT '',
+    method TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL DEFAULT '',
+    route TEXT,
+    status INTEGER,
+    start REAL NOT NULL,
+    duration_ms REAL NOT NULL,
+    pid INTEGER NOT NULL,
+    has_arcs INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS request_test ON request (test_set, test_id);
+CREATE TABLE IF NOT EXISTS request_file (
+    request_id INTEGER NOT NULL REFERENCES request (id) ON DELETE CASCADE,
+    file_id INTEGER NOT NULL REFERENCES file (id),
+    lines BLOB NOT NULL,
+    arcs BLOB,
+    PRIMARY KEY (request_id, file_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_counter (
+    key TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+"""
+
+#: Schema version -> script that brings a database of the version before it up
+#: to that version. A new schema adds an entry; old stores migrate on open.
+_MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1}
+
+
+def _encode_arcs(arcs: Sequence[Tuple[int, int]]) -> bytes:
+    flat = array.array("i")
+    for start, end in arcs:
+        flat.append(start)
+        flat.append(end)
+    return flat.tobytes()
+
+
+def _decode_arcs(blob: bytes) -> List[Tuple[int, int]]:
+    flat = array.array("i")
+    flat.frombytes(blob)
+    return [(flat[index], flat[index + 1]) for index in range(0, len(flat), 2)]
+
+
+class SQLiteStore:
+    """A connection to one store file. Not shared between threads: the writer
+    thread and each reader open their own."""
+
+    def __init__(self, path: "str | os.PathLike[str]", *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(
+                f"no requestcov store at {self.path}: record some requests first, "
+                "or point --db (or REQUESTCOV_DB) at an existing store"
+            )
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the folder for {self.path}: {error}") from error
+        try:
+            self._connection = sqlite3.connect(
+                str(self.path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                check_same_thread=False,
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the requestcov store {self.path}: {error}") from error
+        self._file_ids: Dict[str, int] = {}
+
+    # -- schema -----------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        has_meta = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return 0
+        row = self._connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self._schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this requestcov "
+                f"understands ({SCHEMA_VERSION}): upgrade requestcov or use another --db"
+            )
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            version = self._schema_version()
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(target),),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    # -- writing ----------------------------------------------------------
+
+    def _file_id(self, path: str) -> int:
+        file_id = self._file_ids.get(path)
+        if file_id is None:
+            self._connection.execute("INSERT OR IGNORE INTO file (path) VALUES (?)", (path,))
+            file_id = self._connection.execute(
+                "SELECT id FROM file WHERE path = ?", (path,)
+            ).fetchone()[0]
+            self._file_ids[path] = file_id
+        return file_id
+
+    def _next_generated_number(self, key: str) -> int:
+        row = self._connection.execute(
+            "INSERT INTO id_counter (key, last) VALUES (?, 1) "
+            "ON CONFLICT (key) DO UPDATE SET last = last + 1 RETURNING last",
+            (key,),
+        ).fetchone()
+        return int(row[0])
+
+    def write(self, records: Iterable[RequestRecord]) -> List[int]:
+        """Write records in one transaction and return their row ids.
+
+        A record whose ``test_id`` is empty gets ``METHOD route #n``, numbered in
+        the store across every process writing to it, so ids stay unique.
+        A start-up record with a ``record_id`` replaces the row it names.
+        """
+        connection = self._connection
+        row_ids: List[int] = []
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for record in records:
+                row_ids.append(self._write_one(record))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            # File ids handed out inside the rolled back transaction are gone.
+            self._file_ids.clear()
+            raise
+        return row_ids
+
+    def _write_one(self, record: RequestRecord) -> int:
+        connection = self._connection
+        test_id = record.test_id
+        if not test_id:
+            endpoint = record.endpoint
+            test_id = f"{endpoint} #{self._next_generated_number(endpoint)}"
+            record.test_id = test_id
+        values = (
+            record.kind, test_id, record.test_set, record.method, record.path, record.route,
+            record.status, record.start, record.duration_ms, record.pid,
+            1 if record.arcs is not None else 0,
+        )
+        if record.record_id is not None:
+            connection.execute("DELETE FROM request_file WHERE request_id = ?", (record.record_id,))
+            connection.execute(
+                "UPDATE request SET kind = ?, test_id = ?, test_set = ?, method = ?, path = ?, "
+                "route = ?, status = ?, start = ?, duration_ms = ?, pid = ?, has_arcs = ? "
+                "WHERE id = ?",
+                values + (record.record_id,),
+            )
+            row_id = record.record_id
+        else:
+            row_id = connection.execute(
+                "INSERT INTO request (kind, test_id, test_set, method, path, route, status, "
+                "start, duration_ms, pid, has_arcs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            ).lastrowid
+        arcs: ArcsByFile = record.arcs or {}
+        paths = sorted(set(record.lines) | set(arcs))
+        connection.executemany(
+            "INSERT INTO request_file (request_id, file_id, lines, arcs) VALUES (?, ?, ?, ?)",
+            [
+                (
+                    row_id,
+                    self._file_id(path),
+                    encode_lines(record.lines.get(path, ())),
+                    _encode_arcs(arcs[path]) if path in arcs else None,
+                )
+                for path in paths
+            ],
+        )
+        return int(row_id)
+
+    # -- reading ----------------------------------------------------------
+
+    def count(self, kind: str = REQUEST) -> int:
+        return int(
+            self._connection.execute("SELECT count(*) FROM request WHERE kind = ?", (kind,)).fetchone()[0]
+        )
+
+    def iter_records(self, kinds: Sequence[str] = (REQUEST,)) -> Iterator[RequestRecord]:
+        """Yield records in the order they were written, one at a time, so a
+        store of 100,000 requests never has to sit in memory at once."""
+        connection = self._connection
+        paths = dict(connection.execute("SELECT id, path FROM file"))
+        placeholders = ",".join("?" * len(kinds))
+        requests = connection.execute(
+            "SELECT id, kind, test_id, test_set, method, path, route, status, start, "
+            f"duration_ms, pid, has_arcs FROM request WHERE kind IN ({placeholders}) ORDER BY id",
+            tuple(kinds),
+        )
+        # A second cursor walks the per-file rows in the same order, so the
+        # join costs one pass over each table.
+        files = connection.cursor().execute(
+            "SELECT request_id, file_id, lines, arcs FROM request_file "
+            f"WHERE request_id IN (SELECT id FROM request WHERE kind IN ({placeholders})) "
+            "ORDER BY request_id",
+            tuple(kinds),
+        )
+        pending = files.fetchone()
+        for row in requests:
+            record = RequestRecord(
+                record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4],
+                path=row[5], route=row[6], status=row[7], start=row[8], duration_ms=row[9],
+                pid=row[10], arcs={} if row[11] else None,
+            )
+            while pending is not None and pending[0] < record.record_id:
+                pending = files.fetchone()
+            while pending is not None and pending[0] == record.record_id:
+                path = paths.get(pending[1])
+                if path is None:  # a file row written after we read the file table
+                    paths = dict(connection.execute("SELECT id, path FROM file"))
+                    path = paths[pending[1]]
+                record.lines[path] = decode_lines(pending[2])
+                if record.arcs is not None and pending[3] is not None:
+                    record.arcs[path] = _decode_arcs(pending[3])
+                pending = files.fetchone()
+            yield record
+
+    def records(self, kinds: Sequence[str] = (REQUEST,)) -> List[RequestRecord]:
+        return list(self.iter_records(kinds))
+
+    def startup_records(self) -> List[RequestRecord]:
+        return list(self.iter_records((STARTUP,)))
+
+    def integrity_check(self) -> str:
+        return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
