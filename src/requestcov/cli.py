@@ -17,6 +17,7 @@ from requestcov import __version__
 COMMAND_MODULES = (
     "report",
     "export",
+    "replay",
 )
 
 

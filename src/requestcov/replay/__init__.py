@@ -1,0 +1,80 @@
+"""Replay recorded traffic (Keploy test sets, browser HAR files) against a
+running app, each request carrying its test id, so the app's requestcov
+middleware records one test per recorded request.
+
+``replay_directory`` is the one entry point: the ``replay`` command and
+``requestcov run --replay`` both call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from requestcov.config import DEFAULT_ID_HEADER, DEFAULT_TEST_SET_HEADER
+from requestcov.errors import InputError
+from requestcov.replay.har import load_har
+from requestcov.replay.keploy import load_keploy_tests
+from requestcov.replay.model import LoadedRequests, ReplayRequest, ReplayResult, ReplaySummary
+from requestcov.replay.sender import parse_app_url, send_requests
+
+__all__ = [
+    "KINDS",
+    "load_recordings",
+    "replay_directory",
+    "ReplayRequest",
+    "ReplayResult",
+    "ReplaySummary",
+    "LoadedRequests",
+]
+
+#: Recording formats ``replay_directory`` reads, by the name used on the command line.
+KINDS = ("keploy", "har")
+
+
+def load_recordings(kind: str, path: "str | Path", *, test_set: str = "") -> LoadedRequests:
+    """Requests from a Keploy folder (``keploy``) or a HAR file (``har``).
+
+    ``test_set`` names the test set of HAR requests; Keploy requests take the
+    name of their test-set folder.
+    """
+    if kind == "keploy":
+        return load_keploy_tests(path)
+    if kind == "har":
+        return load_har(path, test_set=test_set)
+    raise InputError(f"unknown recording kind {kind!r}: use one of {', '.join(KINDS)} (e.g. keploy:DIR)")
+
+
+def replay_directory(
+    kind: str,
+    path: "str | Path",
+    url: str,
+    *,
+    timeout: float = 10.0,
+    concurrency: int = 1,
+    limit: Optional[int] = None,
+    test_set: str = "",
+    id_header: str = DEFAULT_ID_HEADER,
+    test_set_header: str = DEFAULT_TEST_SET_HEADER,
+    on_result: Optional[Callable[[ReplayResult], None]] = None,
+    on_warning: Optional[Callable[[str], None]] = None,
+) -> ReplaySummary:
+    """Load recordings of ``kind`` from ``path`` and send them to the app at ``url``.
+
+    Never stops at a bad recording or a failed request: those are counted in
+    the summary (and reported through ``on_warning`` / ``on_result`` as they
+    happen). Raises :class:`InputError` only when the input cannot be read at all.
+    """
+    address = parse_app_url(url)
+    if limit is not None and limit < 0:
+        raise InputError(f"--limit must be 0 or more, not {limit}")
+    loaded = load_recordings(kind, path, test_set=test_set)
+    if on_warning is not None:
+        for warning in loaded.warnings:
+            on_warning(warning)
+    requests = loaded.requests if limit is None else loaded.requests[:limit]
+    results = send_requests(
+        requests, address, timeout=timeout, concurrency=concurrency,
+        id_header=id_header, test_set_header=test_set_header, on_result=on_result,
+    )
+    return ReplaySummary(results=results, skipped=len(loaded.warnings), warnings=list(loaded.warnings))

@@ -1,0 +1,133 @@
+"""Read Keploy test sets: ``DIR/test-set-N/tests/*.yaml``, one HTTP test a file.
+
+Each file is a YAML document like::
+
+    kind: Http
+    name: test-1
+    spec:
+      req: {method: GET, url: "http://localhost:8080/users/1", header: {...}, body: ""}
+      resp: {status_code: 200, ...}
+
+A malformed file is skipped with a warning naming it, so one bad recording
+never stops a replay of hundreds of good ones.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import yaml
+
+from requestcov.errors import InputError
+from requestcov.replay.model import LoadedRequests, ReplayRequest
+from requestcov.replay.target import request_target
+
+__all__ = ["load_keploy_tests", "find_test_sets"]
+
+try:  # the C loader is faster; both are safe loaders
+    _SafeLoader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _SafeLoader = yaml.SafeLoader
+
+
+def natural_key(name: str) -> Tuple[Any, ...]:
+    """Sort ``test-2`` before ``test-10``, as Keploy numbers them."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def find_test_sets(directory: Path) -> List[Path]:
+    """The test-set folders under ``directory``, or ``directory`` itself when it
+    is one test set (it holds a ``tests`` folder)."""
+    if not directory.is_dir():
+        raise InputError(f"{directory} is not a folder of Keploy test sets")
+    if (directory / "tests").is_dir():
+        return [directory]
+    sets = [child for child in directory.iterdir() if (child / "tests").is_dir()]
+    if not sets:
+        raise InputError(f"{directory} holds no Keploy test set (expected {directory}/test-set-N/tests/*.yaml)")
+    return sorted(sets, key=lambda folder: natural_key(folder.name))
+
+
+def load_keploy_tests(directory: "str | Path") -> LoadedRequests:
+    """Every HTTP test of every test set under ``directory``, in Keploy's order."""
+    loaded = LoadedRequests()
+    for test_set in find_test_sets(Path(directory)):
+        files = [
+            path for path in (test_set / "tests").iterdir()
+            if path.suffix in (".yaml", ".yml") and path.is_file()
+        ]
+        for path in sorted(files, key=lambda file: natural_key(file.name)):
+            try:
+                request = read_keploy_test(path, test_set.name)
+            except InputError as error:
+                loaded.warnings.append(str(error))
+                continue
+            loaded.requests.append(request)
+    return loaded
+
+
+def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:
+    """One test file as a request. Raises :class:`InputError` naming the file when
+    it is malformed or of another kind (gRPC, ...) than an HTTP replay can send."""
+    try:
+        with path.open("rb") as handle:
+            document = yaml.load(handle, Loader=_SafeLoader)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror or error}); skipped") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise InputError(f"{where}: not valid YAML ({problem}); skipped") from error
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: not a Keploy test (expected a mapping with kind, name and spec); skipped")
+    kind = str(document.get("kind", "Http"))
+    if kind.lower() != "http":
+        raise InputError(f"{path}: a {kind} test, only Http tests can be replayed; skipped")
+    spec = document.get("spec")
+    request = spec.get("req") if isinstance(spec, dict) else None
+    if not isinstance(request, dict):
+        raise InputError(f"{path}: no spec.req in this Keploy test; skipped")
+    method = request.get("method")
+    url = request.get("url")
+    if not isinstance(method, str) or not method.strip() or not isinstance(url, str) or not url.strip():
+        raise InputError(f"{path}: spec.req needs a method and a url; skipped")
+    name = document.get("name")
+    test_id = str(name) if name not in (None, "") else path.stem
+    response = spec.get("resp") if isinstance(spec, dict) else None
+    return ReplayRequest(
+        test_id=test_id,
+        test_set=test_set,
+        method=method.strip().upper(),
+        target=request_target(url),
+        headers=_headers(path, request.get("header")),
+        body=_body(request.get("body")),
+        expected_status=_status(response.get("status_code") if isinstance(response, dict) else None),
+        origin=str(path),
+    )
+
+
+def _headers(path: Path, raw: Any) -> Tuple[Tuple[str, str], ...]:
+    if raw in (None, ""):
+        return ()
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: spec.req.header must map header names to values; skipped")
+    return tuple((str(name), "" if value is None else str(value)) for name, value in raw.items())
+
+
+def _body(raw: Any) -> bytes:
+    if raw is None:
+        return b""
+    if isinstance(raw, bytes):
+        return raw
+    return str(raw).encode("utf-8")
+
+
+def _status(raw: Any) -> Optional[int]:
+    try:
+        status = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return status if status > 0 else None
