@@ -1,0 +1,159 @@
+"""The recording modes compared, and how each one wraps an app.
+
+A mode is applied to a freshly imported app inside a process of its own. Modes
+that need a requestcov feature this checkout does not have (branch coverage,
+sampling) report themselves as unavailable instead of silently measuring
+something else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from benchlib import APPS_DIR
+
+#: Mode name -> one-line description, in the order tables and charts show them.
+MODES: Dict[str, str] = {
+    "none": "no coverage",
+    "requestcov": "requestcov middleware",
+    "naive": "new coverage.Coverage per request + dedupData.yaml",
+    "coverage-contexts": "one coverage.Coverage, switch_context per request",
+    "requestcov-branch": "requestcov with branch coverage",
+    "requestcov-sampling": "requestcov with sampling",
+}
+
+DEFAULT_MODES = list(MODES)
+
+#: App name -> (module, interface).
+APPS: Dict[str, Tuple[str, str]] = {
+    "flask": ("apps.flask_shop", "wsgi"),
+    "fastapi": ("apps.fastapi_shop", "asgi"),
+    "django": ("apps.django_shop", "wsgi"),
+}
+
+#: Option names a sampling feature might take in the middleware, tried in order,
+#: with the fraction of requests to record.
+_SAMPLING_OPTIONS = ("sample_rate", "sampling", "sample")
+SAMPLING_FRACTION = 0.1
+
+
+def _middleware_parameters() -> List[str]:
+    from requestcov.middleware.common import RecordingMiddleware
+
+    return list(inspect.signature(RecordingMiddleware.__init__).parameters)
+
+
+def requestcov_options(mode: str) -> Optional[Dict[str, Any]]:
+    """Extra middleware options for a requestcov mode, or None when the
+    installed requestcov lacks the feature."""
+    if mode == "requestcov":
+        return {}
+    parameters = _middleware_parameters()
+    if mode == "requestcov-branch":
+        return {"branch": True} if "branch" in parameters else None
+    if mode == "requestcov-sampling":
+        for name in _SAMPLING_OPTIONS:
+            if name in parameters:
+                return {name: SAMPLING_FRACTION}
+        return None
+    raise ValueError(mode)
+
+
+def unavailable_reason(mode: str) -> Optional[str]:
+    """Why a mode cannot run with this checkout, or None when it can."""
+    if mode not in MODES:
+        return f"unknown mode (known: {', '.join(MODES)})"
+    if mode.startswith("requestcov-") and requestcov_options(mode) is None:
+        wanted = "branch" if mode == "requestcov-branch" else " / ".join(_SAMPLING_OPTIONS)
+        return f"requestcov's middleware has no {wanted} option yet"
+    return None
+
+
+@dataclass
+class Wrapped:
+    """An app wrapped for one mode, and how to tell what the mode recorded."""
+
+    app: Any
+    interface: str
+    #: Called after the measurement: flushes and returns facts to report.
+    finish: Callable[[], Dict[str, Any]] = field(default=lambda: {})
+
+
+def build(app_name: str, mode: str, workdir: str) -> Wrapped:
+    """Import ``app_name`` and wrap it for ``mode``; files go to ``workdir``."""
+    module_name, interface = APPS[app_name]
+    app = importlib.import_module(module_name).application
+    source = [APPS_DIR]
+    if mode == "none":
+        return Wrapped(app, interface)
+    if mode.startswith("requestcov"):
+        return _requestcov(app, interface, source, workdir, requestcov_options(mode) or {})
+    if mode == "naive":
+        from benchlib.naive import NaiveASGIMiddleware, NaiveWSGIMiddleware
+
+        middleware = NaiveWSGIMiddleware if interface == "wsgi" else NaiveASGIMiddleware
+        return Wrapped(middleware(app, source), interface, lambda: _naive_facts(workdir))
+    if mode == "coverage-contexts":
+        return _coverage_contexts(app, interface, source, workdir)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def _requestcov(app: Any, interface: str, source: List[str], workdir: str, options: Dict) -> Wrapped:
+    import requestcov
+    from requestcov.recorder import current_recorder
+
+    db = os.path.join(workdir, "requestcov.db")
+    middleware = requestcov.WSGIMiddleware if interface == "wsgi" else requestcov.ASGIMiddleware
+    wrapped = middleware(app, source=source, db=db, **options)
+
+    def finish() -> Dict[str, Any]:
+        recorder = current_recorder()
+        if recorder is None:
+            return {"error": "requestcov did not start"}
+        recorder.writer.flush()
+        return {"engine": recorder.engine.name, "records_written": recorder.writer.written,
+                "records_dropped": recorder.writer.dropped}
+
+    return Wrapped(wrapped, interface, finish)
+
+
+def _naive_facts(workdir: str) -> Dict[str, Any]:
+    path = os.path.join(workdir, "dedupData.yaml")
+    if not os.path.exists(path):
+        return {"records_written": 0}
+    with open(path, encoding="utf-8") as stream:
+        return {"records_written": sum(1 for line in stream if line.startswith("- id:"))}
+
+
+def _coverage_contexts(app: Any, interface: str, source: List[str], workdir: str) -> Wrapped:
+    import coverage
+
+    cov = coverage.Coverage(source=source, data_file=os.path.join(workdir, ".coverage"))
+    cov.start()
+    seen = [0]
+
+    if interface == "wsgi":
+        def wrapped(environ: dict, start_response: Callable) -> Any:
+            seen[0] += 1
+            cov.switch_context(environ.get("HTTP_KEPLOY_TEST_ID", ""))
+            return app(environ, start_response)
+    else:
+        async def wrapped(scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[misc]
+            if scope.get("type") == "http":
+                seen[0] += 1
+                test_id = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                                if name.lower() == b"keploy-test-id"), "")
+                cov.switch_context(test_id)
+            await app(scope, receive, send)
+
+    def finish() -> Dict[str, Any]:
+        cov.stop()
+        data = cov.get_data()
+        return {"records_written": len(data.measured_contexts()) - 1 if seen[0] else 0,
+                "core": getattr(getattr(cov, "_collector", None), "tracer_name", lambda: "?")()}
+
+    return Wrapped(wrapped, interface, finish)
