@@ -18,6 +18,11 @@ COMMAND_MODULES = (
     "report",
     "export",
     "replay",
+    "dedup",
+    "minimize",
+    "gaps",
+    "hot",
+    "impact",
 )
 
 

@@ -1,0 +1,233 @@
+"""Which tests add nothing: exact duplicates, subsumed tests, near-duplicates.
+
+A test's coverage is its set of lines, plus its arcs when branch data was
+recorded. Three passes, each on what the previous one left:
+
+1. exact: tests with identical coverage (equal digests) — one is kept, chosen
+   by the keep policy;
+2. subsumed: a test whose coverage is strictly inside another's adds nothing
+   that the bigger test does not; every subsumed test is attached to a
+   *maximal* test containing it, so chains (A in B in C) all end at C;
+3. near: Jaccard similarity at least the threshold, found with MinHash/LSH
+   and confirmed with the exact Jaccard.
+
+Tests are only compared inside a comparison group (by default same endpoint and
+same response status), so a 404 test never goes for a 200 one. Every dropped
+test appears in exactly one group, whose ``keep`` is a kept test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from requestcov.analysis.index import CoverageIndex, group_tests
+from requestcov.analysis.minhash import band_keys, band_layout, jaccard, sketch
+
+__all__ = ["KEEP_POLICIES", "GROUP_FIELDS", "DuplicateGroup", "DedupResult", "find_duplicates"]
+
+KEEP_POLICIES = ("first", "oldest", "shortest", "fewest-lines")
+GROUP_FIELDS = ("endpoint", "status", "test-set")
+EXACT, SUBSUMED, NEAR = "exact", "subsumed", "near"
+_KIND_ORDER = {EXACT: 0, SUBSUMED: 1, NEAR: 2}
+#: Past this many verified candidates for one test, stop looking for a better match.
+_MAX_CHECKS_PER_TEST = 64
+
+
+@dataclass
+class DuplicateGroup:
+    """Tests that can go (``drop``) because ``keep`` stays. ``similarity`` is
+    the lowest Jaccard similarity of a dropped test to the kept one."""
+
+    keep: int
+    drop: List[int]
+    kind: str
+    similarity: float
+    similarities: List[float] = field(default_factory=list)
+
+
+@dataclass
+class DedupResult:
+    groups: List[DuplicateGroup]
+    kept: int
+    dropped: int
+
+    def dropped_tests(self) -> List[int]:
+        return [test for group in self.groups for test in group.drop]
+
+
+def keep_order(index: CoverageIndex, policy: str) -> Callable[[int], Tuple[float, int]]:
+    """Sort key putting the test to keep first under ``policy``; index order
+    (the order requests were recorded or listed) breaks ties."""
+    tests = index.tests
+    if policy == "first":
+        return lambda test: (0.0, test)
+    if policy == "oldest":
+        return lambda test: (tests[test].start, test)
+    if policy == "shortest":
+        return lambda test: (tests[test].duration_ms, test)
+    if policy == "fewest-lines":
+        return lambda test: (float(tests[test].line_count), test)
+    raise ValueError(f"unknown keep policy {policy!r}; choose one of {', '.join(KEEP_POLICIES)}")
+
+
+def find_duplicates(index: CoverageIndex, *, by: Sequence[str] = ("endpoint", "status"),
+                    threshold: float = 0.95, keep: str = "first", near: bool = True,
+                    subsumed: bool = True) -> DedupResult:
+    """Run the three passes over every comparison group of ``index``."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError("the similarity threshold must be above 0 and at most 1")
+    order_key = keep_order(index, keep)
+    groups: List[DuplicateGroup] = []
+    representatives_by_group: List[List[int]] = []
+    members_of: Dict[int, List[int]] = {}
+
+    for tests in group_tests(index, by).values():
+        by_signature: Dict[bytes, List[int]] = {}
+        for test in tests:
+            by_signature.setdefault(index.signatures[test], []).append(test)
+        representatives = []
+        for members in by_signature.values():
+            members.sort(key=order_key)
+            representatives.append(members[0])
+            members_of[members[0]] = members
+        representatives.sort(key=order_key)
+        representatives_by_group.append(representatives)
+
+    # attached[test] = (kept test, kind, similarity) for dropped representatives.
+    attached: Dict[int, Tuple[int, str, float]] = {}
+    maximal_by_group: List[List[int]] = []
+    for representatives in representatives_by_group:
+        if subsumed:
+            maximal = _attach_subsumed(index, representatives, order_key, attached)
+        else:
+            maximal = list(representatives)
+        maximal_by_group.append(maximal)
+
+    if near and threshold < 1.0:
+        _attach_near(index, maximal_by_group, threshold, order_key, attached)
+
+    collected: Dict[Tuple[int, str], List[Tuple[int, float]]] = defaultdict(list)
+    for representative, members in members_of.items():
+        if representative in attached:
+            target, kind, similarity = attached[representative]
+            for member in members:
+                collected[(target, kind)].append((member, similarity))
+        elif len(members) > 1:
+            collected[(representative, EXACT)].extend((member, 1.0) for member in members[1:])
+
+    for (target, kind), drops in collected.items():
+        drops.sort(key=lambda item: item[0])
+        similarities = [round(similarity, 6) for _, similarity in drops]
+        groups.append(DuplicateGroup(
+            keep=target, drop=[test for test, _ in drops], kind=kind,
+            similarity=min(similarities), similarities=similarities,
+        ))
+    groups.sort(key=lambda group: (group.keep, _KIND_ORDER[group.kind]))
+    dropped = sum(len(group.drop) for group in groups)
+    return DedupResult(groups=groups, kept=len(index) - dropped, dropped=dropped)
+
+
+def _attach_subsumed(index: CoverageIndex, representatives: List[int],
+                     order_key: Callable[[int], Tuple[float, int]],
+                     attached: Dict[int, Tuple[int, str, float]]) -> List[int]:
+    """Attach every representative strictly inside another to a maximal one;
+    return the maximal representatives in keep order.
+
+    Tests are visited largest first, so any superset of a test was visited
+    before it; and a test inside a non-maximal test is inside that test's
+    maximal superset too, so only maximal tests need checking. Candidates are
+    the maximal tests holding the test's least shared element.
+    """
+    by_size = sorted(representatives, key=lambda test: (-index.size(test), order_key(test)))
+    if len(by_size) < 2:
+        return list(representatives)
+    everything = np.concatenate([index.elements(test) for test in by_size])
+    times_seen = np.bincount(everything, minlength=index.element_count) if everything.size else None
+    postings: Dict[int, List[int]] = defaultdict(list)
+    maximal_count = np.zeros(index.element_count, dtype=np.int64)
+    maximal: List[int] = []
+    for test in by_size:
+        elements = index.elements(test)
+        superset = -1
+        if elements.shape[0] == 0:
+            superset = maximal[0] if maximal else -1
+        elif times_seen is not None and bool((times_seen[elements] > 1).all()):
+            counts = maximal_count[elements]
+            rarest = int(elements[int(np.argmin(counts))])
+            if counts.min() > 0:
+                for candidate in postings[rarest]:
+                    if index.size(candidate) > elements.shape[0] and _contains(index.elements(candidate), elements):
+                        superset = candidate
+                        break
+        if superset >= 0:
+            similarity = elements.shape[0] / index.size(superset)
+            attached[test] = (superset, SUBSUMED, similarity)
+            continue
+        maximal.append(test)
+        if elements.shape[0]:
+            maximal_count[elements] += 1
+            for element in elements.tolist():
+                postings[element].append(test)
+    maximal_set = set(maximal)
+    return [test for test in representatives if test in maximal_set]
+
+
+def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
+    positions = np.searchsorted(outer, inner)
+    if positions[-1] >= outer.shape[0]:
+        return False
+    return bool((outer[positions] == inner).all())
+
+
+def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], threshold: float,
+                 order_key: Callable[[int], Tuple[float, int]],
+                 attached: Dict[int, Tuple[int, str, float]]) -> None:
+    """Cluster each group's maximal tests around kept ones: in keep order, a
+    test joins the most similar earlier kept test sharing an LSH bucket with
+    it, when the exact Jaccard reaches ``threshold``; otherwise it is kept."""
+    candidates = [test for tests in maximal_by_group if len(tests) > 1 for test in tests
+                  if index.size(test)]
+    if not candidates:
+        return
+    layout = band_layout(threshold)
+    keys = band_keys(sketch(index, candidates), layout)
+    row_of = {test: row for row, test in enumerate(candidates)}
+    for tests in maximal_by_group:
+        if len(tests) < 2:
+            continue
+        buckets: List[Dict[int, List[int]]] = [dict() for _ in range(layout.bands)]
+        for test in tests:
+            row = row_of.get(test)
+            if row is None:
+                continue
+            test_keys = keys[row].tolist()
+            seen = set()
+            matches: List[int] = []
+            for band, key in enumerate(test_keys):
+                for kept in buckets[band].get(key, ()):
+                    if kept not in seen:
+                        seen.add(kept)
+                        matches.append(kept)
+            best, best_similarity = -1, -1.0
+            size = index.size(test)
+            elements = index.elements(test)
+            checks = 0
+            for kept in sorted(matches, key=order_key):
+                kept_size = index.size(kept)
+                if min(size, kept_size) < threshold * max(size, kept_size):
+                    continue
+                similarity = jaccard(elements, index.elements(kept))
+                checks += 1
+                if similarity >= threshold and similarity > best_similarity:
+                    best, best_similarity = kept, similarity
+                if checks >= _MAX_CHECKS_PER_TEST and best >= 0:
+                    break
+            if best >= 0:
+                attached[test] = (best, NEAR, best_similarity)
+                continue
+            for band, key in enumerate(test_keys):
+                buckets[band].setdefault(key, []).append(test)

@@ -1,0 +1,229 @@
+"""A compact, read-only form of many request records.
+
+A store of 100,000 requests of 500 lines each holds 50 million (file, line)
+pairs; as Python lists of ints that alone is several gigabytes. The index
+interns every covered line (and every arc, when branch data exists) to a small
+integer "element" and keeps each test's coverage as a sorted slice of one flat
+``int32`` array, so the analyses work on numpy arrays and hashes instead of
+dictionaries of lists. Records are consumed one at a time and not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from requestcov.records import RequestRecord, TestKey
+
+__all__ = ["CoverageIndex", "TestInfo", "build_index"]
+
+#: Bits reserved for the line number inside a provisional element key.
+_LINE_BITS = 32
+_LINE_MASK = (1 << _LINE_BITS) - 1
+#: Provisional keys of arcs start here, above every provisional line key.
+_ARC_TAG = 1 << 62
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """What the analyses need to know about a test besides its coverage."""
+
+    key: TestKey
+    endpoint: str
+    status: Optional[int]
+    start: float
+    duration_ms: float
+    #: Number of covered lines (arcs not counted).
+    line_count: int
+    has_arcs: bool
+
+
+@dataclass
+class CoverageIndex:
+    """Every test's coverage as sorted element ids, plus what the ids mean.
+
+    Element ids ``0 .. line_element_count - 1`` are lines, ordered by file then
+    line; ids from ``line_element_count`` on are arcs.
+    """
+
+    tests: List[TestInfo]
+    files: List[str]
+    #: Concatenated sorted element ids of every test.
+    flat: np.ndarray
+    #: Test ``i`` covers ``flat[offsets[i]:offsets[i + 1]]``.
+    offsets: np.ndarray
+    #: File index of every element.
+    element_file: np.ndarray
+    #: Line number of every line element; -1 for arcs.
+    element_line: np.ndarray
+    #: (from_line, to_line) of arc element ``line_element_count + j``.
+    arcs: List[Tuple[int, int]]
+    line_element_count: int
+    #: Digest of each test's element set: equal digests mean equal coverage.
+    signatures: List[bytes]
+
+    def __len__(self) -> int:
+        return len(self.tests)
+
+    @property
+    def element_count(self) -> int:
+        return int(self.element_file.shape[0])
+
+    def elements(self, test: int) -> np.ndarray:
+        """Sorted element ids covered by ``test`` (a view, do not modify)."""
+        return self.flat[self.offsets[test]:self.offsets[test + 1]]
+
+    def size(self, test: int) -> int:
+        return int(self.offsets[test + 1] - self.offsets[test])
+
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def owners(self) -> np.ndarray:
+        """Test index of every entry of :attr:`flat`."""
+        return np.repeat(np.arange(len(self.tests), dtype=np.int64), self.sizes())
+
+    def lines_by_file(self, elements: Iterable[int]) -> Dict[str, List[int]]:
+        """Turn element ids back into ``{path: [line, ...]}``, arcs left out."""
+        ids = np.asarray(sorted(set(int(element) for element in elements)), dtype=np.int64)
+        ids = ids[ids < self.line_element_count]
+        result: Dict[str, List[int]] = {}
+        for element in ids.tolist():
+            result.setdefault(self.files[int(self.element_file[element])], []).append(
+                int(self.element_line[element])
+            )
+        return result
+
+    def covered_lines_by_file(self) -> Dict[str, List[int]]:
+        """Union of the lines of every test, per file."""
+        covered = np.zeros(self.element_count, dtype=bool)
+        covered[self.flat] = True
+        return self.lines_by_file(np.flatnonzero(covered))
+
+
+def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
+    """Build the index from records, reading each record once.
+
+    Lines are first keyed ``file_index << 32 | line`` (sortable without knowing
+    the files' lengths in advance) and squeezed into dense ids at the end.
+    """
+    file_ids: Dict[str, int] = {}
+    max_line: List[int] = []
+    arc_ids: Dict[Tuple[int, int, int], int] = {}
+    arc_list: List[Tuple[int, int, int]] = []
+    tests: List[TestInfo] = []
+    chunks: List[np.ndarray] = []
+    sizes: List[int] = []
+    tests_with_arcs: List[int] = []
+
+    for record in records:
+        keys: List[int] = []
+        line_count = 0
+        for path, lines in record.lines.items():
+            if not lines:
+                continue
+            file_index = file_ids.get(path)
+            if file_index is None:
+                file_index = file_ids[path] = len(file_ids)
+                max_line.append(0)
+            base = file_index << _LINE_BITS
+            keys.extend(base + line for line in lines)
+            line_count += len(lines)
+            highest = max(lines)
+            if highest > max_line[file_index]:
+                max_line[file_index] = highest
+        if record.arcs:
+            tests_with_arcs.append(len(tests))
+            for path, arcs in record.arcs.items():
+                file_index = file_ids.get(path)
+                if file_index is None:
+                    file_index = file_ids[path] = len(file_ids)
+                    max_line.append(0)
+                for start, end in arcs:
+                    arc_key = (file_index, int(start), int(end))
+                    arc_id = arc_ids.get(arc_key)
+                    if arc_id is None:
+                        arc_id = arc_ids[arc_key] = len(arc_list)
+                        arc_list.append(arc_key)
+                    keys.append(_ARC_TAG + arc_id)
+        chunk = np.unique(np.asarray(keys, dtype=np.int64))
+        chunks.append(chunk)
+        sizes.append(int(chunk.shape[0]))
+        tests.append(TestInfo(
+            key=record.key, endpoint=record.endpoint, status=record.status,
+            start=float(record.start or 0.0), duration_ms=float(record.duration_ms or 0.0),
+            line_count=line_count, has_arcs=record.arcs is not None,
+        ))
+
+    provisional = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    del chunks
+    offsets = np.zeros(len(tests) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(sizes, dtype=np.int64), out=offsets[1:])
+
+    # Dense line ids: lay the files end to end, then keep only lines seen.
+    spans = np.asarray(max_line, dtype=np.int64) + 1
+    file_start = np.zeros(len(max_line) + 1, dtype=np.int64)
+    np.cumsum(spans, out=file_start[1:])
+    is_arc = provisional >= _ARC_TAG
+    line_keys = provisional[~is_arc]
+    dense = file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)
+    seen = np.zeros(int(file_start[-1]), dtype=bool)
+    seen[dense] = True
+    seen_positions = np.flatnonzero(seen)
+    line_element_count = int(seen_positions.shape[0])
+    rank = np.cumsum(seen, dtype=np.int64) - 1
+    element_file_lines = np.searchsorted(file_start, seen_positions, side="right") - 1
+    element_line_lines = seen_positions - file_start[element_file_lines]
+
+    flat = np.empty(provisional.shape[0], dtype=np.int32)
+    flat[~is_arc] = rank[dense]
+    flat[is_arc] = line_element_count + (provisional[is_arc] - _ARC_TAG)
+    del provisional, dense, line_keys, rank, seen
+    # Arc ids were handed out in first-seen order: re-sort those tests' slices.
+    for test in tests_with_arcs:
+        flat[offsets[test]:offsets[test + 1]].sort()
+    del is_arc
+
+    element_file = np.concatenate([
+        element_file_lines.astype(np.int32),
+        np.asarray([arc[0] for arc in arc_list], dtype=np.int32),
+    ])
+    element_line = np.concatenate([
+        element_line_lines.astype(np.int32),
+        np.full(len(arc_list), -1, dtype=np.int32),
+    ])
+    signatures = [
+        hashlib.blake2b(flat[offsets[test]:offsets[test + 1]].tobytes(), digest_size=16).digest()
+        for test in range(len(tests))
+    ]
+    files = [""] * len(file_ids)
+    for path, file_index in file_ids.items():
+        files[file_index] = path
+    return CoverageIndex(
+        tests=tests, files=files, flat=flat, offsets=offsets, element_file=element_file,
+        element_line=element_line, arcs=[(arc[1], arc[2]) for arc in arc_list],
+        line_element_count=line_element_count, signatures=signatures,
+    )
+
+
+def group_tests(index: CoverageIndex, fields: Sequence[str]) -> Dict[Tuple[object, ...], List[int]]:
+    """Tests bucketed by the named fields (``endpoint``, ``status``,
+    ``test-set``), in index order; one bucket holding everything when no field
+    is named."""
+    groups: Dict[Tuple[object, ...], List[int]] = {}
+    for test, info in enumerate(index.tests):
+        values: List[object] = []
+        for name in fields:
+            if name == "endpoint":
+                values.append(info.endpoint)
+            elif name == "status":
+                values.append(info.status)
+            elif name == "test-set":
+                values.append(info.key.test_set)
+            else:
+                raise ValueError(f"unknown grouping field {name!r}")
+        groups.setdefault(tuple(values), []).append(test)
+    return groups

@@ -1,0 +1,259 @@
+"""The smallest set of tests that still covers everything the suite covers.
+
+This is set cover: NP-hard in general, but test suites are friendly instances.
+The instance is shrunk before solving: tests with identical coverage collapse
+to one, and elements (lines, arcs) covered by exactly the same tests collapse
+into one weighted "class", since covering one of them means covering all. A
+test that alone covers some class is in every cover. The greedy answer is
+always computed; the exact answer (a 0/1 program solved by HiGHS through
+``scipy.optimize.milp``) is optional because it needs scipy and time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from requestcov.analysis.index import CoverageIndex
+from requestcov.errors import RequestcovError
+
+__all__ = ["CoverInstance", "CoverResult", "reduce_instance", "greedy_cover", "packing_lower_bound",
+           "exact_cover", "minimize"]
+
+
+@dataclass
+class CoverInstance:
+    """A reduced set-cover instance.
+
+    ``candidates[j]`` is the index-test standing for column ``j``; column ``j``
+    covers classes ``class_flat[class_offsets[j]:class_offsets[j + 1]]``.
+    """
+
+    candidates: List[int]
+    class_flat: np.ndarray
+    class_offsets: np.ndarray
+    #: Number of original elements in each class.
+    class_weight: np.ndarray
+
+    @property
+    def class_count(self) -> int:
+        return int(self.class_weight.shape[0])
+
+    def classes(self, column: int) -> np.ndarray:
+        return self.class_flat[self.class_offsets[column]:self.class_offsets[column + 1]]
+
+    def columns_per_entry(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.candidates), dtype=np.int64), np.diff(self.class_offsets))
+
+
+@dataclass
+class CoverResult:
+    """Which tests to keep; ``keep`` and ``drop`` are index-test numbers."""
+
+    keep: List[int]
+    drop: List[int]
+    optimal: bool
+    lower_bound: int
+    #: Size of the greedy cover, for comparison with an exact one.
+    greedy_size: int
+    method: str
+    element_count: int
+    class_count: int
+
+
+def reduce_instance(index: CoverageIndex) -> CoverInstance:
+    """Collapse identical tests and identical elements (see module docstring)."""
+    first_of_signature = {}
+    for test, signature in enumerate(index.signatures):
+        if index.size(test) and signature not in first_of_signature:
+            first_of_signature[signature] = test
+    candidates = sorted(first_of_signature.values())
+    if not candidates:
+        return CoverInstance([], np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
+
+    sizes = np.asarray([index.size(test) for test in candidates], dtype=np.int64)
+    flat = np.concatenate([index.elements(test) for test in candidates]).astype(np.int64)
+    owner = np.repeat(np.arange(len(candidates), dtype=np.int64), sizes)
+
+    # An element's "who covers me" set, summarised by two sums of random
+    # weights of its covering tests. Flat is ordered by test, so elements with
+    # the same covering set add the same numbers in the same order and get
+    # bit-identical sums; different sets colliding in both is practically
+    # impossible, and the coverage counts are compared as a further check.
+    random = np.random.default_rng(20240611)
+    element_count = index.element_count
+    first = np.bincount(flat, weights=random.random(len(candidates))[owner], minlength=element_count)
+    second = np.bincount(flat, weights=random.random(len(candidates))[owner], minlength=element_count)
+    count = np.bincount(flat, minlength=element_count)
+    covered = np.flatnonzero(count)
+    keys = np.stack([first[covered], second[covered], count[covered].astype(np.float64)], axis=1)
+    _, class_of_covered, class_weight = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    class_of_element = np.full(element_count, -1, dtype=np.int64)
+    class_of_element[covered] = class_of_covered.reshape(-1)
+
+    class_parts = []
+    class_sizes = np.zeros(len(candidates), dtype=np.int64)
+    entry_classes = class_of_element[flat]
+    start = 0
+    for column, size in enumerate(sizes.tolist()):
+        part = np.unique(entry_classes[start:start + size])
+        class_parts.append(part)
+        class_sizes[column] = part.shape[0]
+        start += size
+    class_offsets = np.zeros(len(candidates) + 1, dtype=np.int64)
+    np.cumsum(class_sizes, out=class_offsets[1:])
+    return CoverInstance(
+        candidates=candidates, class_flat=np.concatenate(class_parts), class_offsets=class_offsets,
+        class_weight=class_weight.astype(np.int64),
+    )
+
+
+def _forced_columns(instance: CoverInstance) -> List[int]:
+    """Columns that are the only cover of some class: every cover holds them."""
+    columns = instance.columns_per_entry()
+    cover_count = np.bincount(instance.class_flat, minlength=instance.class_count)
+    lonely = cover_count[instance.class_flat] == 1
+    return sorted(set(columns[lonely].tolist()))
+
+
+def greedy_cover(instance: CoverInstance) -> List[int]:
+    """Classic greedy (most uncovered elements first, earliest test on ties),
+    with lazy re-evaluation, then a pass dropping picks made redundant by later
+    ones. Returns columns in the order picked."""
+    covered = np.zeros(instance.class_count, dtype=bool)
+    weight = instance.class_weight
+    chosen: List[int] = []
+    for column in _forced_columns(instance):
+        chosen.append(column)
+        covered[instance.classes(column)] = True
+    heap = []
+    for column in range(len(instance.candidates)):
+        classes = instance.classes(column)
+        gain = int(weight[classes[~covered[classes]]].sum())
+        if gain:
+            heap.append((-gain, column))
+    heapq.heapify(heap)
+    remaining = int(weight[~covered].sum())
+    while heap and remaining:
+        negative_gain, column = heapq.heappop(heap)
+        classes = instance.classes(column)
+        fresh = classes[~covered[classes]]
+        gain = int(weight[fresh].sum())
+        if gain == 0:
+            continue
+        if gain != -negative_gain and heap and (-gain, column) > heap[0]:
+            heapq.heappush(heap, (-gain, column))
+            continue
+        chosen.append(column)
+        covered[fresh] = True
+        remaining -= gain
+    return _drop_redundant(instance, chosen)
+
+
+def _drop_redundant(instance: CoverInstance, chosen: List[int]) -> List[int]:
+    """Remove picks whose every class other picks also cover. The newest picks
+    are checked first: greedy's early picks are the big ones worth keeping."""
+    times_covered = np.zeros(instance.class_count, dtype=np.int64)
+    for column in chosen:
+        times_covered[instance.classes(column)] += 1
+    kept = list(chosen)
+    for column in reversed(chosen):
+        classes = instance.classes(column)
+        if classes.shape[0] and bool((times_covered[classes] >= 2).all()):
+            times_covered[classes] -= 1
+            kept.remove(column)
+    return kept
+
+
+def packing_lower_bound(instance: CoverInstance) -> int:
+    """A lower bound needing no solver: classes no two of which share a
+    covering test each need their own test. Hardest-to-cover classes first."""
+    if not instance.class_count:
+        return 0
+    columns = instance.columns_per_entry()
+    order = np.argsort(instance.class_flat, kind="stable")
+    by_class_columns = columns[order]
+    class_starts = np.searchsorted(instance.class_flat[order], np.arange(instance.class_count + 1))
+    cover_count = np.diff(class_starts)
+    used = np.zeros(len(instance.candidates), dtype=bool)
+    bound = 0
+    for class_id in np.argsort(cover_count, kind="stable").tolist():
+        covering = by_class_columns[class_starts[class_id]:class_starts[class_id + 1]]
+        if not used[covering].any():
+            used[covering] = True
+            bound += 1
+    return bound
+
+
+@dataclass
+class ExactOutcome:
+    columns: Optional[List[int]]
+    optimal: bool
+    lower_bound: int
+
+
+def exact_cover(instance: CoverInstance, time_limit: float) -> ExactOutcome:
+    """Solve the 0/1 program ``min sum x  s.t.  A x >= 1`` with HiGHS, stopping
+    after ``time_limit`` seconds with the best cover and bound found so far."""
+    try:
+        from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+        from scipy.sparse import csr_matrix
+    except ImportError:
+        raise RequestcovError(
+            "the exact solver needs scipy: pip install requestcov[exact]"
+        ) from None
+    column_count = len(instance.candidates)
+    if column_count == 0:
+        return ExactOutcome([], True, 0)
+    matrix = csr_matrix(
+        (np.ones(instance.class_flat.shape[0]), (instance.class_flat, instance.columns_per_entry())),
+        shape=(instance.class_count, column_count),
+    )
+    cost = np.ones(column_count)
+    result = milp(
+        cost,
+        constraints=LinearConstraint(matrix, lb=np.ones(instance.class_count), ub=np.inf),
+        integrality=np.ones(column_count),
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit), "disp": False},
+    )
+    columns = None
+    if result.x is not None:
+        columns = [column for column in range(column_count) if result.x[column] > 0.5]
+    optimal = result.status == 0 and columns is not None
+    bound_value = getattr(result, "mip_dual_bound", None)
+    if bound_value is None or not math.isfinite(bound_value):
+        relaxation = linprog(cost, A_ub=-matrix, b_ub=-np.ones(instance.class_count), bounds=(0, 1),
+                             method="highs", options={"time_limit": float(time_limit)})
+        bound_value = relaxation.fun if relaxation.status == 0 else 0.0
+    lower_bound = int(math.ceil(float(bound_value) - 1e-6))
+    if optimal and columns is not None:
+        lower_bound = len(columns)
+    return ExactOutcome(columns, optimal, lower_bound)
+
+
+def minimize(index: CoverageIndex, exact: bool = False, time_limit: float = 30.0) -> CoverResult:
+    """Keep the fewest tests whose union covers what all tests cover."""
+    instance = reduce_instance(index)
+    greedy_columns = greedy_cover(instance)
+    columns = greedy_columns
+    lower_bound = packing_lower_bound(instance)
+    method = "greedy"
+    if exact:
+        outcome = exact_cover(instance, time_limit)
+        method = "exact"
+        lower_bound = max(lower_bound, outcome.lower_bound)
+        if outcome.columns is not None and len(outcome.columns) <= len(columns):
+            columns = outcome.columns
+    optimal = len(columns) <= lower_bound
+    keep = sorted(instance.candidates[column] for column in columns)
+    kept = set(keep)
+    return CoverResult(
+        keep=keep, drop=[test for test in range(len(index)) if test not in kept],
+        optimal=optimal, lower_bound=min(lower_bound, len(columns)), greedy_size=len(greedy_columns),
+        method=method, element_count=index.element_count, class_count=instance.class_count,
+    )

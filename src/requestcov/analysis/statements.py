@@ -1,0 +1,115 @@
+"""Which lines of a Python file are executable, the way coverage.py sees them.
+
+``gaps`` and ``impact`` must agree with ``coverage report`` on the same traffic,
+so they use coverage.py's own parser and its exclusion patterns (``# pragma: no
+cover`` and the rest, plus whatever the coverage configuration in the current
+folder adds), and map recorded lines of a multi-line statement to its first
+line as coverage.py does.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, List, Optional, Set, Tuple, Union
+
+__all__ = ["FileStatements", "FunctionSpan", "exclusion_regex", "parse_statements"]
+
+
+@dataclass(frozen=True)
+class FunctionSpan:
+    """A function or method: its dotted name, its ``def`` line and the lines of its body."""
+
+    name: str
+    line: int
+    body_start: int
+    body_end: int
+
+
+@dataclass
+class FileStatements:
+    path: str
+    statements: Set[int]
+    excluded: Set[int]
+    functions: List[FunctionSpan]
+    _parser: object
+
+    def translate(self, lines: Iterable[int]) -> Set[int]:
+        """Recorded line numbers mapped to the first line of their statement."""
+        return set(self._parser.translate_lines(lines))  # type: ignore[attr-defined]
+
+    def first_line(self, line: int) -> int:
+        return int(self._parser.first_line(line))  # type: ignore[attr-defined]
+
+
+def exclusion_regex(config_file: Union[str, bool] = True) -> str:
+    """The exclusion regex ``coverage report`` would use (its defaults plus the
+    configuration file, found as coverage.py finds it)."""
+    return _exclusion_regex(config_file)
+
+
+@lru_cache(maxsize=8)
+def _exclusion_regex(config_file: Union[str, bool]) -> str:
+    import coverage
+
+    patterns = coverage.Coverage(data_file=None, config_file=config_file).get_exclude_list()
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
+
+
+class UnparsableSource(Exception):
+    """The file is not Python coverage.py can parse."""
+
+
+def parse_statements(path: str, exclude: Optional[str] = None) -> FileStatements:
+    """Parse ``path``; raises ``OSError`` when it cannot be read and
+    :class:`UnparsableSource` when it is not valid Python."""
+    from coverage.exceptions import NotPython
+    from coverage.parser import PythonParser
+    from coverage.python import get_python_source
+
+    if exclude is None:
+        exclude = exclusion_regex()
+    source = get_python_source(path)
+    parser = PythonParser(text=source, filename=path, exclude=exclude or None)
+    try:
+        parser.parse_source()
+    except NotPython as error:
+        raise UnparsableSource(str(error)) from error
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as error:  # pragma: no cover - PythonParser rejects these first
+        raise UnparsableSource(str(error)) from error
+    return FileStatements(
+        path=path, statements=set(parser.statements), excluded=set(parser.excluded),
+        functions=_functions(tree), _parser=parser,
+    )
+
+
+def _functions(tree: ast.AST) -> List[FunctionSpan]:
+    found: List[FunctionSpan] = []
+
+    def visit(node: ast.AST, prefix: Tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = ".".join(prefix + (child.name,))
+                body = child.body
+                # A docstring never runs as a line: the body starts after it.
+                if (len(body) > 1 and isinstance(body[0], ast.Expr)
+                        and isinstance(getattr(body[0], "value", None), ast.Constant)
+                        and isinstance(body[0].value.value, str)):
+                    body = body[1:]
+                start = body[0].lineno
+                end = getattr(child, "end_lineno", None) or max(
+                    getattr(item, "end_lineno", item.lineno) or item.lineno for item in body
+                )
+                found.append(FunctionSpan(name=name, line=child.lineno, body_start=start, body_end=end))
+                visit(child, prefix + (child.name, "<locals>"))
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + (child.name,))
+            else:
+                visit(child, prefix)
+
+    visit(tree, ())
+    found.sort(key=lambda span: span.line)
+    return found

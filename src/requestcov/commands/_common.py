@@ -1,0 +1,111 @@
+"""Pieces every command shares: where records come from, ``--json``, and
+turning requestcov's errors into one clean line instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, NoReturn, Optional, TypeVar
+
+import click
+from rich.console import Console
+
+from requestcov.errors import RequestcovError
+from requestcov.records import RequestRecord
+
+__all__ = [
+    "records_source_options",
+    "db_option",
+    "reports_errors",
+    "json_option",
+    "load_or_fail",
+    "load_index_or_fail",
+    "fail",
+    "user_errors",
+    "print_json",
+    "console",
+    "warn",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(function: F) -> F:
+    """Add ``--db`` (or ``REQUESTCOV_DB``); the command receives it as ``db``."""
+    return click.option(
+        "--db", type=click.Path(dir_okay=False, path_type=str), envvar="REQUESTCOV_DB", default=None,
+        show_envvar=True, help="The requestcov store [default: .requestcov/requestcov.db].",
+    )(function)
+
+
+def records_source_options(function: F) -> F:
+    """Add ``--db`` (or ``REQUESTCOV_DB``) and ``--from FILE`` (a Keploy
+    ``dedupData.yaml``); the command receives them as ``db`` and ``from_file``."""
+    function = click.option(
+        "--from", "from_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+        help="Read a Keploy dedupData.yaml instead of the store.",
+    )(function)
+    return db_option(function)
+
+
+def json_option(function: F) -> F:
+    """Add ``--json``; the command receives it as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(function)
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command: ``Error: <message>`` on stderr, exit code 1."""
+    raise click.ClickException(message)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a :class:`RequestcovError` raised inside the block into :func:`fail`."""
+    try:
+        yield
+    except RequestcovError as error:
+        fail(str(error))
+
+
+def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRecord]:
+    """All request records from the chosen source, or a clean error."""
+    from requestcov.store import load_records
+
+    with user_errors():
+        return list(load_records(db, from_file))
+
+
+def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
+    """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
+    read one record at a time so large stores never sit in memory as lists."""
+    from requestcov.analysis.index import build_index
+    from requestcov.store import load_records
+
+    with user_errors():
+        return build_index(load_records(db, from_file))
+
+
+def console() -> Console:
+    """The console tables go to (stdout; wide enough not to wrap in pipes)."""
+    return Console(soft_wrap=False, width=None if os.isatty(1) else 160)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def reports_errors(function: F) -> F:
+    """Decorator form of :func:`user_errors` for a whole command body."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with user_errors():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

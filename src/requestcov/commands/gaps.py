@@ -1,0 +1,87 @@
+"""``requestcov gaps``: code that no recorded request executed."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import click
+from rich.table import Table
+
+from requestcov.analysis.gaps import find_gaps, format_ranges
+from requestcov.analysis.statements import exclusion_regex
+from requestcov.commands._common import (
+    console, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors, warn,
+)
+
+
+def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    lines: Dict[str, set] = {}
+    with user_errors(), SQLiteStore(resolve_db_path(db), create=False) as store:
+        for record in store.startup_records():
+            for path, numbers in record.lines.items():
+                lines.setdefault(path, set()).update(numbers)
+    return {path: sorted(numbers) for path, numbers in lines.items()}
+
+
+@click.command("gaps")
+@records_source_options
+@json_option
+@click.option("--include-startup", is_flag=True,
+              help="Count code run outside requests (imports, start-up) as covered, like a whole-process coverage run.")
+@click.option("--rcfile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="coverage.py configuration whose exclusions to use [default: the one coverage.py finds].")
+@click.option("--all", "show_all", is_flag=True, help="Also list fully covered files.")
+def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_startup: bool,
+            rcfile: Optional[str], show_all: bool) -> None:
+    """Executable lines of the recorded files that no request ran, per file,
+    with the functions never entered. Percentages match `coverage report`."""
+    if include_startup and from_file is not None:
+        fail("--include-startup reads start-up records from the store; it cannot be used with --from")
+    index = load_index_or_fail(db, from_file)
+    covered = index.covered_lines_by_file()
+    for path in index.files:
+        covered.setdefault(path, [])
+    if include_startup:
+        for path, lines in _startup_lines(db).items():
+            covered[path] = sorted(set(covered.get(path, ())) | set(lines))
+    result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))
+    for path, reason in result.skipped:
+        warn(f"skipped {path}: {reason}")
+    if as_json:
+        print_json({
+            "files": {
+                item.path: {
+                    "percent": round(item.percent, 2), "statements": item.statements, "executed": item.executed,
+                    "missing": item.missing, "missing_ranges": format_ranges(item.ranges),
+                    "functions_never_entered": [
+                        {"name": function.name, "line": function.line, "end": function.body_end}
+                        for function in item.functions_never_entered
+                    ],
+                }
+                for item in result.files
+            },
+            "percent": round(result.percent, 2),
+            "statements": result.statements,
+            "executed": result.executed,
+            "skipped": [{"path": path, "reason": reason} for path, reason in result.skipped],
+        })
+        return
+    out = console()
+    table = Table(title=f"Code no request ran: {result.percent:.1f}% of {result.statements} statements covered")
+    table.add_column("file")
+    table.add_column("stmts", justify="right")
+    table.add_column("miss", justify="right")
+    table.add_column("cover", justify="right")
+    table.add_column("missing")
+    table.add_column("functions never entered")
+    for item in result.files:
+        if not item.missing and not show_all:
+            continue
+        table.add_row(
+            item.path, str(item.statements), str(len(item.missing)), f"{item.percent:.0f}%",
+            format_ranges(item.ranges),
+            ", ".join(f"{function.name} ({function.line})" for function in item.functions_never_entered),
+        )
+    out.print(table)

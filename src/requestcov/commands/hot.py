@@ -1,0 +1,69 @@
+"""``requestcov hot``: the code paths each endpoint's traffic takes."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import click
+from rich.table import Table
+
+from requestcov.analysis.gaps import format_ranges, line_ranges
+from requestcov.analysis.hot import hot_paths
+from requestcov.commands._common import console, json_option, load_index_or_fail, print_json, records_source_options
+
+
+def _rare_text(rare_lines: Dict[str, List[int]]) -> str:
+    return "; ".join(
+        f"{path}: {format_ranges(line_ranges(lines, lines))}" for path, lines in sorted(rare_lines.items())
+    )
+
+
+@click.command("hot")
+@records_source_options
+@json_option
+@click.option("--rare", type=click.FloatRange(0.0, 1.0), default=0.05, show_default=True,
+              help="Report lines reached by less than this share of an endpoint's requests.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Paths shown per endpoint in the table (--json lists all).")
+def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: float, top: int) -> None:
+    """Per endpoint: requests, distinct code paths with their counts (most
+    frequent first), and the lines only a rare share of requests reach."""
+    index = load_index_or_fail(db, from_file)
+    traffic = hot_paths(index, rare=rare)
+    if as_json:
+        print_json({
+            "endpoints": [
+                {
+                    "endpoint": item.endpoint,
+                    "requests": item.requests,
+                    "distinct_paths": len(item.paths),
+                    "paths": [
+                        {"count": path.count, "share": round(path.count / item.requests, 6),
+                         "lines": path.line_count, "ids": [str(index.tests[test].key) for test in path.tests]}
+                        for path in item.paths
+                    ],
+                    "rare_lines": item.rare_lines,
+                }
+                for item in traffic
+            ],
+            "rare": rare,
+        })
+        return
+    out = console()
+    table = Table(title=f"Code paths per endpoint ({len(index)} requests)")
+    table.add_column("endpoint")
+    table.add_column("requests", justify="right")
+    table.add_column("paths", justify="right")
+    table.add_column("most frequent paths (count: example ids)")
+    table.add_column(f"rare lines (< {rare:.0%} of requests)")
+    for item in traffic:
+        shown = []
+        for path in item.paths[:top]:
+            examples = ", ".join(str(index.tests[test].key) for test in path.tests[:3])
+            more = f" +{len(path.tests) - 3}" if len(path.tests) > 3 else ""
+            shown.append(f"{path.count}: {examples}{more}")
+        if len(item.paths) > top:
+            shown.append(f"... {len(item.paths) - top} more")
+        table.add_row(item.endpoint, str(item.requests), str(len(item.paths)), "\n".join(shown),
+                      _rare_text(item.rare_lines))
+    out.print(table)
