@@ -26,6 +26,7 @@ from requestcov.context import (
     end_collecting,
     reset_after_fork,
     startup_collector,
+    tracking,
 )
 from requestcov.engine import Engine, SourceMatcher, make_engine
 from requestcov.log import log_once, logger
@@ -129,17 +130,35 @@ class Recorder:
 
     # -- shutdown -----------------------------------------------------------
 
-    def close(self) -> None:
-        """Write the start-up record and everything queued; idempotent."""
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Write the start-up record and wait until everything queued is written.
+
+        Called at exit, and by the ASGI middleware when the server's lifespan
+        ends: uvicorn re-raises SIGTERM after its shutdown, which kills the
+        process without running ``atexit``.
+        """
+        if startup_collector.lines:
+            startup = ActiveRequest(
+                collector=startup_collector, token=None, test_id="startup", test_set="", method="",
+                path="", start=_PROCESS_START, started_counter=time.perf_counter(),
+            )
+            self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
+        return self.writer.flush(timeout)
+
+    def close(self, drain_timeout: float = 5.0) -> None:
+        """Flush and stop recording; idempotent.
+
+        A server stopping right after it sent a response may not have closed
+        that response yet: requests still in flight get ``drain_timeout``
+        seconds to finish, so a request the client saw complete is not lost.
+        """
         if self._closed:
             return
         self._closed = True
-        startup = ActiveRequest(
-            collector=startup_collector, token=None, test_id="startup", test_set="", method="",
-            path="", start=_process_start_time(), started_counter=time.perf_counter(),
-        )
-        if startup_collector.lines:
-            self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
+        deadline = time.monotonic() + drain_timeout
+        while tracking.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.flush()
         self.writer.close()
         try:
             self.engine.stop()
@@ -147,10 +166,6 @@ class Recorder:
             pass
         if self.writer.dropped:
             logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
-
-
-def _process_start_time() -> float:
-    return _PROCESS_START
 
 
 _PROCESS_START = time.time()

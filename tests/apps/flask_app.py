@@ -41,12 +41,13 @@ def stream(count):
 
 @app.get("/meet/<name>/<int:user_id>")
 def meet(name, user_id):
-    shop_logic.rendezvous(name)
+    parties = request.args.get("parties", 2, type=int)
+    shop_logic.rendezvous(name, parties)
     if user_id % 2 == 0:
         result = shop_logic.describe_user(user_id)
     else:
         result = {"price": shop_logic.price_with_tax(user_id, "FR")}
-    shop_logic.rendezvous(name + "-again")
+    shop_logic.rendezvous(name + "-again", parties)
     return jsonify(result)
 
 

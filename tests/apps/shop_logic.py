@@ -9,10 +9,10 @@ _barriers_lock = threading.Lock()
 def rendezvous(name, parties=2, timeout=10.0):
     """Hold a request until ``parties`` requests reached the same name, so
     tests can keep several requests inside their handlers at once."""
+    # One line for every caller, first or not, so each request runs the
+    # same lines whatever the order of arrival.
     with _barriers_lock:
-        barrier = _barriers.get(name)
-        if barrier is None:
-            barrier = _barriers[name] = threading.Barrier(parties, timeout=timeout)
+        barrier = _barriers.setdefault(name, threading.Barrier(parties, timeout=timeout))
     barrier.wait()
 
 

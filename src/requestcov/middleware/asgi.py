@@ -32,6 +32,9 @@ class ASGIMiddleware(RecordingMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         recorder = self.recorder
+        if recorder is not None and scope.get("type") == "lifespan":
+            await self.app(scope, receive, _flush_at_shutdown(recorder, send))
+            return
         if scope.get("type") != "http" or recorder is None:
             await self.app(scope, receive, send)
             return
@@ -82,3 +85,22 @@ class ASGIMiddleware(RecordingMiddleware):
             recorder.finish(request)
         except Exception:
             log_once("asgi-finish", "requestcov: could not finish recording a request", exc_info=True)
+
+
+def _flush_at_shutdown(recorder: Recorder, send: Send) -> Send:
+    """Pass lifespan messages through, flushing the store when shutdown is done.
+
+    The lifespan ends after the server closed every connection, so every
+    request is finished by then; some servers (uvicorn) then re-raise SIGTERM
+    and the process dies without running ``atexit``.
+    """
+
+    async def send_after_flushing(message: Message) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            try:
+                recorder.flush()
+            except Exception:
+                log_once("asgi-flush", "requestcov: could not flush at shutdown", exc_info=True)
+        await send(message)
+
+    return send_after_flushing

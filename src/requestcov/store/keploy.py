@@ -8,7 +8,6 @@ such as ``test-1`` repeat across sets; readers that do not know the key ignore i
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List
 
@@ -16,6 +15,7 @@ import yaml
 
 from requestcov.errors import InputError
 from requestcov.records import RequestRecord
+from requestcov.store.atomic import atomic_text_output
 
 __all__ = ["read_dedup_yaml", "write_dedup_yaml"]
 
@@ -38,26 +38,17 @@ def _entry(record: RequestRecord) -> dict:
 def write_dedup_yaml(records: Iterable[RequestRecord], path: "str | os.PathLike[str]") -> int:
     """Write records as ``dedupData.yaml``; returns how many were written.
 
-    The file is written beside its destination and renamed into place, so a
-    reader never sees half a file and a failure leaves the old one intact.
+    A reader never sees half a file: see :func:`atomic_text_output`.
     """
-    destination = Path(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    handle, temporary = tempfile.mkstemp(prefix=".dedupData-", suffix=".tmp", dir=destination.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as output:
-            for record in records:
-                # One list item at a time keeps memory flat for large stores.
-                yaml.dump([_entry(record)], output, Dumper=_SafeDumper, sort_keys=False,
-                          default_flow_style=False, allow_unicode=True)
-                count += 1
-            if count == 0:
-                output.write("[]\n")
-        os.replace(temporary, destination)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_text_output(path) as output:
+        for record in records:
+            # One list item at a time keeps memory flat for large stores.
+            yaml.dump([_entry(record)], output, Dumper=_SafeDumper, sort_keys=False,
+                      default_flow_style=False, allow_unicode=True)
+            count += 1
+        if count == 0:
+            output.write("[]\n")
     return count
 
 

@@ -175,7 +175,8 @@ class SQLiteStore:
 
         A record whose ``test_id`` is empty gets ``METHOD route #n``, numbered in
         the store across every process writing to it, so ids stay unique.
-        A start-up record with a ``record_id`` replaces the row it names.
+        A record with a ``record_id`` replaces the row it names; a start-up
+        record replaces the earlier one of the same process.
         """
         connection = self._connection
         row_ids: List[int] = []
@@ -203,6 +204,13 @@ class SQLiteStore:
             record.status, record.start, record.duration_ms, record.pid,
             1 if record.arcs is not None else 0,
         )
+        if record.kind == STARTUP:
+            # One start-up record per process (pid and start time), rewritten
+            # each time the recorder flushes it.
+            connection.execute(
+                "DELETE FROM request WHERE kind = ? AND pid = ? AND start = ?",
+                (STARTUP, record.pid, record.start),
+            )
         if record.record_id is not None:
             connection.execute("DELETE FROM request_file WHERE request_id = ?", (record.record_id,))
             connection.execute(

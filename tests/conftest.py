@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from tests.support.servers import REPOSITORY
+
+
+def coverage_oracle(kind: str, specs: List[dict]) -> Dict[str, Dict[str, List[int]]]:
+    """coverage.py's lines for each request spec, each measured alone."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.support.oracle", kind], input=json.dumps(specs),
+        capture_output=True, text=True, cwd=str(REPOSITORY), timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "store" / "requestcov.db"

@@ -1,0 +1,67 @@
+"""Each request, run alone, gets exactly the lines coverage.py records for it.
+
+coverage.py is the reference implementation of "which lines ran": if requestcov
+disagrees with it on any request of the test apps, requestcov is wrong. The
+requests go through real servers (werkzeug's threaded server, uvicorn) on
+127.0.0.1; coverage.py measures the same requests in a separate process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import requests
+
+from requestcov.store import SQLiteStore
+from tests.conftest import coverage_oracle
+from tests.support.servers import free_port, running_server, serve_command
+
+FLASK_REQUESTS = [
+    {"id": "hello", "method": "GET", "path": "/hello"},
+    {"id": "user-even", "method": "GET", "path": "/users/4"},
+    {"id": "user-odd", "method": "GET", "path": "/users/7"},
+    {"id": "user-missing", "method": "GET", "path": "/users/400"},
+    {"id": "cart", "method": "POST", "path": "/cart/total",
+     "json": {"items": [{"price": 2, "quantity": 3}, {"price": 5, "free": True}]}},
+    {"id": "price-de", "method": "GET", "path": "/price/DE"},
+    {"id": "price-other", "method": "GET", "path": "/price/US"},
+    {"id": "stream", "method": "GET", "path": "/stream/3"},
+    {"id": "meet-alone", "method": "GET", "path": "/meet/alone/2?parties=1"},
+    {"id": "boom", "method": "GET", "path": "/boom"},
+]
+
+FASTAPI_REQUESTS = [
+    {"id": "hello", "method": "GET", "path": "/hello"},
+    {"id": "user-even", "method": "GET", "path": "/users/4"},
+    {"id": "user-odd", "method": "GET", "path": "/users/7"},
+    {"id": "user-missing", "method": "GET", "path": "/users/400"},
+    {"id": "sync-price", "method": "GET", "path": "/sync-price/DE"},
+    {"id": "order-with-background-task", "method": "POST", "path": "/orders/5"},
+    {"id": "meet-alone", "method": "GET", "path": "/ameet/alone/3?parties=1"},
+]
+
+
+def record_solo(kind: str, specs: List[dict], db: Path) -> Dict[str, Dict[str, List[int]]]:
+    """Send each request alone, one after the other, to a recording server."""
+    port = free_port()
+    with running_server(serve_command(kind, port, db), port) as base_url:
+        for spec in specs:
+            response = requests.request(
+                spec["method"], base_url + spec["path"], json=spec.get("json"),
+                headers={"KEPLOY-TEST-ID": spec["id"]}, timeout=30,
+            )
+            response.content
+    records = {record.test_id: record for record in SQLiteStore(db).records()}
+    return {spec["id"]: records[spec["id"]].lines for spec in specs}
+
+
+@pytest.mark.parametrize("kind, specs", [("flask", FLASK_REQUESTS), ("fastapi", FASTAPI_REQUESTS)])
+def test_every_request_matches_coverage_py(kind: str, specs: List[dict], tmp_path: Path) -> None:
+    recorded = record_solo(kind, specs, tmp_path / "requestcov.db")
+    expected = coverage_oracle(kind, specs)
+    for spec in specs:
+        assert recorded[spec["id"]] == expected[spec["id"]], spec["id"]
+    # The comparison means something only if requests ran measured code.
+    assert all(recorded[spec["id"]] for spec in specs)

@@ -1,0 +1,100 @@
+"""The WSGI middleware against werkzeug's real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from requestcov.store import SQLiteStore
+from tests.support.servers import free_port, running_server, serve_command
+
+APPS = Path(__file__).resolve().parents[1] / "apps"
+
+
+def fetch_all(base_url: str, paths) -> list:
+    """Status, headers that matter, and body of each response, byte for byte."""
+    results = []
+    for path in paths:
+        response = requests.get(base_url + path, headers={"KEPLOY-TEST-ID": path}, timeout=30)
+        results.append((response.status_code, response.headers.get("Content-Type"), response.content))
+    return results
+
+
+def test_the_request_ends_when_the_server_closes_the_body(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    port = free_port()
+    with running_server(serve_command("plain", port, db), port) as base_url:
+        assert requests.get(base_url + "/stream", headers={"KEPLOY-TEST-ID": "stream"}, timeout=30).text == "2\n1\nliftoff\n"
+    record = {record.test_id: record for record in SQLiteStore(db).records()}["stream"]
+    logic = str(APPS / "shop_logic.py")
+    plain = str(APPS / "plain_wsgi.py")
+    # The countdown generator runs while the server sends the body, and the
+    # body's close() runs after: both belong to the request.
+    assert record.lines[logic] == [47, 48, 49]
+    close_line = next(number for number, text in enumerate(Path(plain).read_text().splitlines(), 1)
+                      if "CLOSED.append" in text)
+    assert close_line in record.lines[plain]
+    assert record.status == 200
+
+
+def test_an_app_exception_reaches_the_server_unchanged_and_is_recorded_as_500(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    port = free_port()
+    with running_server(serve_command("plain", port, db), port) as base_url:
+        response = requests.get(base_url + "/fail", headers={"KEPLOY-TEST-ID": "fail"}, timeout=30)
+    assert response.status_code == 500  # werkzeug's own error page: the exception propagated
+    record = {record.test_id: record for record in SQLiteStore(db).records()}["fail"]
+    assert record.status == 500
+
+
+@pytest.mark.parametrize("fault", ["begin", "finish", "writer"])
+def test_a_failure_inside_requestcov_never_changes_a_response(fault: str, tmp_path: Path) -> None:
+    paths = ["/hello", "/users/4", "/users/400", "/stream/3", "/boom", "/hello"]
+    port = free_port()
+    with running_server(serve_command("flask", port, tmp_path / "plain.db", "--plain"), port) as base_url:
+        expected = fetch_all(base_url, paths)
+    port = free_port()
+    command = serve_command("flask", port, tmp_path / "faulty.db", "--fault", fault)
+    with running_server(command, port) as base_url:
+        actual = fetch_all(base_url, paths)
+    assert actual == expected
+
+
+def test_an_unusable_store_is_reported_once_and_the_app_keeps_serving(tmp_path: Path) -> None:
+    unusable = tmp_path / "a-folder"
+    (unusable / "requestcov.db").mkdir(parents=True)  # a directory where the database should be
+    port = free_port()
+    command = serve_command("flask", port, unusable / "requestcov.db")
+    output: list = []
+    with running_server(command, port, output=output) as base_url:
+        assert [status for status, _, _ in fetch_all(base_url, ["/hello"] * 5)] == [200] * 5
+    log = output[0]
+    assert log.count("cannot open the requestcov store") == 1, log
+    assert "Traceback" not in log
+
+
+def test_header_names_are_configurable(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    port = free_port()
+    environment = {"REQUESTCOV_ID_HEADER": "X-Test-Name", "REQUESTCOV_TEST_SET_HEADER": "X-Suite"}
+    with running_server(serve_command("flask", port, db), port, environment=environment) as base_url:
+        requests.get(base_url + "/users/4", headers={"X-Test-Name": "custom", "X-Suite": "suite-a"}, timeout=30)
+        requests.get(base_url + "/users/4", headers={"KEPLOY-TEST-ID": "ignored"}, timeout=30)
+    ids = [(record.test_set, record.test_id) for record in SQLiteStore(db).records() if record.path == "/users/4"]
+    assert ids == [("suite-a", "custom"), ("", "GET /users/4 #1")]
+
+
+def test_keploy_headers_give_id_and_test_set_and_hostile_ids_are_cleaned(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    port = free_port()
+    with running_server(serve_command("flask", port, db), port) as base_url:
+        requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "test-1", "KEPLOY-TEST-SET-ID": "test-set-0"}, timeout=30)
+        requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "test-1", "KEPLOY-TEST-SET-ID": "test-set-1"}, timeout=30)
+        requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "evil\x1b[31m" + "x" * 500}, timeout=30)
+    records = [record for record in SQLiteStore(db).records() if record.path == "/hello" and record.test_set != "" or "evil" in record.test_id]
+    keys = [(record.test_set, record.test_id[:6]) for record in records]
+    assert keys == [("test-set-0", "test-1"), ("test-set-1", "test-1"), ("", "evil[3")]
+    hostile = records[-1].test_id
+    assert "\x1b" not in hostile and len(hostile) == 200

@@ -1,0 +1,110 @@
+"""The SQLite store: round trips, many writer processes at once, schema versions."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from requestcov.errors import StoreError
+from requestcov.records import STARTUP, RequestRecord
+from requestcov.store import SCHEMA_VERSION, SQLiteStore
+
+
+def make_record(number: int, **changes) -> RequestRecord:
+    fields = dict(
+        test_id=f"test-{number}", test_set="test-set-0", method="GET", path=f"/items/{number}",
+        route="/items/<id>", status=200, start=1700000000.0 + number, duration_ms=1.5, pid=4242,
+        lines={"/app/views.py": [1, 2, number + 10], "/app/models.py": [5]},
+    )
+    fields.update(changes)
+    return RequestRecord(**fields)
+
+
+def test_records_come_back_as_written(store_path: Path) -> None:
+    written = [make_record(1), make_record(2, status=404, route=None, test_set="")]
+    with SQLiteStore(store_path) as store:
+        store.write(written)
+    with SQLiteStore(store_path, create=False) as store:
+        read = store.records()
+    for original, copy in zip(written, read):
+        original.record_id = copy.record_id
+        assert copy == original
+    assert [record.record_id for record in read] == sorted(record.record_id for record in read)
+
+
+def test_store_uses_wal_and_records_its_schema_version(store_path: Path) -> None:
+    SQLiteStore(store_path).close()
+    connection = sqlite3.connect(store_path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert int(version) == SCHEMA_VERSION
+
+
+def test_empty_line_sets_and_large_line_numbers_survive(store_path: Path) -> None:
+    record = make_record(1, lines={"/app/empty.py": [], "/app/big.py": [1, 50_000]})
+    with SQLiteStore(store_path) as store:
+        store.write([record])
+        assert store.records()[0].lines == {"/app/empty.py": [], "/app/big.py": [1, 50_000]}
+
+
+def test_start_up_records_are_kept_apart_from_requests(store_path: Path) -> None:
+    with SQLiteStore(store_path) as store:
+        store.write([make_record(1), RequestRecord(test_id="startup", kind=STARTUP, lines={"/app/a.py": [1]})])
+        assert [record.test_id for record in store.records()] == ["test-1"]
+        assert [record.lines for record in store.startup_records()] == [{"/app/a.py": [1]}]
+
+
+def test_a_store_of_a_newer_schema_is_refused_clearly(store_path: Path) -> None:
+    SQLiteStore(store_path).close()
+    connection = sqlite3.connect(store_path)
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="newer than this requestcov"):
+        SQLiteStore(store_path)
+
+
+def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "requestcov.db"
+    not_a_database.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the requestcov store"):
+        SQLiteStore(not_a_database)
+
+
+def test_reading_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="record some requests first"):
+        SQLiteStore(tmp_path / "missing.db", create=False)
+
+
+def _write_from_process(path: str, worker: int, count: int) -> None:
+    store = SQLiteStore(path)
+    for number in range(count):
+        generated = RequestRecord(test_id="", method="GET", path="/hello", pid=worker, start=float(number))
+        named = make_record(number, test_id=f"worker-{worker}-{number}", pid=worker)
+        store.write([generated, named])
+    store.close()
+
+
+def test_many_processes_write_at_once_and_nothing_is_lost(store_path: Path) -> None:
+    workers, per_worker = 4, 60
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_write_from_process, args=(str(store_path), worker, per_worker))
+        for worker in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    with SQLiteStore(store_path, create=False) as store:
+        records = store.records()
+        assert store.integrity_check() == "ok"
+    assert len(records) == workers * per_worker * 2
+    generated = sorted(record.test_id for record in records if record.test_id.startswith("GET /hello"))
+    # Generated ids are numbered by the store across processes: unique, no gaps.
+    expected = sorted(f"GET /hello #{number}" for number in range(1, workers * per_worker + 1))
+    assert generated == expected

@@ -1,0 +1,77 @@
+"""Start and stop real servers on 127.0.0.1 for the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence
+
+import requests
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode} before answering:\n{output}")
+        try:
+            requests.get(url, timeout=1.0)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
+    """SIGTERM, as a process manager would; SIGKILL only if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
+
+
+@contextlib.contextmanager
+def running_server(command: Sequence[str], port: int, *, probe_path: str = "/hello",
+                   environment: Optional[dict] = None, output: Optional[List[str]] = None) -> Iterator[str]:
+    """Run ``command`` until the block ends; yields the base URL. When
+    ``output`` is given, the server's combined output is appended to it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
+    env.update(environment or {})
+    process = subprocess.Popen(
+        list(command), cwd=str(REPOSITORY), env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(base_url + probe_path, process)
+        yield base_url
+    finally:
+        stop(process)
+        if process.stdout:
+            if output is not None:
+                output.append(process.stdout.read())
+            process.stdout.close()
+
+
+def serve_command(kind: str, port: int, db: Path, *extra: str) -> List[str]:
+    return [sys.executable, "-m", "tests.support.serve", kind, str(port), str(db), *extra]
