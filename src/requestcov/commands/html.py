@@ -1,0 +1,30 @@
+"""``requestcov html``: write the static HTML report."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import click
+
+from requestcov.commands._common import load_or_fail, records_source_options, reports_errors
+from requestcov.report.html import write_html_report
+
+
+@click.command("html")
+@records_source_options
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), default="requestcov-html",
+              show_default=True, help="Folder to write the report into (created when missing).")
+@click.option("--title", default="requestcov report", show_default=True, help="Title shown on every page.")
+@reports_errors
+def command(db: Optional[str], from_file: Optional[str], output: str, title: str) -> None:
+    """Write a static HTML report: endpoints, files with the requests behind each
+    line, and every test with the tests that duplicate or subsume it."""
+    records = load_or_fail(db, from_file)
+    report = write_html_report(records, output, title=title)
+    coverage = "n/a" if report.percent is None else f"{report.percent:.1f}%"
+    click.echo(
+        f"wrote {report.pages} pages for {report.requests} requests and {report.files} files "
+        f"(coverage {coverage}) to {os.path.abspath(report.index)}",
+        err=True,
+    )
