@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "report",
     "export",
     "replay",
+    "html",
     "dedup",
     "minimize",
     "gaps",
