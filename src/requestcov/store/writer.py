@@ -58,15 +58,32 @@ class BackgroundWriter:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self) -> bool:
+        """Start the writer thread if needed; False when no thread can start."""
         if self._thread is not None and self._pid == os.getpid():
-            return
+            return True
         with self._lock:
             if self._pid != os.getpid():
                 self._reset()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="requestcov-writer", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="requestcov-writer", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:
+                    # At interpreter shutdown (atexit) no thread can start: a
+                    # process that never served a request (a server's master,
+                    # a reloader) writes its start-up record on this thread.
+                    return False
+                self._thread = thread
+        return True
+
+    def _write_now(self, items: List[Any]) -> None:
+        store = self._open_store()
+        try:
+            self._write(store, items)
+        finally:
+            if store is not None:
+                store.close()
 
     def submit(self, item: Any) -> None:
         """Queue a finished request. Waits a little when the queue is full
@@ -74,7 +91,9 @@ class BackgroundWriter:
         if self.failed is not None:
             self.dropped += 1
             return
-        self._ensure_thread()
+        if not self._ensure_thread():
+            self._write_now([item])
+            return
         try:
             self._queue.put(item, timeout=self.put_timeout)
         except queue.Full:
