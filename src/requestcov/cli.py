@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "export",
     "replay",
     "html",
+    "run",
     "dedup",
     "minimize",
     "gaps",

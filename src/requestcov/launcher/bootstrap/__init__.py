@@ -1,0 +1,1 @@
+"""Holds the ``sitecustomize`` module ``requestcov run`` puts on ``PYTHONPATH``."""

@@ -1,0 +1,92 @@
+"""Reloader parents pass SIGTERM on to the server process they started.
+
+Django's autoreloader and werkzeug's reloader run the real server in a child
+process and wait for it. Their SIGTERM handler exits the parent, and the way
+``subprocess.run`` unwinds then SIGKILLs the child, losing the requests it has
+not written yet. While a reloader waits, SIGTERM is forwarded to its children
+instead; each child stops cleanly (flushing its records), the reloader sees it
+exit and returns its exit code as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import subprocess
+import sys
+import threading
+import weakref
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Callable, Iterator, Optional
+
+__all__ = ["forwarding_sigterm", "forward_sigterm_while"]
+
+_children: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
+_tracking_depth = 0
+_popen_patched = False
+
+
+def _track_children() -> None:
+    """Remember Popen objects created while a reloader waits (patched once)."""
+    global _popen_patched
+    if _popen_patched:
+        return
+    _popen_patched = True
+    original_init = subprocess.Popen.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self: subprocess.Popen, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if _tracking_depth:
+            _children.add(self)
+
+    subprocess.Popen.__init__ = __init__  # type: ignore[method-assign]
+
+
+@contextmanager
+def forwarding_sigterm() -> Iterator[None]:
+    """SIGTERM goes to the children started inside the block while any is alive."""
+    global _tracking_depth
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _track_children()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum: int, frame: Optional[FrameType]) -> None:
+        alive = [child for child in list(_children) if child.poll() is None]
+        if alive:
+            for child in alive:
+                try:
+                    child.send_signal(signum)
+                except OSError:
+                    pass
+            return
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    _tracking_depth += 1
+    try:
+        yield
+    finally:
+        _tracking_depth -= 1
+        if previous is not None:  # None: a handler not set from Python, left alone
+            signal.signal(signal.SIGTERM, previous)
+
+
+def forward_sigterm_while(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a reloader's restart loop) run inside :func:`forwarding_sigterm`."""
+    if getattr(function, "__requestcov_wrapped__", False):
+        return function
+
+    @functools.wraps(function)
+    def restart_with_reloader(*args: Any, **kwargs: Any) -> Any:
+        with forwarding_sigterm():
+            return function(*args, **kwargs)
+
+    restart_with_reloader.__requestcov_wrapped__ = True  # type: ignore[attr-defined]
+    return restart_with_reloader

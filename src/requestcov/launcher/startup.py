@@ -1,0 +1,28 @@
+"""What ``sitecustomize`` runs in every process ``requestcov run`` starts.
+
+The recorder starts here, before the app is imported, so start-up code is
+recorded and every measured module imported later is instrumented as it loads.
+The server patches go in at the same time, waiting for their modules.
+"""
+
+from __future__ import annotations
+
+import os
+
+from requestcov.config import Config
+from requestcov.log import logger
+from requestcov.recorder import get_recorder
+
+__all__ = ["start"]
+
+
+def start() -> None:
+    """Start recording in this process; never raises."""
+    try:
+        from requestcov.launcher import patches
+
+        patches.install()
+        config = Config.from_environment()
+        get_recorder(config, [os.getcwd()])
+    except Exception:
+        logger.error("requestcov: cannot record this process; it runs unmeasured", exc_info=True)

@@ -1,0 +1,161 @@
+"""Wrap the app a server is about to serve, once, with the right middleware.
+
+Servers hand us whatever the user wrote: a Flask or Bottle object, a Django
+handler, a Starlette/FastAPI app, any WSGI or ASGI callable, possibly one that
+already records (the user added requestcov's middleware themselves). Each gets
+the wrapping that also names its routes; an app that already records is
+returned unchanged, so no request is ever recorded twice.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from types import FrameType, FunctionType
+from typing import Any, Callable, Optional
+
+from requestcov.log import log_once
+from requestcov.middleware import ASGIMiddleware, WSGIMiddleware
+from requestcov.middleware.common import RecordingMiddleware
+from requestcov.recorder import current_recorder, set_route
+
+__all__ = ["wrap_application", "wrap_wsgi", "wrap_asgi", "already_recorded", "looks_asgi", "instrument_main_module"]
+
+#: How many ``.app`` links to follow when looking for a recording middleware.
+_MAX_DEPTH = 32
+
+
+def looks_asgi(app: Any) -> bool:
+    """ASGI 3 apps are coroutine functions or objects with an async ``__call__``."""
+    if inspect.isclass(app):
+        return False
+    if inspect.iscoroutinefunction(app):
+        return True
+    return inspect.iscoroutinefunction(getattr(app, "__call__", None))
+
+
+def already_recorded(app: Any) -> bool:
+    """Whether requestcov's middleware sits anywhere in the app's wrapper chain."""
+    seen = 0
+    current = app
+    while current is not None and seen < _MAX_DEPTH:
+        if isinstance(current, RecordingMiddleware):
+            return True
+        if isinstance(getattr(current, "wsgi_app", None), RecordingMiddleware):
+            return True
+        extensions = getattr(current, "extensions", None)
+        if isinstance(extensions, dict) and "requestcov" in extensions:
+            return True
+        for middleware in getattr(current, "user_middleware", None) or ():
+            middleware_class = getattr(middleware, "cls", None)
+            if inspect.isclass(middleware_class) and issubclass(middleware_class, RecordingMiddleware):
+                return True
+        current = getattr(current, "app", None)
+        seen += 1
+    return False
+
+
+def wrap_application(app: Any) -> Any:
+    """Wrap a WSGI or ASGI app, whichever it is."""
+    return wrap_asgi(app) if looks_asgi(app) else wrap_wsgi(app)
+
+
+def wrap_wsgi(app: Any) -> Any:
+    """The WSGI app to serve instead of ``app``; never raises."""
+    _instrument_main_module_safely()
+    try:
+        if app is None or already_recorded(app):
+            return app
+        if _is_instance_of(app, "flask", "Flask"):
+            from requestcov.flask import RequestCov
+
+            RequestCov(app)
+            return app
+        if _is_instance_of(app, "bottle", "Bottle"):
+            _name_bottle_routes(app)
+        return WSGIMiddleware(app)
+    except Exception:
+        log_once("launcher-wrap", "requestcov: could not wrap the app; it runs unmeasured", exc_info=True)
+        return app
+
+
+def wrap_asgi(app: Any) -> Any:
+    """The ASGI app to serve instead of ``app``; never raises.
+
+    Starlette and FastAPI leave the matched route in the scope; Django (ASGI)
+    gets its route from the middleware :mod:`requestcov.launcher.patches`
+    adds to ``MIDDLEWARE``.
+    """
+    _instrument_main_module_safely()
+    try:
+        if app is None or already_recorded(app):
+            return app
+        return ASGIMiddleware(app)
+    except Exception:
+        log_once("launcher-wrap", "requestcov: could not wrap the app; it runs unmeasured", exc_info=True)
+        return app
+
+
+def _is_instance_of(app: Any, module_name: str, class_name: str) -> bool:
+    """isinstance without importing a framework the app does not use."""
+    module = sys.modules.get(module_name)
+    framework_class = getattr(module, class_name, None) if module is not None else None
+    return inspect.isclass(framework_class) and isinstance(app, framework_class)
+
+
+def _name_bottle_routes(app: Any) -> None:
+    """A Bottle plugin that names the request's route before each callback runs."""
+
+    class RouteNamingPlugin:
+        name = "requestcov"
+        api = 2
+
+        def apply(self, callback: Callable[..., Any], route: Any) -> Callable[..., Any]:
+            rule = getattr(route, "rule", None)
+
+            def named_callback(*args: Any, **kwargs: Any) -> Any:
+                if isinstance(rule, str):
+                    set_route(rule)
+                return callback(*args, **kwargs)
+
+            return named_callback
+
+    if not any(getattr(plugin, "name", None) == "requestcov" for plugin in getattr(app, "plugins", ())):
+        app.install(RouteNamingPlugin())
+
+
+def _instrument_main_module_safely() -> None:
+    try:
+        instrument_main_module()
+    except Exception:
+        log_once("launcher-main", "requestcov: could not instrument the __main__ script", exc_info=True)
+
+
+def instrument_main_module() -> None:
+    """Let the engine see the code of the script run as ``python app.py``.
+
+    ``__main__`` is not imported through the import system, so the engine's
+    import hook never saw it. When a server receives its app, the script's
+    module frame is normally still on the stack (``app.run()`` at its end):
+    instrumenting that code object covers every function defined in it. The
+    settrace engine needs none of this; only engines offering ``instrument``
+    are asked.
+    """
+    recorder = current_recorder()
+    instrument = getattr(getattr(recorder, "engine", None), "instrument", None)
+    if instrument is None:
+        return
+    main_module = sys.modules.get("__main__")
+    main_file = getattr(main_module, "__file__", None)
+    if not main_file:
+        return
+    frame: Optional[FrameType] = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == main_file:
+            instrument(frame.f_code)
+        frame = frame.f_back
+    for value in list(vars(main_module).values()):
+        # Only plain functions: getattr on other module globals (a Flask
+        # ``request`` proxy) may run code that fails outside a request.
+        if isinstance(value, FunctionType) and value.__code__.co_filename == main_file:
+            instrument(value.__code__)

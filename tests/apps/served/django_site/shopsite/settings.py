@@ -1,0 +1,16 @@
+"""Minimal settings: no database, no sessions, just URL routing and views."""
+
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "served-test-project-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = ["shop"]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "shopsite.urls"
+WSGI_APPLICATION = "shopsite.wsgi.application"
+ASGI_APPLICATION = "shopsite.asgi.application"
+DATABASES = {}
+USE_TZ = True
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
