@@ -81,16 +81,23 @@ def measure_memory(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def measure_writer(args: argparse.Namespace) -> Dict[str, Any]:
+    from benchlib import writerbench
+
+    return writerbench.measure(args.requests, args.profile_out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["inprocess", "memory"])
+    parser.add_argument("kind", choices=["inprocess", "memory", "writer"])
     parser.add_argument("--app", default="flask", choices=sorted(modes.APPS))
     parser.add_argument("--mode", default="none", choices=list(modes.MODES))
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=10.0)
+    parser.add_argument("--profile-out", default="writer-profile.txt")
     args = parser.parse_args()
-    measure = measure_inprocess if args.kind == "inprocess" else measure_memory
+    measure = {"inprocess": measure_inprocess, "memory": measure_memory, "writer": measure_writer}[args.kind]
     result = measure(args)
     result.update(kind=args.kind, app=args.app, mode=args.mode, python=sys.version.split()[0])
     sys.stdout.write("\n" + json.dumps(result) + "\n")

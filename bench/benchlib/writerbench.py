@@ -1,0 +1,168 @@
+"""How many records per second the store and the background writer take.
+
+Records are shaped like real ones: ~500 lines spread over 10 files, in runs
+of consecutive lines as executed code has. Three figures:
+
+* ``store``: ``SQLiteStore.write`` in batches of 512 (the writer's batch
+  size), records already built;
+* ``writer``: the same records through ``BackgroundWriter`` (queue, thread,
+  batching), timed from the first submit until ``flush()`` returns;
+* ``convert``: the recorder's conversion alone, on one thread;
+* ``writer+convert``: finished requests as the recorder queues them, with
+  collectors keyed by code objects, turned into records by the recorder's own
+  conversion on the writer thread: the path a server really takes.
+
+A cProfile of the writer's work on one thread says where the time goes.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import os
+import pstats
+import random
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any, Dict, List
+
+from requestcov.context import Collector
+from requestcov.engine.source import SourceMatcher
+from requestcov.records import RequestRecord
+from requestcov.recorder import ActiveRequest, Recorder, _Finished
+from requestcov.store.sqlite import SQLiteStore
+from requestcov.store.writer import BackgroundWriter
+
+FILES = 10
+LINES_PER_FILE = 50
+FUNCTIONS_PER_FILE = 5
+
+
+def _line_runs(generator: random.Random, count: int) -> List[int]:
+    lines: set = set()
+    while len(lines) < count:
+        start = generator.randint(1, 600)
+        lines.update(range(start, start + generator.randint(3, 12)))
+    return sorted(lines)[:count]
+
+
+def make_records(count: int, root: str) -> List[RequestRecord]:
+    generator = random.Random(1)
+    paths = [os.path.join(root, f"module_{number}.py") for number in range(FILES)]
+    return [
+        RequestRecord(
+            test_id=f"test-{index}", method="GET", path=f"/api/items/{index}", route="/api/items/<id>",
+            status=200, start=time.time(), duration_ms=1.5, pid=os.getpid(),
+            lines={path: _line_runs(generator, LINES_PER_FILE) for path in paths},
+        )
+        for index in range(count)
+    ]
+
+
+def _code_objects(root: str) -> List[types.CodeType]:
+    """Real code objects whose files live under ``root``.
+
+    The bodies differ from file to file on purpose: code objects compare
+    equal when only their file names differ, and a dict keyed by them would
+    fold the files together.
+    """
+    codes = []
+    for number in range(FILES):
+        filename = os.path.join(root, f"module_{number}.py")
+        source = "\n".join(
+            f"def f{index}(x):\n" + "".join(f"    x = x + {number * 100 + line}\n" for line in range(10)) + "    return x\n"
+            for index in range(FUNCTIONS_PER_FILE)
+        )
+        Path(filename).write_text(source)
+        module = compile(source, filename, "exec")
+        codes.extend(const for const in module.co_consts if isinstance(const, types.CodeType))
+    return codes
+
+
+def make_finished(count: int, root: str) -> List[Any]:
+    generator = random.Random(2)
+    codes = _code_objects(root)
+    per_code = (FILES * LINES_PER_FILE) // len(codes)
+    finished = []
+    for index in range(count):
+        collector = Collector()
+        for code in codes:
+            collector.lines[code] = set(_line_runs(generator, per_code))
+        request = ActiveRequest(collector=collector, token=None, test_id=f"test-{index}", test_set="",
+                                method="GET", path=f"/api/items/{index}", start=time.time(),
+                                started_counter=0.0, route="/api/items/<id>", status=200)
+        finished.append(_Finished(request, 1.5, os.getpid()))
+    return finished
+
+
+def _fake_recorder(root: str) -> Any:
+    """Enough of a Recorder for its ``_to_record`` (no engine started)."""
+    return types.SimpleNamespace(matcher=SourceMatcher([root]))
+
+
+def _time_writer(db: Path, items: List[Any], convert: Any) -> float:
+    writer = BackgroundWriter(db, convert)
+    started = time.perf_counter()
+    for item in items:
+        writer.submit(item)
+    if not writer.flush(timeout=300):
+        raise RuntimeError("writer did not finish")
+    elapsed = time.perf_counter() - started
+    written = writer.written
+    writer.close()
+    if written != len(items):
+        raise RuntimeError(f"writer wrote {written} of {len(items)} records")
+    return elapsed
+
+
+def measure(count: int, profile_path: str) -> Dict[str, Any]:
+    workdir = tempfile.mkdtemp(prefix="bench-writer-")
+    root = os.path.join(workdir, "app")
+    os.makedirs(root)
+    records = make_records(count, root)
+    finished = make_finished(count, root)
+    fake = _fake_recorder(root)
+    # The test data is long-lived here but would not be in a server (the
+    # queue holds a handful of requests): keep the collector from rescanning
+    # it on every collection, which would charge the writer for the harness.
+    gc.collect()
+    gc.freeze()
+
+    def convert(item: Any) -> RequestRecord:
+        return Recorder._to_record(fake, item)  # the recorder's own conversion
+
+    results: Dict[str, Any] = {"records": count, "lines_per_record": FILES * LINES_PER_FILE,
+                               "files_per_record": FILES}
+    store = SQLiteStore(os.path.join(workdir, "store.db"))
+    started = time.perf_counter()
+    for first in range(0, count, 512):
+        store.write(records[first:first + 512])
+    results["store_per_s"] = count / (time.perf_counter() - started)
+    store.close()
+    results["writer_per_s"] = count / _time_writer(Path(workdir, "writer.db"), records, lambda item: item)
+    results["writer_convert_per_s"] = count / _time_writer(Path(workdir, "convert.db"), finished, convert)
+    started = time.perf_counter()
+    for item in finished:
+        convert(item)
+    results["convert_only_per_s"] = count / (time.perf_counter() - started)
+
+    # Where the time goes: the writer's own batch routine on this thread, so
+    # cProfile sees it (a profiler only follows the thread it is enabled on).
+    writer = BackgroundWriter(Path(workdir, "profiled.db"), convert)
+    store = SQLiteStore(writer.db_path)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for first in range(0, count, 512):
+        writer._write(store, finished[first:first + 512])
+    profiler.disable()
+    store.close()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(18)
+    stats.sort_stats("cumulative").print_stats(18)
+    with open(profile_path, "w", encoding="utf-8") as output:
+        output.write(text.getvalue())
+    return results
