@@ -24,7 +24,11 @@ def command(db: Optional[str], from_file: Optional[str], output: str, title: str
     report = write_html_report(records, output, title=title)
     coverage = "n/a" if report.percent is None else f"{report.percent:.1f}%"
     click.echo(
-        f"wrote {report.pages} pages for {report.requests} requests and {report.files} files "
+        f"wrote {report.pages} pages for {_count(report.requests, 'request')} and {_count(report.files, 'file')} "
         f"(coverage {coverage}) to {os.path.abspath(report.index)}",
         err=True,
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
