@@ -5,6 +5,7 @@ from fastapi import BackgroundTasks, FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
 
 import served_logic
+import sync_point
 
 app = FastAPI()
 AUDIT_LOG = []
@@ -24,7 +25,7 @@ async def user(user_id: int):
 
 @app.get("/sync-price/{country}")
 def sync_price(country: str, group: str = "", parties: int = 1):
-    served_logic.rendezvous(group, parties)
+    sync_point.rendezvous(group, parties)
     return {"price": served_logic.price_with_tax(100, country)}
 
 

@@ -5,6 +5,7 @@ import sys
 from flask import Flask, Response, abort, jsonify, request
 
 import served_logic
+import sync_point
 
 app = Flask(__name__)
 
@@ -29,7 +30,7 @@ def cart_total():
 
 @app.get("/price/<country>")
 def price(country):
-    served_logic.rendezvous(request.args.get("group", ""), request.args.get("parties", 1, type=int))
+    sync_point.rendezvous(request.args.get("group", ""), request.args.get("parties", 1, type=int))
     return jsonify({"price": served_logic.price_with_tax(100, country)})
 
 

@@ -1,22 +1,5 @@
 """Business logic the served apps share, so requests span several files."""
 
-import threading
-
-_barriers = {}
-_barriers_lock = threading.Lock()
-
-
-def rendezvous(name, parties, timeout=10.0):
-    """Hold a request until ``parties`` requests reached ``name``: the tests
-    use it to keep requests of one threaded server inside their handlers at once."""
-    if parties <= 1:
-        return
-    with _barriers_lock:
-        barrier = _barriers.get(name)
-        if barrier is None:
-            barrier = _barriers[name] = threading.Barrier(parties, timeout=timeout)
-    barrier.wait()
-
 
 def price_with_tax(price, country):
     if country == "DE":

@@ -1,20 +1,5 @@
 """Business logic of the Django shop, in its own file so requests span files."""
 
-import threading
-
-_barriers = {}
-_barriers_lock = threading.Lock()
-
-
-def rendezvous(name, parties, timeout=10.0):
-    if parties <= 1:
-        return
-    with _barriers_lock:
-        barrier = _barriers.get(name)
-        if barrier is None:
-            barrier = _barriers[name] = threading.Barrier(parties, timeout=timeout)
-    barrier.wait()
-
 
 def price_with_tax(price, country):
     if country == "DE":

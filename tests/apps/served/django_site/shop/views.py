@@ -3,7 +3,7 @@ import json
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from shop import logic
+from shop import logic, sync_point
 
 
 def hello(request):
@@ -17,7 +17,7 @@ def user(request, user_id):
 
 
 def price(request, country):
-    logic.rendezvous(request.GET.get("group", ""), int(request.GET.get("parties", "1")))
+    sync_point.rendezvous(request.GET.get("group", ""), int(request.GET.get("parties", "1")))
     return JsonResponse({"price": logic.price_with_tax(100, country)})
 
 

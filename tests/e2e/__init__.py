@@ -1,0 +1,1 @@
+"""End-to-end tests: real servers started through ``requestcov run``."""

@@ -1,0 +1,110 @@
+"""The checks every server session must pass, shared by the framework modules.
+
+Each module defines a ``session`` fixture (one server run per parameter) and a
+``specs`` fixture, and imports these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+from requestcov.store import read_dedup_yaml
+from tests.e2e.harness import Session, Spec, export_keploy, lines_with
+
+__all__ = [
+    "test_server_stopped_cleanly",
+    "test_every_request_recorded_once",
+    "test_status_route_and_path",
+    "test_lines_equal_solo_reference",
+    "test_reference_lines_are_the_code_that_ran",
+    "test_keploy_export_matches_store",
+]
+
+#: Messages requestcov may print that do not mean something went wrong.
+_EXPECTED_MESSAGES = ("requestcov: recording ",)
+
+
+def _spec_named(specs: Sequence[Spec], name: str) -> Spec:
+    return next(spec for spec in specs if spec.name == name)
+
+
+def _file_named(record_lines: Dict[str, List[int]], file_name: str) -> List[int]:
+    for path, lines in record_lines.items():
+        if Path(path).name == file_name:
+            return lines
+    return []
+
+
+def test_server_stopped_cleanly(session: Session) -> None:
+    assert session.stopped_in_time, session.log_text()
+    # 143 / -15: servers that end by SIGTERM after a clean shutdown (uvicorn).
+    assert session.returncode in (0, 143, -15), session.log_text()
+    problems = [
+        line for line in session.log_text().splitlines()
+        if line.startswith("requestcov:") and not line.startswith(_EXPECTED_MESSAGES)
+    ]
+    assert problems == [], session.log_text()
+    assert "Exception ignored" not in session.log_text(), session.log_text()
+
+
+def test_every_request_recorded_once(session: Session) -> None:
+    counts: Dict[str, int] = {}
+    for record in session.records:
+        counts[record.test_id] = counts.get(record.test_id, 0) + 1
+    ours = {test_id: count for test_id, count in counts.items() if test_id in session.sent}
+    assert ours == {test_id: 1 for test_id in session.sent}
+    # Everything else is the readiness probe, which sends no test id.
+    strays = [record for record in session.records if record.test_id not in session.sent]
+    assert all(record.path == "/hello" and " #" in record.test_id for record in strays), strays
+
+
+def test_status_route_and_path(session: Session, specs: Sequence[Spec]) -> None:
+    for record in session.records:
+        if record.test_id not in session.sent:
+            continue
+        spec = _spec_named(specs, session.sent[record.test_id])
+        assert session.received[record.test_id] == spec.status, record.test_id
+        assert (record.status, record.route, record.method) == (spec.status, spec.route, spec.method), record.test_id
+        assert record.path == spec.path.split("?")[0], record.test_id
+
+
+def test_lines_equal_solo_reference(session: Session) -> None:
+    mismatched = []
+    for record in session.records:
+        spec_name = session.sent.get(record.test_id)
+        if spec_name is None or record.test_id.startswith("solo-"):
+            continue
+        if record.lines != session.reference(spec_name).lines:
+            mismatched.append((record.test_id, record.lines, session.reference(spec_name).lines))
+    assert mismatched == []
+
+
+def test_reference_lines_are_the_code_that_ran(session: Session, specs: Sequence[Spec], app_root: Path) -> None:
+    for spec in specs:
+        reference = session.reference(spec.name)
+        for file_name, text in spec.runs:
+            expected = lines_with(_find(app_root, file_name), text)
+            assert expected, (file_name, text)
+            assert set(expected) <= set(_file_named(reference.lines, file_name)), (spec.name, file_name, text)
+        for file_name, text in spec.skips:
+            unexpected = lines_with(_find(app_root, file_name), text)
+            assert unexpected, (file_name, text)
+            assert not set(unexpected) & set(_file_named(reference.lines, file_name)), (spec.name, file_name, text)
+        for path in reference.lines:
+            assert Path(path).name != "sync_point.py", "--omit was not applied"
+            assert Path(path).is_relative_to(app_root), path
+
+
+def _find(root: Path, file_name: str) -> Path:
+    (path,) = [path for path in root.rglob(file_name) if "__pycache__" not in path.parts]
+    return path
+
+
+def test_keploy_export_matches_store(session: Session, tmp_path: Path) -> None:
+    output = tmp_path / "dedupData.yaml"
+    completed = export_keploy(session.db, output)
+    assert completed.returncode == 0, completed.stderr
+    exported = {record.test_id: record.lines for record in read_dedup_yaml(output)}
+    assert exported == {record.test_id: record.lines for record in session.records}
+

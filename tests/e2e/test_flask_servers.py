@@ -1,0 +1,74 @@
+"""Flask under its dev server (``python app.py``, ``flask run``) and gunicorn
+(sync and gthread workers), recorded by ``requestcov run`` without code changes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+
+from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
+from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool
+
+pytestmark = pytest.mark.slow
+
+SPECS = [
+    Spec("hello", "GET", "/hello", 200, "/hello", runs=(("flask_server.py", 'return "hello"'),)),
+    Spec("user-even", "GET", "/users/4", 200, "/users/<int:user_id>",
+         runs=(("served_logic.py", 'kind = "even"'),), skips=(("served_logic.py", 'kind = "odd"'),)),
+    Spec("user-odd", "GET", "/users/7", 200, "/users/<int:user_id>",
+         runs=(("served_logic.py", 'kind = "odd"'),), skips=(("served_logic.py", 'kind = "even"'),)),
+    Spec("user-missing", "GET", "/users/500", 404, "/users/<int:user_id>",
+         runs=(("flask_server.py", "abort(404)"),), skips=(("served_logic.py", "def describe_user"),)),
+    Spec("price-de", "GET", "/price/DE", 200, "/price/<country>", waiting_path="/price/DE",
+         runs=(("served_logic.py", "rate = 0.19"),), skips=(("served_logic.py", "rate = 0.20"),)),
+    Spec("price-other", "GET", "/price/XX", 200, "/price/<country>", waiting_path="/price/XX",
+         runs=(("served_logic.py", "rate = 0.0"),), skips=(("served_logic.py", "rate = 0.19"),)),
+    Spec("cart", "POST", "/cart/total", 200, "/cart/total",
+         json={"items": [{"price": 3, "quantity": 2}, {"price": 5, "free": True}]},
+         runs=(("served_logic.py", "continue"), ("served_logic.py", 'result += item["price"]'))),
+    # The generator runs while the server sends the body, after the view returned.
+    Spec("stream", "GET", "/stream/3", 200, "/stream/<int:count>",
+         runs=(("served_logic.py", 'yield "liftoff'), ("flask_server.py", "yield chunk"))),
+    Spec("boom", "GET", "/boom", 500, "/boom", runs=(("flask_server.py", 'raise RuntimeError("handler failed")'),)),
+    Spec("not-found", "GET", "/no/such/page", 404, None),
+]
+
+#: name -> (command for a port, waiting groups: only threaded single-process servers)
+SERVERS: Dict[str, tuple] = {
+    "python-app-py": (lambda port: [sys.executable, "flask_server.py", str(port)], 2),
+    "flask-run": (lambda port: [tool("flask"), "--app", "flask_server", "run", "--port", str(port)], 2),
+    "gunicorn-sync": (lambda port: [tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"], 0),
+    "gunicorn-gthread": (
+        lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"],
+        0,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def specs() -> Sequence[Spec]:
+    return SPECS
+
+
+@pytest.fixture(scope="module")
+def app_root() -> Path:
+    return SERVED
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    make_command, waiting_groups = SERVERS[request.param]
+    port = free_port()
+    return run_session(
+        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
+        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups,
+    )
+
+
+def test_functions_of_the_script_are_measured(session: Session) -> None:
+    """``python flask_server.py``: the views live in ``__main__``."""
+    reference: Dict[str, List[int]] = session.reference("hello").lines
+    assert any(Path(path).name == "flask_server.py" for path in reference)
