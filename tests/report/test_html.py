@@ -61,7 +61,7 @@ def test_every_page_has_a_safe_name_and_hostile_values_stay_text(
     index = written["index.html"]
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;amp;" in index
     assert "shop&lt;b&gt;&amp;views.py" in index
-    assert "../../../etc/passwd" in unescape(index)
+    assert TRAVERSAL_ID in unescape(index)
     # In the JSON table of a file page the id is escaped for a <script> element.
     assert "\\u003cimg src=x onerror=\\\"alert(1)\\\"\\u003e\\u0026amp;" in file_page(output)
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from click.testing import CliRunner
 
+from requestcov.cli import main
 from requestcov.errors import InputError
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, load_records
@@ -133,3 +135,15 @@ def test_store_records_export_and_an_empty_store_gives_a_valid_file(tmp_path: Pa
         cwd=empty, capture_output=True, text=True, timeout=60,
     )
     assert "No data to report" in result.stdout + result.stderr
+
+
+def test_export_command_writes_the_coverage_format(tmp_path: Path, shop: Path) -> None:
+    database = tmp_path / "store.db"
+    with SQLiteStore(database) as store:
+        store.write(line_records(shop))
+    destination = tmp_path / ".coverage"
+    result = CliRunner().invoke(main, ["export", "--db", str(database), "--format", "coverage", "-o", str(destination)])
+    assert result.exit_code == 0, result.output
+    run_coverage(tmp_path, "json", "--show-contexts", "-o", str(tmp_path / "coverage.json"))
+    contexts = json.loads((tmp_path / "coverage.json").read_text())["files"]["shop.py"]["contexts"]
+    assert contexts["9"] == ["GET /users/<id> #1"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from requestcov.errors import InputError
 from requestcov.middleware.testid import clean_test_id
@@ -70,7 +70,7 @@ def _request(source: Path, number: int, entry: Any, test_set: str) -> ReplayRequ
     )
 
 
-def _test_id(entry: dict, number: int) -> str:
+def _test_id(entry: Dict[str, Any], number: int) -> str:
     for key in ("_id", "comment"):
         value = entry.get(key)
         if isinstance(value, (str, int)) and clean_test_id(str(value)):
