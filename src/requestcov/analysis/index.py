@@ -111,7 +111,6 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     the files' lengths in advance) and squeezed into dense ids at the end.
     """
     file_ids: Dict[str, int] = {}
-    max_line: List[int] = []
     arc_ids: Dict[Tuple[int, int, int], int] = {}
     arc_list: List[Tuple[int, int, int]] = []
     tests: List[TestInfo] = []
@@ -120,36 +119,40 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     tests_with_arcs: List[int] = []
 
     for record in records:
-        keys: List[int] = []
-        line_count = 0
+        line_numbers: List[int] = []
+        bases: List[int] = []
+        counts: List[int] = []
         for path, lines in record.lines.items():
             if not lines:
                 continue
             file_index = file_ids.get(path)
             if file_index is None:
                 file_index = file_ids[path] = len(file_ids)
-                max_line.append(0)
-            base = file_index << _LINE_BITS
-            keys.extend(base + line for line in lines)
-            line_count += len(lines)
-            highest = max(lines)
-            if highest > max_line[file_index]:
-                max_line[file_index] = highest
+            line_numbers.extend(lines)
+            bases.append(file_index << _LINE_BITS)
+            counts.append(len(lines))
+        line_count = len(line_numbers)
+        keys = np.asarray(line_numbers, dtype=np.int64)
+        if line_count and int(keys.min()) < 0:
+            raise ValueError(f"{record.key}: line numbers are never negative")
+        keys += np.repeat(np.asarray(bases, dtype=np.int64), counts)
+        arc_keys: List[int] = []
         if record.arcs:
             tests_with_arcs.append(len(tests))
             for path, arcs in record.arcs.items():
                 file_index = file_ids.get(path)
                 if file_index is None:
                     file_index = file_ids[path] = len(file_ids)
-                    max_line.append(0)
                 for start, end in arcs:
                     arc_key = (file_index, int(start), int(end))
                     arc_id = arc_ids.get(arc_key)
                     if arc_id is None:
                         arc_id = arc_ids[arc_key] = len(arc_list)
                         arc_list.append(arc_key)
-                    keys.append(_ARC_TAG + arc_id)
-        chunk = np.unique(np.asarray(keys, dtype=np.int64))
+                    arc_keys.append(_ARC_TAG + arc_id)
+            keys = np.concatenate([keys, np.asarray(arc_keys, dtype=np.int64)])
+        keys.sort()
+        chunk = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.shape[0] > 1 else keys
         chunks.append(chunk)
         sizes.append(int(chunk.shape[0]))
         tests.append(TestInfo(
@@ -158,34 +161,43 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
             line_count=line_count, has_arcs=record.arcs is not None,
         ))
 
-    provisional = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
-    del chunks
     offsets = np.zeros(len(tests) + 1, dtype=np.int64)
     np.cumsum(np.asarray(sizes, dtype=np.int64), out=offsets[1:])
 
     # Dense line ids: lay the files end to end, then keep only lines seen.
-    spans = np.asarray(max_line, dtype=np.int64) + 1
+    # Chunks are handled in batches so no full-size int64 temporary exists.
+    max_line = np.zeros(len(file_ids), dtype=np.int64)
+    for batch in _batches(chunks):
+        line_keys = batch[batch < _ARC_TAG]
+        np.maximum.at(max_line, line_keys >> _LINE_BITS, line_keys & _LINE_MASK)
+    spans = max_line + 1
     file_start = np.zeros(len(max_line) + 1, dtype=np.int64)
     np.cumsum(spans, out=file_start[1:])
-    is_arc = provisional >= _ARC_TAG
-    line_keys = provisional[~is_arc]
-    dense = file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)
     seen = np.zeros(int(file_start[-1]), dtype=bool)
-    seen[dense] = True
+    for batch in _batches(chunks):
+        line_keys = batch[batch < _ARC_TAG]
+        seen[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)] = True
     seen_positions = np.flatnonzero(seen)
     line_element_count = int(seen_positions.shape[0])
-    rank = np.cumsum(seen, dtype=np.int64) - 1
+    rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(np.int32)
+    del seen
     element_file_lines = np.searchsorted(file_start, seen_positions, side="right") - 1
     element_line_lines = seen_positions - file_start[element_file_lines]
 
-    flat = np.empty(provisional.shape[0], dtype=np.int32)
-    flat[~is_arc] = rank[dense]
-    flat[is_arc] = line_element_count + (provisional[is_arc] - _ARC_TAG)
-    del provisional, dense, line_keys, rank, seen
+    flat = np.empty(int(offsets[-1]), dtype=np.int32)
+    position = 0
+    for batch in _batches(chunks):
+        is_arc = batch >= _ARC_TAG
+        converted = np.empty(batch.shape[0], dtype=np.int32)
+        line_keys = batch[~is_arc]
+        converted[~is_arc] = rank[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)]
+        converted[is_arc] = line_element_count + (batch[is_arc] - _ARC_TAG)
+        flat[position:position + batch.shape[0]] = converted
+        position += batch.shape[0]
+    del chunks, rank
     # Arc ids were handed out in first-seen order: re-sort those tests' slices.
     for test in tests_with_arcs:
         flat[offsets[test]:offsets[test + 1]].sort()
-    del is_arc
 
     element_file = np.concatenate([
         element_file_lines.astype(np.int32),
@@ -207,6 +219,20 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
         element_line=element_line, arcs=[(arc[1], arc[2]) for arc in arc_list],
         line_element_count=line_element_count, signatures=signatures,
     )
+
+
+def _batches(chunks: List[np.ndarray], entries: int = 2_000_000) -> Iterable[np.ndarray]:
+    """Consecutive chunks concatenated into arrays of about ``entries`` items."""
+    pending: List[np.ndarray] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += chunk.shape[0]
+        if size >= entries:
+            yield np.concatenate(pending)
+            pending, size = [], 0
+    if pending:
+        yield np.concatenate(pending)
 
 
 def group_tests(index: CoverageIndex, fields: Sequence[str]) -> Dict[Tuple[object, ...], List[int]]:

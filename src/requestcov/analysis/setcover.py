@@ -75,20 +75,25 @@ def reduce_instance(index: CoverageIndex) -> CoverInstance:
     if not candidates:
         return CoverInstance([], np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
 
-    sizes = np.asarray([index.size(test) for test in candidates], dtype=np.int64)
-    flat = np.concatenate([index.elements(test) for test in candidates]).astype(np.int64)
-    owner = np.repeat(np.arange(len(candidates), dtype=np.int64), sizes)
-
     # An element's "who covers me" set, summarised by two sums of random
-    # weights of its covering tests. Flat is ordered by test, so elements with
-    # the same covering set add the same numbers in the same order and get
-    # bit-identical sums; different sets colliding in both is practically
-    # impossible, and the coverage counts are compared as a further check.
+    # weights of its covering tests. Tests are added in the same order for
+    # every element (batch by batch, in candidate order), so elements with the
+    # same covering set get bit-identical sums; different sets colliding in
+    # both sums and in the coverage count is practically impossible.
     random = np.random.default_rng(20240611)
+    first_weight = random.random(len(candidates))
+    second_weight = random.random(len(candidates))
     element_count = index.element_count
-    first = np.bincount(flat, weights=random.random(len(candidates))[owner], minlength=element_count)
-    second = np.bincount(flat, weights=random.random(len(candidates))[owner], minlength=element_count)
-    count = np.bincount(flat, minlength=element_count)
+    first = np.zeros(element_count)
+    second = np.zeros(element_count)
+    count = np.zeros(element_count, dtype=np.int64)
+    for columns in _column_batches(index, candidates):
+        parts = [index.elements(candidates[column]) for column in columns]
+        entries = np.concatenate(parts)
+        owner = np.repeat(np.asarray(columns, dtype=np.int64), [part.shape[0] for part in parts])
+        first += np.bincount(entries, weights=first_weight[owner], minlength=element_count)
+        second += np.bincount(entries, weights=second_weight[owner], minlength=element_count)
+        count += np.bincount(entries, minlength=element_count)
     covered = np.flatnonzero(count)
     keys = np.stack([first[covered], second[covered], count[covered].astype(np.float64)], axis=1)
     _, class_of_covered, class_weight = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
@@ -97,19 +102,28 @@ def reduce_instance(index: CoverageIndex) -> CoverInstance:
 
     class_parts = []
     class_sizes = np.zeros(len(candidates), dtype=np.int64)
-    entry_classes = class_of_element[flat]
-    start = 0
-    for column, size in enumerate(sizes.tolist()):
-        part = np.unique(entry_classes[start:start + size])
+    for column, test in enumerate(candidates):
+        part = np.unique(class_of_element[index.elements(test)])
         class_parts.append(part)
         class_sizes[column] = part.shape[0]
-        start += size
     class_offsets = np.zeros(len(candidates) + 1, dtype=np.int64)
     np.cumsum(class_sizes, out=class_offsets[1:])
     return CoverInstance(
         candidates=candidates, class_flat=np.concatenate(class_parts), class_offsets=class_offsets,
         class_weight=class_weight.astype(np.int64),
     )
+
+
+def _column_batches(index: CoverageIndex, candidates: List[int], entries: int = 2_000_000) -> List[List[int]]:
+    batches: List[List[int]] = [[]]
+    size = 0
+    for column, test in enumerate(candidates):
+        if size >= entries:
+            batches.append([])
+            size = 0
+        batches[-1].append(column)
+        size += index.size(test)
+    return batches
 
 
 def _forced_columns(instance: CoverInstance) -> List[int]:

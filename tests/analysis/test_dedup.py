@@ -1,0 +1,207 @@
+"""find_duplicates on hand-built suites whose right answer is known."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import pytest
+
+from requestcov.analysis.dedup import find_duplicates
+from requestcov.analysis.index import build_index
+from requestcov.analysis.minhash import band_keys, band_layout, candidate_pairs_for, jaccard, sketch
+from tests.analysis.builders import APP, record
+
+import numpy as np
+
+
+def summary(records, **options) -> Tuple[Dict[Tuple[str, str], List[str]], int, int]:
+    """{(keep, kind): [dropped ids]}, kept, dropped."""
+    index = build_index(records)
+    result = find_duplicates(index, **options)
+    groups = {
+        (str(index.tests[group.keep].key), group.kind): [str(index.tests[test].key) for test in group.drop]
+        for group in result.groups
+    }
+    return groups, result.kept, result.dropped
+
+
+def test_exact_duplicates_keep_the_first_by_default():
+    groups, kept, dropped = summary([
+        record("a", [1, 2, 3]), record("b", [4, 5]), record("c", [1, 2, 3]), record("d", [1, 2, 3]),
+    ])
+    assert groups == {("a", "exact"): ["c", "d"]}
+    assert (kept, dropped) == (2, 2)
+
+
+@pytest.mark.parametrize("policy, expected_keep", [
+    ("first", "a"), ("oldest", "c"), ("shortest", "b"), ("fewest-lines", "a"),
+])
+def test_keep_policy_chooses_among_exact_duplicates(policy, expected_keep):
+    records = [
+        record("a", [1, 2], start=30.0, duration_ms=5.0),
+        record("b", [1, 2], start=20.0, duration_ms=1.0),
+        record("c", [1, 2], start=10.0, duration_ms=9.0),
+    ]
+    groups, _, _ = summary(records, keep=policy)
+    assert list(groups) == [(expected_keep, "exact")]
+    assert sorted(groups[(expected_keep, "exact")]) == sorted({"a", "b", "c"} - {expected_keep})
+
+
+def test_ties_under_a_policy_fall_back_to_record_order():
+    records = [record("a", [1], duration_ms=2.0), record("b", [1], duration_ms=1.0),
+               record("c", [1], duration_ms=1.0)]
+    groups, _, _ = summary(records, keep="shortest")
+    assert groups == {("b", "exact"): ["a", "c"]}
+
+
+def test_arcs_make_equal_lines_different():
+    same_lines_other_branch = [
+        record("a", [1, 2, 3], arcs={APP: [(1, 2), (2, 3)]}),
+        record("b", [1, 2, 3], arcs={APP: [(1, 3), (2, 3)]}),
+        record("c", [1, 2, 3], arcs={APP: [(2, 3), (1, 2)]}),
+    ]
+    groups, kept, _ = summary(same_lines_other_branch, threshold=1.0)
+    assert groups == {("a", "exact"): ["c"]}
+    assert kept == 2
+
+
+def test_subsumption_chain_ends_at_the_maximal_test():
+    groups, kept, dropped = summary([
+        record("small", [1]), record("middle", [1, 2]), record("big", [1, 2, 3]), record("other", [7, 8]),
+    ], threshold=1.0)
+    assert groups == {("big", "subsumed"): ["small", "middle"]}
+    assert (kept, dropped) == (2, 2)
+
+
+def test_subsumed_test_and_its_exact_copies_go_together():
+    groups, _, _ = summary([record("a", [1, 2]), record("b", [1, 2]), record("big", [1, 2, 3, 4])],
+                           threshold=1.0)
+    assert groups == {("big", "subsumed"): ["a", "b"]}
+
+
+def test_a_test_covering_nothing_is_subsumed_by_one_that_covers_something():
+    groups, _, _ = summary([record("empty", []), record("real", [1, 2]), record("empty-too", [])])
+    assert groups == {("real", "subsumed"): ["empty", "empty-too"]}
+
+
+def test_only_empty_tests_are_exact_duplicates_of_each_other():
+    groups, kept, _ = summary([record("a", []), record("b", [])])
+    assert groups == {("a", "exact"): ["b"]}
+    assert kept == 1
+
+
+def test_overlapping_tests_are_not_subsumed():
+    groups, kept, _ = summary([record("a", [1, 2, 3]), record("b", [2, 3, 4])], threshold=1.0)
+    assert groups == {}
+    assert kept == 2
+
+
+def test_near_duplicates_respect_the_threshold():
+    base = list(range(1, 101))
+    records = [record("a", base), record("b", base[:-1] + [500])]  # Jaccard 99/101
+    similarity = 99 / 101
+    groups, _, _ = summary(records, threshold=similarity - 0.001)
+    assert groups == {("a", "near"): ["b"]}
+    groups, _, _ = summary(records, threshold=similarity + 0.001)
+    assert groups == {}
+
+
+def test_near_group_reports_the_exact_similarity():
+    base = list(range(1, 201))
+    index = build_index([record("a", base), record("b", base[:-2] + [900, 901])])
+    result = find_duplicates(index, threshold=0.9)
+    (group,) = result.groups
+    assert group.kind == "near"
+    assert group.similarity == pytest.approx(198 / 202, abs=1e-6)
+
+
+def test_subsumption_wins_over_near_duplicate():
+    base = list(range(1, 101))
+    groups, _, _ = summary([record("big", base), record("almost", base[:-1])], threshold=0.9)
+    assert groups == {("big", "subsumed"): ["almost"]}
+
+
+def test_different_status_is_never_deduplicated_by_default():
+    groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404),
+                               record("also-ok", [1, 2], status=200)])
+    assert groups == {("ok", "exact"): ["also-ok"]}
+    assert kept == 2
+
+
+def test_different_endpoint_is_never_deduplicated_by_default():
+    groups, _, _ = summary([record("get", [1, 2], method="GET"), record("post", [1, 2], method="POST"),
+                            record("small-post", [1], method="POST")])
+    assert groups == {("post", "subsumed"): ["small-post"]}
+
+
+def test_by_none_compares_everything():
+    groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404)], by=())
+    assert groups == {("ok", "exact"): ["missing"]}
+    assert kept == 1
+
+
+def test_records_without_method_or_status_are_all_comparable():
+    records = [record("a", [1, 2], method="", route=None, status=None),
+               record("b", [1, 2], method="", route=None, status=None)]
+    for record_ in records:
+        record_.path = ""
+    groups, _, _ = summary(records)
+    assert groups == {("a", "exact"): ["b"]}
+
+
+def test_test_sets_with_equal_ids_stay_apart():
+    groups, kept, _ = summary([
+        record("test-1", [1, 2], test_set="set-a"), record("test-1", [1, 2], test_set="set-b"),
+        record("test-2", [5], test_set="set-a"), record("test-2", [6], test_set="set-b"),
+    ])
+    assert groups == {("set-a/test-1", "exact"): ["set-b/test-1"]}
+    assert kept == 3
+
+
+def test_grouping_by_test_set_never_crosses_sets():
+    groups, kept, _ = summary([record("test-1", [1, 2], test_set="set-a"),
+                               record("test-1", [1, 2], test_set="set-b")], by=("test-set",))
+    assert groups == {}
+    assert kept == 2
+
+
+def test_every_dropped_test_is_in_one_group_with_a_kept_keep():
+    records = [record(f"t{number}", list(range(number % 5, 40 + number % 7))) for number in range(40)]
+    index = build_index(records)
+    result = find_duplicates(index, threshold=0.8)
+    dropped = result.dropped_tests()
+    assert len(dropped) == len(set(dropped)) == result.dropped
+    assert not {group.keep for group in result.groups} & set(dropped)
+    assert result.kept + result.dropped == 40
+
+
+def test_lsh_finds_pairs_at_the_threshold_and_skips_dissimilar_ones():
+    universe = list(range(1, 2001))
+    random = np.random.default_rng(3)
+    records = []
+    for pair in range(30):
+        base = sorted(random.choice(universe, 400, replace=False).tolist())
+        swapped = base[:-8] + sorted(set(random.choice(universe, 8).tolist()) - set(base))[:8]
+        records += [record(f"p{pair}a", base), record(f"p{pair}b", sorted(set(swapped)))]
+    index = build_index(records)
+    layout = band_layout(0.95)
+    keys = band_keys(sketch(index, list(range(len(index)))), layout)
+    pairs = set(candidate_pairs_for(keys))
+    for pair in range(30):
+        first, second = 2 * pair, 2 * pair + 1
+        if jaccard(index.elements(first), index.elements(second)) >= 0.95:
+            assert (first, second) in pairs
+    unrelated = [(a, b) for a, b in pairs if a // 2 != b // 2]
+    assert len(unrelated) < 5
+
+
+def test_jaccard_is_exact():
+    first = np.asarray([1, 2, 3, 4], dtype=np.int32)
+    second = np.asarray([3, 4, 5], dtype=np.int32)
+    assert jaccard(first, second) == pytest.approx(2 / 5)
+    assert jaccard(first, np.asarray([], dtype=np.int32)) == 0.0
+
+
+def test_threshold_out_of_range_is_refused():
+    with pytest.raises(ValueError):
+        find_duplicates(build_index([record("a", [1])]), threshold=0.0)
