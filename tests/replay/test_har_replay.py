@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from requestcov.cli import main
 from requestcov.commands.replay import command
 from tests.replay.conftest import ShopServer
 
@@ -56,7 +57,7 @@ def test_har_replay_names_tests_and_reports_mismatches(tmp_path: Path, shop_serv
 def test_invalid_har_is_a_one_line_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.har"
     broken.write_text('{"log": {"entries": [')
-    result = CliRunner().invoke(command, ["har", str(broken), "--url", "http://127.0.0.1:9"])
+    result = CliRunner().invoke(main, ["replay", "har", str(broken), "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert f"{broken}: not a HAR file, the JSON is invalid" in result.output
     assert "Traceback" not in result.output

@@ -178,3 +178,10 @@ def test_thousands_of_requests_share_one_request_table_per_file(tmp_path: Path) 
 def test_line_ranges() -> None:
     assert line_ranges([7, 1, 2, 3, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
     assert line_ranges([]) == []
+
+
+def test_no_records_still_give_an_index_page(tmp_path: Path) -> None:
+    report = write_html_report([], tmp_path / "report")
+    assert (report.pages, report.requests, report.percent) == (1, 0, None)
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert "No request duplicates another." in index and "n/a" in index
