@@ -1,0 +1,231 @@
+"""Where requestcov's per-request overhead goes, on this interpreter.
+
+A profiler cannot simply be pointed at the request loop: the engine's own
+callbacks (a ``sys.settrace`` function on 3.11, a ``sys.monitoring`` LINE
+callback on 3.12) run outside what cProfile attributes, and the writer works
+on another thread. So the cost is taken apart by ablation instead: the Flask
+app's in-process loop is timed with the recorder switched on piece by piece,
+each variant in a fresh process, repetitions interleaved, medians reported.
+
+3.12 variants: ``none``; ``engine`` (LINE events on, no requests: every
+location is disabled after it first fires); ``engine+restart`` (plus
+``restart_events()`` before each request, as every request start does);
+``no-writer`` (the real middleware with the writer's submit dropped); ``full``.
+3.11 variants: ``none``; ``settrace-floor`` (a global trace function that
+returns None: the price of having any tracer); ``engine`` (the real tracer,
+no requests); ``no-writer``; ``full``.
+
+Also counted (in an untimed pass): callbacks and line events per request, code
+objects instrumented, the cost of one ``restart_events()``; and a cProfile of
+the full loop for the Python-level parts (middleware, begin/finish). Writes
+``results/profile-X.Y.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+
+from benchlib import APPS_DIR, inprocess  # noqa: E402
+from benchlib.mix import MIX  # noqa: E402
+
+MONITORING = sys.version_info >= (3, 12)
+VARIANTS = (["none", "engine", "engine+restart", "no-writer", "full"] if MONITORING
+            else ["none", "settrace-floor", "engine", "no-writer", "full"])
+EXPLAINED = {
+    "engine": "line events in app code, no requests (locations disabled after their first event)"
+    if MONITORING else "the real global tracer and line tracers, no requests",
+    "engine+restart": "plus restart_events() before every request: every location fires again",
+    "settrace-floor": "a global trace function that returns None for every call",
+    "no-writer": "the real middleware (begin/finish, collectors), writer submit dropped",
+    "full": "requestcov as shipped, writer thread included",
+}
+
+
+def build(variant: str, workdir: str) -> Callable:
+    from apps.flask_shop import application
+
+    if variant == "none":
+        return application
+    if variant == "settrace-floor":
+        import threading
+
+        def floor(frame: Any, event: str, arg: Any) -> None:
+            return None
+
+        threading.settrace(floor)
+        sys.settrace(floor)
+        return application
+    if variant.startswith("engine"):
+        from requestcov.engine import SourceMatcher, make_engine
+
+        make_engine(SourceMatcher([APPS_DIR])).start()
+        if variant == "engine+restart":
+            restart = sys.monitoring.restart_events  # type: ignore[attr-defined]
+
+            def restarting(environ: dict, start_response: Callable) -> Any:
+                restart()
+                return application(environ, start_response)
+
+            return restarting
+        return application
+    import requestcov
+    from requestcov.recorder import current_recorder
+
+    wrapped = requestcov.WSGIMiddleware(application, source=[APPS_DIR], db=os.path.join(workdir, "p.db"))
+    if variant == "no-writer":
+        current_recorder().writer.submit = lambda item: None  # type: ignore[union-attr]
+    return wrapped
+
+
+def time_variant(variant: str, rotations: int) -> Dict[str, Any]:
+    import tempfile
+
+    workdir = tempfile.mkdtemp(prefix="bench-profile-")
+    app = build(variant, workdir)
+    samples, _ = inprocess.run(app, "wsgi", warmup=40, requests=rotations * len(MIX), max_seconds=20)
+    return {"variant": variant, "median_s": statistics.median(samples)}
+
+
+def count_and_profile(rotations: int) -> Dict[str, Any]:
+    """Callbacks per request and a cProfile of the full loop (untimed)."""
+    import tempfile
+
+    from requestcov.recorder import current_recorder
+
+    app = build("full", tempfile.mkdtemp(prefix="bench-profile-"))
+    recorder = current_recorder()
+    inprocess.run(app, "wsgi", warmup=40, requests=len(MIX), max_seconds=5)
+    facts: Dict[str, Any] = {"engine": recorder.engine.name}
+    calls = [0, 0]
+    if MONITORING:
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        tool, line_event = recorder.engine.tool_id, monitoring.events.LINE
+        original = monitoring.register_callback(tool, line_event, None)
+
+        def counting(code: Any, line: int) -> Any:
+            calls[0] += 1
+            return original(code, line)
+
+        monitoring.register_callback(tool, line_event, counting)
+        inprocess.run(app, "wsgi", warmup=0, requests=rotations * len(MIX), max_seconds=20)
+        monitoring.register_callback(tool, line_event, original)
+        facts["instrumented_code_objects"] = len(recorder.engine._instrumented)
+        started = time.perf_counter()
+        for _ in range(1000):
+            monitoring.restart_events()
+        facts["restart_events_us"] = (time.perf_counter() - started) / 1000 * 1e6
+    else:
+        engine_trace = sys.gettrace()
+
+        def counting_global(frame: Any, event: str, arg: Any) -> Any:
+            calls[0] += 1
+            local = engine_trace(frame, event, arg)
+            if local is None:
+                return None
+
+            def counting_local(frame: Any, event: str, arg: Any) -> Any:
+                if event == "line":
+                    calls[1] += 1
+                local(frame, event, arg)
+                return counting_local
+
+            return counting_local
+
+        sys.settrace(counting_global)
+        inprocess.run(app, "wsgi", warmup=0, requests=rotations * len(MIX), max_seconds=20)
+        sys.settrace(engine_trace)
+    requests = (rotations + 1) * len(MIX)  # run() adds one warm-up rotation
+    if MONITORING:
+        facts["line_callbacks_per_request"] = calls[0] / requests
+    else:
+        facts["global_trace_calls_per_request"] = calls[0] / requests
+        facts["line_events_per_request"] = calls[1] / requests
+    recorder.writer.flush()
+    from requestcov.store.sqlite import SQLiteStore
+
+    with SQLiteStore(recorder.db_path, create=False) as store:
+        records = store.records()[-len(MIX):]
+    facts["distinct_lines_per_request"] = {record.path: record.line_count() for record in records}
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    inprocess.run(app, "wsgi", warmup=0, requests=rotations * len(MIX), max_seconds=20)
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(25)
+    facts["cprofile"] = text.getvalue()
+    return facts
+
+
+def run_child(arguments: List[str]) -> Dict[str, Any]:
+    completed = subprocess.run([sys.executable, os.path.abspath(__file__), *arguments], cwd=BENCH_DIR,
+                               capture_output=True, text=True, timeout=300)
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr[-3000:])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", choices=VARIANTS + ["count"], help=argparse.SUPPRESS)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--rotations", type=int, default=150)
+    args = parser.parse_args()
+    if args.variant == "count":
+        print(json.dumps(count_and_profile(args.rotations)))
+        return
+    if args.variant:
+        print(json.dumps(time_variant(args.variant, args.rotations)))
+        return
+
+    timings: Dict[str, List[float]] = {variant: [] for variant in VARIANTS}
+    for rep in range(args.reps):
+        for variant in VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]:
+            result = run_child(["--variant", variant, "--rotations", str(args.rotations)])
+            timings[variant].append(result["median_s"])
+        print(f"profile repetition {rep + 1}/{args.reps}", file=sys.stderr, flush=True)
+    facts = run_child(["--variant", "count", "--rotations", "50"])
+
+    version = "%d.%d" % sys.version_info[:2]
+    base = statistics.median(timings["none"])
+    lines = [f"# Where requestcov's overhead goes: Python {sys.version.split()[0]} ({facts['engine']})", "",
+             f"Flask app, in-process, the 4-request mix; median of {args.reps} interleaved repetitions of "
+             f"{args.rotations} rotations, each variant in a fresh process.", "",
+             "| variant | µs/request | × no coverage | added µs vs previous row | what it adds |",
+             "|---|---|---|---|---|"]
+    previous = base
+    for variant in VARIANTS:
+        value = statistics.median(timings[variant])
+        spread = f"{min(timings[variant]) * 1e6:.0f}–{max(timings[variant]) * 1e6:.0f}"
+        lines.append(f"| {variant} | {value * 1e6:.0f} ({spread}) | {value / base:.2f} | "
+                     f"{(value - previous) * 1e6:+.0f} | {EXPLAINED.get(variant, 'no coverage')} |")
+        previous = value
+    lines += ["", "Counted in an untimed pass of the full recorder:", ""]
+    for key, value in facts.items():
+        if key not in ("cprofile", "engine"):
+            lines.append(f"- {key}: {value if not isinstance(value, float) else round(value, 2)}")
+    lines += ["", "cProfile of the full loop (callbacks of the engine are not attributed by cProfile; the "
+              "writer thread is not profiled):", "", "```", facts["cprofile"].strip(), "```", ""]
+    path = os.path.join(BENCH_DIR, "results", f"profile-{version}.md")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as output:
+        output.write("\n".join(lines))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
