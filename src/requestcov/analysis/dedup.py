@@ -146,34 +146,67 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     if len(by_size) < 2:
         return list(representatives)
     everything = np.concatenate([index.elements(test) for test in by_size])
-    times_seen = np.bincount(everything, minlength=index.element_count) if everything.size else None
+    universe, times_seen = np.unique(everything, return_counts=True)
+    del everything
+    seen_often = np.zeros(index.element_count, dtype=bool)
+    seen_often[universe[times_seen > 1]] = True
+    containment = _Containment(index, universe)
     postings: Dict[int, List[int]] = defaultdict(list)
     maximal_count = np.zeros(index.element_count, dtype=np.int64)
     maximal: List[int] = []
     for test in by_size:
         elements = index.elements(test)
+        size = elements.shape[0]
         superset = -1
-        if elements.shape[0] == 0:
+        if size == 0:
             superset = maximal[0] if maximal else -1
-        elif times_seen is not None and bool((times_seen[elements] > 1).all()):
+        elif bool(seen_often[elements].all()):
             counts = maximal_count[elements]
-            rarest = int(elements[int(np.argmin(counts))])
             if counts.min() > 0:
+                rarest = int(elements[int(np.argmin(counts))])
                 for candidate in postings[rarest]:
-                    if index.size(candidate) > elements.shape[0] and _contains(index.elements(candidate), elements):
+                    if index.size(candidate) > size and containment.contains(candidate, test):
                         superset = candidate
                         break
         if superset >= 0:
-            similarity = elements.shape[0] / index.size(superset)
-            attached[test] = (superset, SUBSUMED, similarity)
+            attached[test] = (superset, SUBSUMED, size / index.size(superset))
             continue
         maximal.append(test)
-        if elements.shape[0]:
+        if size:
             maximal_count[elements] += 1
             for element in elements.tolist():
                 postings[element].append(test)
     maximal_set = set(maximal)
     return [test for test in representatives if test in maximal_set]
+
+
+class _Containment:
+    """Subset tests for one comparison group. Within a group the covered
+    elements are few, so each test becomes a Python int bitset over them and a
+    subset test is one C-level ``&``; past a size limit, sorted-array search."""
+
+    _MAX_BITS = 1 << 18
+
+    def __init__(self, index: CoverageIndex, universe: np.ndarray) -> None:
+        self._index = index
+        self._universe = universe
+        self._use_bits = universe.shape[0] <= self._MAX_BITS
+        self._bits: Dict[int, int] = {}
+
+    def _bitset(self, test: int) -> int:
+        bits = self._bits.get(test)
+        if bits is None:
+            mask = np.zeros(self._universe.shape[0], dtype=bool)
+            mask[np.searchsorted(self._universe, self._index.elements(test))] = True
+            bits = int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
+            self._bits[test] = bits
+        return bits
+
+    def contains(self, outer: int, inner: int) -> bool:
+        if self._use_bits:
+            inner_bits = self._bitset(inner)
+            return self._bitset(outer) & inner_bits == inner_bits
+        return _contains(self._index.elements(outer), self._index.elements(inner))
 
 
 def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
