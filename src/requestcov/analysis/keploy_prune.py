@@ -31,7 +31,7 @@ from requestcov.analysis.index import CoverageIndex
 from requestcov.errors import InputError, RequestcovError
 from requestcov.records import TestKey
 
-__all__ = ["BACKUP_FOLDER", "PlannedRemoval", "plan_removal", "apply_removal", "test_file_path"]
+__all__ = ["BACKUP_FOLDER", "PlannedRemoval", "plan_removal", "apply_removal", "keploy_test_path"]
 
 BACKUP_FOLDER = ".requestcov-backup"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -60,7 +60,7 @@ def _safe_component(name: str, what: str) -> str:
     return name
 
 
-def test_file_path(keploy_dir: Path, key: TestKey) -> Path:
+def keploy_test_path(keploy_dir: Path, key: TestKey) -> Path:
     """Where Keploy keeps the test ``key``; raises :class:`InputError` when the
     id or set name could lead outside ``keploy_dir``."""
     root = keploy_dir.resolve()
@@ -85,7 +85,7 @@ def plan_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path) ->
         for test in group.drop:
             key = index.tests[test].key
             try:
-                path: Optional[Path] = test_file_path(keploy_dir, key)
+                path: Optional[Path] = keploy_test_path(keploy_dir, key)
             except InputError:
                 planned.append(PlannedRemoval(test, key, group.kind, group.keep, UNSAFE, None))
                 continue

@@ -27,6 +27,7 @@ __all__ = [
     "print_json",
     "console",
     "warn",
+    "display_path",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,6 +91,15 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
 def console() -> Console:
     """The console tables go to (stdout; wide enough not to wrap in pipes)."""
     return Console(soft_wrap=False, width=None if os.isatty(1) else 160)
+
+
+def display_path(path: str) -> str:
+    """A path as people want to read it: relative when under the current folder."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def warn(message: str) -> None:

@@ -10,7 +10,7 @@ from rich.table import Table
 from requestcov.analysis.gaps import find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
 from requestcov.commands._common import (
-    console, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors, warn,
+    console, display_path, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors, warn,
 )
 
 
@@ -70,7 +70,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         return
     out = console()
     table = Table(title=f"Code no request ran: {result.percent:.1f}% of {result.statements} statements covered")
-    table.add_column("file")
+    table.add_column("file", overflow="fold")
     table.add_column("stmts", justify="right")
     table.add_column("miss", justify="right")
     table.add_column("cover", justify="right")
@@ -80,7 +80,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         if not item.missing and not show_all:
             continue
         table.add_row(
-            item.path, str(item.statements), str(len(item.missing)), f"{item.percent:.0f}%",
+            display_path(item.path), str(item.statements), str(len(item.missing)), f"{item.percent:.0f}%",
             format_ranges(item.ranges),
             ", ".join(f"{function.name} ({function.line})" for function in item.functions_never_entered),
         )

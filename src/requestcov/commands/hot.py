@@ -9,12 +9,14 @@ from rich.table import Table
 
 from requestcov.analysis.gaps import format_ranges, line_ranges
 from requestcov.analysis.hot import hot_paths
-from requestcov.commands._common import console, json_option, load_index_or_fail, print_json, records_source_options
+from requestcov.commands._common import (
+    console, display_path, json_option, load_index_or_fail, print_json, records_source_options,
+)
 
 
 def _rare_text(rare_lines: Dict[str, List[int]]) -> str:
     return "; ".join(
-        f"{path}: {format_ranges(line_ranges(lines, lines))}" for path, lines in sorted(rare_lines.items())
+        f"{display_path(path)}: {format_ranges(line_ranges(lines, lines))}" for path, lines in sorted(rare_lines.items())
     )
 
 
@@ -55,7 +57,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
     table.add_column("requests", justify="right")
     table.add_column("paths", justify="right")
     table.add_column("most frequent paths (count: example ids)")
-    table.add_column(f"rare lines (< {rare:.0%} of requests)")
+    table.add_column(f"rare lines (< {rare:.0%} of requests)", overflow="fold")
     for item in traffic:
         shown = []
         for path in item.paths[:top]:
