@@ -53,7 +53,9 @@ def test_every_request_recorded_once(session: Session) -> None:
     for record in session.records:
         counts[record.test_id] = counts.get(record.test_id, 0) + 1
     ours = {test_id: count for test_id, count in counts.items() if test_id in session.sent}
-    assert ours == {test_id: 1 for test_id in session.sent}
+    missing = sorted(set(session.sent) - set(ours))
+    repeated = sorted(test_id for test_id, count in ours.items() if count != 1)
+    assert (missing, repeated) == ([], []), session.log_text()
     # Everything else is the readiness probe, which sends no test id.
     strays = [record for record in session.records if record.test_id not in session.sent]
     assert all(record.path == "/hello" and " #" in record.test_id for record in strays), strays

@@ -74,6 +74,8 @@ class Session:
     #: test id -> status code the client received.
     received: Dict[str, int] = field(default_factory=dict)
     records: List[RequestRecord] = field(default_factory=list)
+    #: One per process that ran measured code outside requests (imports).
+    startup: List[RequestRecord] = field(default_factory=list)
 
     def by_id(self) -> Dict[str, List[RequestRecord]]:
         found: Dict[str, List[RequestRecord]] = {}
@@ -198,6 +200,7 @@ def run_session(
         session.returncode, session.stopped_in_time = _stop(process)
     with SQLiteStore(db, create=False) as store:
         session.records = store.records()
+        session.startup = store.startup_records()
     return session
 
 

@@ -1,0 +1,75 @@
+"""Django under ``manage.py runserver`` (autoreloader on: the server runs in a
+re-executed child), gunicorn (WSGI) and uvicorn (ASGI), recorded by
+``requestcov run``. The route is the URL pattern that matched."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, Sequence
+
+import pytest
+
+from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
+from tests.e2e.harness import DJANGO_SITE, Session, Spec, free_port, run_session, tool
+
+pytestmark = pytest.mark.slow
+
+SPECS = [
+    Spec("hello", "GET", "/hello", 200, "hello", runs=(("views.py", 'return HttpResponse("hello")'),)),
+    Spec("user-even", "GET", "/users/4", 200, "users/<int:user_id>",
+         runs=(("logic.py", 'kind = "even"'),), skips=(("logic.py", 'kind = "odd"'),)),
+    Spec("user-odd", "GET", "/users/7", 200, "users/<int:user_id>",
+         runs=(("logic.py", 'kind = "odd"'),), skips=(("logic.py", 'kind = "even"'),)),
+    Spec("user-missing", "GET", "/users/500", 404, "users/<int:user_id>",
+         runs=(("views.py", 'raise Http404("no such user")'),), skips=(("logic.py", "def describe_user"),)),
+    Spec("price-de", "GET", "/price/DE", 200, "price/<str:country>", waiting_path="/price/DE",
+         runs=(("logic.py", "rate = 0.19"),), skips=(("logic.py", "rate = 0.20"),)),
+    Spec("cart", "POST", "/cart/total", 200, "cart/total",
+         json={"items": [{"price": 3, "quantity": 2}, {"price": 5, "free": True}]},
+         runs=(("logic.py", "continue"),)),
+    # The generator runs while the server sends the body, after the view returned.
+    Spec("stream", "GET", "/stream/3", 200, "stream/<int:count>", runs=(("logic.py", 'yield "liftoff'),)),
+    Spec("boom", "GET", "/boom", 500, "boom", runs=(("views.py", 'raise RuntimeError("handler failed")'),)),
+    Spec("not-found", "GET", "/no/such/page", 404, None),
+]
+
+SERVERS: Dict[str, tuple] = {
+    "runserver": (lambda port: [sys.executable, "manage.py", "runserver", str(port)], 2),
+    "gunicorn": (
+        lambda port: [tool("gunicorn"), "-w", "2", "--threads", "2", "-b", f"127.0.0.1:{port}", "shopsite.wsgi"], 0,
+    ),
+    # Sync views of ASGI Django share one thread: requests cannot wait for each other.
+    "uvicorn-asgi": (lambda port: [tool("uvicorn"), "--port", str(port), "shopsite.asgi:application"], 0),
+}
+
+
+@pytest.fixture(scope="module")
+def specs() -> Sequence[Spec]:
+    return SPECS
+
+
+@pytest.fixture(scope="module")
+def app_root() -> Path:
+    return DJANGO_SITE
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    make_command, waiting_groups = SERVERS[request.param]
+    port = free_port()
+    return run_session(
+        request.param, make_command(port), cwd=DJANGO_SITE, port=port, specs=SPECS,
+        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups,
+    )
+
+
+def test_autoreloader_child_records(session: Session) -> None:
+    """Under runserver the requests are served by the reloader's child process,
+    which the bootstrap reached through the environment it inherited."""
+    if session.name != "runserver":
+        pytest.skip("only runserver re-executes itself")
+    request_pids = {record.pid for record in session.records}
+    startup_pids = {record.pid for record in session.startup}
+    assert len(request_pids) == 1
+    assert len(startup_pids) == 2 and request_pids < startup_pids
