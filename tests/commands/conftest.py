@@ -74,8 +74,16 @@ def dedup_yaml(tmp_path: Path, app_file: str) -> str:
     return str(path)
 
 
+def _runner() -> CliRunner:
+    """A runner keeping stderr apart (click before 8.2 mixes it in by default)."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
+
+
 def run(command: click.Command, *arguments: str, expect: int = 0) -> Result:
-    result = CliRunner().invoke(command, list(arguments), catch_exceptions=False)
+    result = _runner().invoke(command, list(arguments), catch_exceptions=False)
     assert result.exit_code == expect, (result.output, result.stderr)
     return result
 

@@ -140,7 +140,8 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     Tests are visited largest first, so any superset of a test was visited
     before it; and a test inside a non-maximal test is inside that test's
     maximal superset too, so only maximal tests need checking. Candidates are
-    the maximal tests holding the test's least shared element.
+    the maximal tests holding the test's least shared element (any superset
+    holds every element of the test, so none is missed).
     """
     by_size = sorted(representatives, key=lambda test: (-index.size(test), order_key(test)))
     if len(by_size) < 2:
@@ -148,33 +149,41 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     everything = np.concatenate([index.elements(test) for test in by_size])
     universe, times_seen = np.unique(everything, return_counts=True)
     del everything
-    seen_often = np.zeros(index.element_count, dtype=bool)
-    seen_often[universe[times_seen > 1]] = True
-    containment = _Containment(index, universe)
-    postings: Dict[int, List[int]] = defaultdict(list)
-    maximal_count = np.zeros(index.element_count, dtype=np.int64)
-    maximal: List[int] = []
+    times_seen_by_element = np.zeros(index.element_count, dtype=np.int64)
+    times_seen_by_element[universe] = times_seen
+    # Each test is looked up by its least shared element; a test with an
+    # element nobody else has cannot be inside anything. Only those lookup
+    # elements need posting lists.
+    lookup: Dict[int, int] = {}
+    is_lookup = np.zeros(index.element_count, dtype=bool)
     for test in by_size:
         elements = index.elements(test)
-        size = elements.shape[0]
+        if elements.shape[0]:
+            counts = times_seen_by_element[elements]
+            position = int(np.argmin(counts))
+            if counts[position] > 1:
+                lookup[test] = int(elements[position])
+                is_lookup[elements[position]] = True
+    containment = _Containment(index, universe)
+    postings: Dict[int, List[int]] = defaultdict(list)
+    maximal: List[int] = []
+    for test in by_size:
+        size = index.size(test)
         superset = -1
         if size == 0:
             superset = maximal[0] if maximal else -1
-        elif bool(seen_often[elements].all()):
-            counts = maximal_count[elements]
-            if counts.min() > 0:
-                rarest = int(elements[int(np.argmin(counts))])
-                for candidate in postings[rarest]:
-                    if index.size(candidate) > size and containment.contains(candidate, test):
-                        superset = candidate
-                        break
+        elif test in lookup:
+            for candidate in postings.get(lookup[test], ()):
+                if index.size(candidate) > size and containment.contains(candidate, test):
+                    superset = candidate
+                    break
         if superset >= 0:
             attached[test] = (superset, SUBSUMED, size / index.size(superset))
             continue
         maximal.append(test)
         if size:
-            maximal_count[elements] += 1
-            for element in elements.tolist():
+            elements = index.elements(test)
+            for element in elements[is_lookup[elements]].tolist():
                 postings[element].append(test)
     maximal_set = set(maximal)
     return [test for test in representatives if test in maximal_set]
