@@ -35,7 +35,9 @@ def canonical_path(filename: str) -> str:
 def _third_party_roots() -> Tuple[str, ...]:
     """Folders of the interpreter itself and of installed packages."""
     roots = set()
-    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+    # "scripts": console scripts (bin/uvicorn, bin/gunicorn) are installed
+    # code too, and the caller that makes the app when a server starts.
+    for name in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
         path = sysconfig.get_paths().get(name)
         if path:
             roots.add(path)
