@@ -158,16 +158,29 @@ def run_session(
     copies: int = 2,
     waiting_groups: int = 0,
     group_size: int = 3,
+    launch: bool = True,
+    environment: Optional[Dict[str, str]] = None,
 ) -> Session:
-    """Start ``command`` under ``requestcov run`` and play the session above."""
+    """Start ``command`` under ``requestcov run`` and play the session above.
+
+    With ``launch=False`` the command runs as it is, for apps that record
+    through an adapter or middleware of their own; the store and the omitted
+    files are then given through the environment.
+    """
     db = workdir / f"{name}.db"
     log = workdir / f"{name}.log"
-    launcher = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
+    server_environment = _clean_environment()
+    server_environment.update(environment or {})
+    if launch:
+        full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
+    else:
+        full_command = list(command)
+        server_environment.update({"REQUESTCOV_DB": str(db), "REQUESTCOV_OMIT": OMIT})
     session = Session(name=name, db=db, log=log, returncode=None, stopped_in_time=False)
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen(
-            launcher, cwd=str(cwd), env=_clean_environment(), stdout=output, stderr=subprocess.STDOUT,
+            full_command, cwd=str(cwd), env=server_environment, stdout=output, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
