@@ -51,6 +51,9 @@ class ActiveRequest:
     started_counter: float
     route: Optional[str] = None
     status: Optional[int] = None
+    #: The whole response body has been handed to the server; only cleanup
+    #: (the WSGI ``close()``) is left.
+    body_sent: bool = False
     finished: bool = False
 
 
@@ -99,6 +102,9 @@ class Recorder:
         if request.finished:
             return
         request.finished = True
+        if self._closed:
+            # After shutdown began: the store is flushed and closed for good.
+            return
         duration_ms = (time.perf_counter() - request.started_counter) * 1000.0
         if status is not None:
             request.status = status
@@ -130,6 +136,22 @@ class Recorder:
 
     # -- shutdown -----------------------------------------------------------
 
+    def _finish_sent_requests(self, drain_timeout: float) -> None:
+        """Give requests in flight time to finish, then record those whose
+        response was fully sent. A server may hold ``close()`` back while it
+        waits on the client's socket (werkzeug drains unread input first); the
+        client has its whole response, so the request counts as finished."""
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline:
+            pending = [collector.request for collector in tracking.in_flight]
+            if all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
+                break
+            time.sleep(0.01)
+        for collector in tracking.in_flight:
+            request = collector.request
+            if isinstance(request, ActiveRequest) and request.body_sent:
+                self.finish(request)
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Write the start-up record and wait until everything queued is written.
 
@@ -154,10 +176,8 @@ class Recorder:
         """
         if self._closed:
             return
+        self._finish_sent_requests(drain_timeout)
         self._closed = True
-        deadline = time.monotonic() + drain_timeout
-        while tracking.in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
         self.flush()
         self.writer.close()
         try:
@@ -234,7 +254,14 @@ def _exit_cleanly_on_sigterm() -> None:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
 
+        already_exiting = []
+
         def exit_on_sigterm(signum: int, frame: object) -> None:
+            # A second SIGTERM (a process manager and a shell both sending
+            # one) must not interrupt the flush the first one started.
+            if already_exiting:
+                return
+            already_exiting.append(signum)
             sys.exit(128 + signum)
 
         signal.signal(signal.SIGTERM, exit_on_sigterm)

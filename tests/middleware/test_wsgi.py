@@ -98,3 +98,33 @@ def test_keploy_headers_give_id_and_test_set_and_hostile_ids_are_cleaned(tmp_pat
     assert keys == [("test-set-0", "test-1"), ("test-set-1", "test-1"), ("", "evil[3")]
     hostile = records[-1].test_id
     assert "\x1b" not in hostile and len(hostile) == 200
+
+
+def test_a_response_sent_to_a_client_that_keeps_its_connection_open_is_recorded_at_shutdown(tmp_path: Path) -> None:
+    """werkzeug reads a request's unread input before it calls close(), and
+    blocks while the client keeps the socket open. The client has its whole
+    response, so at SIGTERM the request must be recorded and the server must
+    still exit promptly."""
+    import socket
+    import time
+
+    db = tmp_path / "requestcov.db"
+    port = free_port()
+    started = 0.0
+    with running_server(serve_command("flask", port, db), port) as base_url:
+        client = socket.create_connection(("127.0.0.1", port), timeout=10)
+        client.sendall(
+            b"GET /users/4 HTTP/1.1\r\nHost: 127.0.0.1\r\nKEPLOY-TEST-ID: held-open\r\n"
+            b"Content-Length: 5\r\n\r\n12345"
+        )
+        response = b""
+        while b'"kind":"even"' not in response:
+            chunk = client.recv(65536)
+            assert chunk, "server closed before answering"
+            response += chunk
+        started = time.monotonic()
+    # running_server sent SIGTERM and waited while our socket stayed open.
+    assert time.monotonic() - started < 15
+    client.close()
+    records = {record.test_id: record for record in SQLiteStore(db).records()}
+    assert records["held-open"].status == 200 and records["held-open"].lines

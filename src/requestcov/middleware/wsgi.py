@@ -8,7 +8,8 @@ the body generator runs belongs to the request.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+import sys
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
@@ -50,7 +51,7 @@ class WSGIMiddleware(RecordingMiddleware):
         except BaseException:
             self._finish(recorder, request, environ, error=True)
             raise
-        return _ClosingBody(body, lambda: self._finish(recorder, request, environ, error=False))
+        return _ClosingBody(body, request, lambda: self._finish(recorder, request, environ, error=False))
 
     def _begin(self, recorder: Recorder, environ: dict) -> Optional[ActiveRequest]:
         try:
@@ -86,13 +87,15 @@ def _werkzeug_route(environ: dict) -> Optional[str]:
 class _ClosingBody:
     """The app's response body, ending the request when the server closes it."""
 
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(self, body: Iterable[bytes], request: ActiveRequest, on_close: Callable[[], None]) -> None:
         self._body = body
+        self._request = request
         self._on_close = on_close
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        yield from self._body
+        self._request.body_sent = True
 
     def close(self) -> None:
         if self._closed:
@@ -107,7 +110,8 @@ class _ClosingBody:
 
     def __del__(self) -> None:
         # A server that never calls close() (against PEP 3333) must not leave
-        # the request in flight forever.
-        if not self._closed:
+        # the request in flight forever. During interpreter shutdown the
+        # recorder has flushed already and no thread can start: do nothing.
+        if not self._closed and not sys.is_finalizing():
             self._closed = True
             self._on_close()

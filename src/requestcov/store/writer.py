@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
 from pathlib import Path
@@ -66,6 +67,10 @@ class BackgroundWriter:
             if self._pid != os.getpid():
                 self._reset()
             if self._thread is None:
+                if sys.is_finalizing():
+                    # A thread started now would never run (Python 3.11 waits
+                    # for it forever): the caller writes on its own thread.
+                    return False
                 thread = threading.Thread(target=self._run, name="requestcov-writer", daemon=True)
                 try:
                     thread.start()
