@@ -78,7 +78,7 @@ class Recorder:
         self.engine.start()
         self._closed = False
         atexit.register(self.close)
-        _exit_cleanly_on_sigterm()
+        _write_then_die_on_sigterm()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=reset_after_fork)
         logger.info(
@@ -141,9 +141,12 @@ class Recorder:
         response was fully sent. A server may hold ``close()`` back while it
         waits on the client's socket (werkzeug drains unread input first); the
         client has its whole response, so the request counts as finished."""
+        # A request on this very thread (a single-threaded server interrupted
+        # by SIGTERM) cannot progress while we wait: it is not waited for.
+        interrupted = current_request()
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline:
-            pending = [collector.request for collector in tracking.in_flight]
+            pending = [c.request for c in tracking.in_flight if c.request is not interrupted]
             if all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
                 break
             time.sleep(0.01)
@@ -241,12 +244,16 @@ def set_route(route: str) -> None:
         request.route = route
 
 
-def _exit_cleanly_on_sigterm() -> None:
-    """Turn SIGTERM into a normal exit when nobody else handles it.
+def _write_then_die_on_sigterm() -> None:
+    """On SIGTERM, write every finished request, then die of the signal as the
+    process would have without requestcov.
 
     The default action kills the process without running ``atexit``, which
-    would lose the requests still queued. Servers that install their own
-    handler (gunicorn, uvicorn) already exit normally, so theirs is left alone.
+    would lose the requests still queued. Raising SystemExit instead is not
+    enough: a server's catch-all around a request (wsgiref's) swallows it and
+    keeps serving. Servers that install a handler of their own (gunicorn,
+    uvicorn, Django's reloader) keep it and stop their own way, through
+    ``atexit`` or the ASGI lifespan.
     """
     if threading.current_thread() is not threading.main_thread():
         return
@@ -254,16 +261,16 @@ def _exit_cleanly_on_sigterm() -> None:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
 
-        already_exiting = []
+        def write_then_die(signum: int, frame: object) -> None:
+            recorder = _recorder
+            if recorder is not None:
+                try:
+                    recorder.close()
+                except Exception:
+                    log_once("sigterm", "requestcov: could not write the last records", exc_info=True)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
-        def exit_on_sigterm(signum: int, frame: object) -> None:
-            # A second SIGTERM (a process manager and a shell both sending
-            # one) must not interrupt the flush the first one started.
-            if already_exiting:
-                return
-            already_exiting.append(signum)
-            sys.exit(128 + signum)
-
-        signal.signal(signal.SIGTERM, exit_on_sigterm)
+        signal.signal(signal.SIGTERM, write_then_die)
     except (ValueError, OSError):  # not the main thread of the main interpreter
         pass
