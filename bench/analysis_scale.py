@@ -7,7 +7,7 @@ with popular branch combinations repeated often (exact duplicates), rare ones
 once (subsumed and near-duplicate tests), over 200 files, about 500 lines per
 request.
 
-Usage: python bench/analysis_scale.py [--requests N] [--seed S]
+Usage: python bench/analysis_scale.py [--requests N] [--seed S] [--shape web|random]
 Prints the time of each phase and the peak resident memory of the process.
 """
 
@@ -74,6 +74,23 @@ def synthetic_records(count: int, seed: int) -> Iterator[RequestRecord]:
         )
 
 
+def random_records(count: int, seed: int) -> Iterator[RequestRecord]:
+    """The hard case for dedup: every request covers its own random lines, so
+    nothing repeats and every test is distinct."""
+    random = np.random.default_rng(seed)
+    for request in range(count):
+        size = int(random.integers(300, 700))
+        files = random.integers(len(FILES), size=size)
+        lines = random.integers(1, 1500, size=size)
+        by_file: dict = {}
+        for file_number, line in zip(files.tolist(), lines.tolist()):
+            by_file.setdefault(file_number, set()).add(line)
+        yield RequestRecord(
+            test_id=f"test-{request}", method="GET", path="/random", route="/random", status=200,
+            lines={FILES[file_number]: sorted(numbers) for file_number, numbers in by_file.items()},
+        )
+
+
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
@@ -83,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shape", choices=("web", "random"), default="web",
+                        help="web: endpoints with shared paths; random: every request distinct")
     arguments = parser.parse_args()
 
     generating = [0.0]
@@ -98,7 +117,8 @@ def main() -> None:
             yield record
 
     started = time.perf_counter()
-    index = build_index(timed(synthetic_records(arguments.requests, arguments.seed)))
+    make = synthetic_records if arguments.shape == "web" else random_records
+    index = build_index(timed(make(arguments.requests, arguments.seed)))
     built = time.perf_counter()
     sizes = index.sizes()
     print(f"requests {len(index)}, files {len(index.files)}, distinct lines {index.element_count}, "

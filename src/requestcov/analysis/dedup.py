@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +33,8 @@ KEEP_POLICIES = ("first", "oldest", "shortest", "fewest-lines")
 GROUP_FIELDS = ("endpoint", "status", "test-set")
 EXACT, SUBSUMED, NEAR = "exact", "subsumed", "near"
 _KIND_ORDER = {EXACT: 0, SUBSUMED: 1, NEAR: 2}
+#: How many of a test's least shared elements are used to find its supersets.
+_LOOKUP_ELEMENTS = 3
 #: Past this many verified candidates for one test, stop looking for a better match.
 _MAX_CHECKS_PER_TEST = 64
 
@@ -151,19 +153,20 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     del everything
     times_seen_by_element = np.zeros(index.element_count, dtype=np.int64)
     times_seen_by_element[universe] = times_seen
-    # Each test is looked up by its least shared element; a test with an
-    # element nobody else has cannot be inside anything. Only those lookup
-    # elements need posting lists.
-    lookup: Dict[int, int] = {}
+    # Each test is looked up by its least shared elements: a superset holds
+    # all of them, so only maximal tests on every one of their posting lists
+    # are candidates. A test with an element nobody else has cannot be inside
+    # anything. Only lookup elements get posting lists.
+    lookup: Dict[int, List[int]] = {}
     is_lookup = np.zeros(index.element_count, dtype=bool)
     for test in by_size:
         elements = index.elements(test)
         if elements.shape[0]:
             counts = times_seen_by_element[elements]
-            position = int(np.argmin(counts))
-            if counts[position] > 1:
-                lookup[test] = int(elements[position])
-                is_lookup[elements[position]] = True
+            if counts.min() > 1:
+                rarest = elements[np.argsort(counts, kind="stable")[:_LOOKUP_ELEMENTS]]
+                lookup[test] = rarest.tolist()
+                is_lookup[rarest] = True
     containment = _Containment(index, universe)
     postings: Dict[int, List[int]] = defaultdict(list)
     maximal: List[int] = []
@@ -173,10 +176,7 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
         if size == 0:
             superset = maximal[0] if maximal else -1
         elif test in lookup:
-            for candidate in postings.get(lookup[test], ()):
-                if index.size(candidate) > size and containment.contains(candidate, test):
-                    superset = candidate
-                    break
+            superset = _find_superset(index, test, size, lookup[test], postings, containment)
         if superset >= 0:
             attached[test] = (superset, SUBSUMED, size / index.size(superset))
             continue
@@ -189,22 +189,49 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     return [test for test in representatives if test in maximal_set]
 
 
+def _find_superset(index: CoverageIndex, test: int, size: int, rarest: List[int],
+                   postings: Dict[int, List[int]], containment: "_Containment") -> int:
+    """The first maximal test (largest first) strictly containing ``test``, or -1."""
+    lists = [postings.get(element, ()) for element in rarest]
+    shortest = min(lists, key=len)
+    if not shortest:
+        return -1
+    candidates: Iterable[int] = shortest
+    if len(shortest) > 8 and len(lists) > 1:
+        common = set(shortest)
+        for other in lists:
+            if other is not shortest:
+                common.intersection_update(other)
+                if not common:
+                    return -1
+        candidates = [candidate for candidate in shortest if candidate in common]
+    for candidate in candidates:
+        if index.size(candidate) > size and containment.contains(candidate, test):
+            return candidate
+    return -1
+
+
 class _Containment:
     """Subset tests for one comparison group. Within a group the covered
     elements are few, so each test becomes a Python int bitset over them and a
     subset test is one C-level ``&``; past a size limit, sorted-array search."""
 
-    _MAX_BITS = 1 << 18
+    _MAX_BITS = 1 << 16
+    #: Memory the cached bitsets may take; past it, sorted-array search.
+    _BUDGET_BYTES = 256 << 20
 
     def __init__(self, index: CoverageIndex, universe: np.ndarray) -> None:
         self._index = index
         self._universe = universe
+        self._bytes_each = universe.shape[0] // 8 + 1
         self._use_bits = universe.shape[0] <= self._MAX_BITS
         self._bits: Dict[int, int] = {}
 
-    def _bitset(self, test: int) -> int:
+    def _bitset(self, test: int) -> Optional[int]:
         bits = self._bits.get(test)
         if bits is None:
+            if len(self._bits) * self._bytes_each > self._BUDGET_BYTES:
+                return None
             mask = np.zeros(self._universe.shape[0], dtype=bool)
             mask[np.searchsorted(self._universe, self._index.elements(test))] = True
             bits = int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
@@ -214,7 +241,9 @@ class _Containment:
     def contains(self, outer: int, inner: int) -> bool:
         if self._use_bits:
             inner_bits = self._bitset(inner)
-            return self._bitset(outer) & inner_bits == inner_bits
+            outer_bits = self._bitset(outer) if inner_bits is not None else None
+            if inner_bits is not None and outer_bits is not None:
+                return outer_bits & inner_bits == inner_bits
         return _contains(self._index.elements(outer), self._index.elements(inner))
 
 

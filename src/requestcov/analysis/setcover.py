@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
@@ -23,6 +23,10 @@ from requestcov.errors import RequestcovError
 
 __all__ = ["CoverInstance", "CoverResult", "reduce_instance", "greedy_cover", "packing_lower_bound",
            "exact_cover", "minimize"]
+
+
+#: Heap entries re-evaluated together by the greedy pass.
+_GREEDY_BATCH = 16
 
 
 @dataclass
@@ -38,6 +42,7 @@ class CoverInstance:
     class_offsets: np.ndarray
     #: Number of original elements in each class.
     class_weight: np.ndarray
+    _columns_per_entry: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def class_count(self) -> int:
@@ -47,7 +52,11 @@ class CoverInstance:
         return self.class_flat[self.class_offsets[column]:self.class_offsets[column + 1]]
 
     def columns_per_entry(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.candidates), dtype=np.int64), np.diff(self.class_offsets))
+        """Column of every entry of ``class_flat`` (computed once, then shared)."""
+        if self._columns_per_entry is None:
+            self._columns_per_entry = np.repeat(
+                np.arange(len(self.candidates), dtype=np.int32), np.diff(self.class_offsets))
+        return self._columns_per_entry
 
 
 @dataclass
@@ -136,35 +145,44 @@ def _forced_columns(instance: CoverInstance) -> List[int]:
 
 def greedy_cover(instance: CoverInstance) -> List[int]:
     """Classic greedy (most uncovered elements first, earliest test on ties),
-    with lazy re-evaluation, then a pass dropping picks made redundant by later
-    ones. Returns columns in the order picked."""
+    then a pass dropping picks made redundant by later ones. Returns columns
+    in the order picked.
+
+    Lazy evaluation: heap keys are gains from an earlier moment, so they only
+    overestimate. The top few entries are re-evaluated together (one numpy
+    pass instead of one per entry); the best of them is taken when it beats
+    every other key, which makes the pick the true greedy pick.
+    """
     covered = np.zeros(instance.class_count, dtype=bool)
     weight = instance.class_weight
     chosen: List[int] = []
     for column in _forced_columns(instance):
         chosen.append(column)
         covered[instance.classes(column)] = True
-    heap = []
-    for column in range(len(instance.candidates)):
-        classes = instance.classes(column)
-        gain = int(weight[classes[~covered[classes]]].sum())
-        if gain:
-            heap.append((-gain, column))
+    columns_of_entries = instance.columns_per_entry()
+    entry_weight = np.where(covered[instance.class_flat], 0, weight[instance.class_flat])
+    gains = np.bincount(columns_of_entries, weights=entry_weight, minlength=len(instance.candidates))
+    del columns_of_entries, entry_weight
+    heap = [(-int(gain), column) for column, gain in enumerate(gains.tolist()) if gain]
     heapq.heapify(heap)
     remaining = int(weight[~covered].sum())
     while heap and remaining:
-        negative_gain, column = heapq.heappop(heap)
-        classes = instance.classes(column)
-        fresh = classes[~covered[classes]]
-        gain = int(weight[fresh].sum())
-        if gain == 0:
-            continue
-        if gain != -negative_gain and heap and (-gain, column) > heap[0]:
-            heapq.heappush(heap, (-gain, column))
-            continue
-        chosen.append(column)
-        covered[fresh] = True
-        remaining -= gain
+        batch = [heapq.heappop(heap) for _ in range(min(_GREEDY_BATCH, len(heap)))]
+        columns = [column for _, column in batch]
+        parts = [instance.classes(column) for column in columns]
+        classes = np.concatenate(parts)
+        starts = np.zeros(len(parts), dtype=np.int64)
+        np.cumsum([part.shape[0] for part in parts[:-1]], out=starts[1:])
+        fresh_gains = np.add.reduceat(np.where(covered[classes], 0, weight[classes]), starts).tolist()
+        entries = sorted((-int(gain), column) for gain, column in zip(fresh_gains, columns) if gain)
+        if entries and (not heap or entries[0] <= heap[0]):
+            negative_gain, column = entries.pop(0)
+            part = instance.classes(column)
+            covered[part] = True
+            remaining += negative_gain
+            chosen.append(column)
+        for entry in entries:
+            heapq.heappush(heap, entry)
     return _drop_redundant(instance, chosen)
 
 
@@ -183,20 +201,33 @@ def _drop_redundant(instance: CoverInstance, chosen: List[int]) -> List[int]:
     return kept
 
 
-def packing_lower_bound(instance: CoverInstance) -> int:
+def packing_lower_bound(instance: CoverInstance, budget: int = 4_000_000) -> int:
     """A lower bound needing no solver: classes no two of which share a
-    covering test each need their own test. Hardest-to-cover classes first."""
+    covering test each need their own test. Hardest-to-cover classes first.
+
+    Any subset of classes gives a valid bound, so only the hardest-to-cover
+    classes whose covering lists fit in ``budget`` entries are looked at; that
+    keeps the bound cheap on huge suites without making it wrong.
+    """
     if not instance.class_count:
         return 0
-    columns = instance.columns_per_entry()
-    order = np.argsort(instance.class_flat, kind="stable")
-    by_class_columns = columns[order]
-    class_starts = np.searchsorted(instance.class_flat[order], np.arange(instance.class_count + 1))
-    cover_count = np.diff(class_starts)
+    cover_count = np.bincount(instance.class_flat, minlength=instance.class_count)
+    by_difficulty = np.argsort(cover_count, kind="stable")
+    affordable = int(np.searchsorted(np.cumsum(cover_count[by_difficulty]), budget, side="right"))
+    considered = by_difficulty[:max(affordable, 1)]
+    wanted = np.zeros(instance.class_count, dtype=bool)
+    wanted[considered] = True
+    positions = np.flatnonzero(wanted[instance.class_flat])
+    entry_classes = instance.class_flat[positions]
+    order = np.argsort(entry_classes, kind="stable")
+    by_class_columns = instance.columns_per_entry()[positions][order]
+    sorted_classes = entry_classes[order]
+    class_starts = np.searchsorted(sorted_classes, considered, side="left")
+    class_ends = np.searchsorted(sorted_classes, considered, side="right")
     used = np.zeros(len(instance.candidates), dtype=bool)
     bound = 0
-    for class_id in np.argsort(cover_count, kind="stable").tolist():
-        covering = by_class_columns[class_starts[class_id]:class_starts[class_id + 1]]
+    for start, end in zip(class_starts.tolist(), class_ends.tolist()):
+        covering = by_class_columns[start:end]
         if not used[covering].any():
             used[covering] = True
             bound += 1
