@@ -118,7 +118,8 @@ def reduce_instance(index: CoverageIndex) -> CoverInstance:
     class_offsets = np.zeros(len(candidates) + 1, dtype=np.int64)
     np.cumsum(class_sizes, out=class_offsets[1:])
     return CoverInstance(
-        candidates=candidates, class_flat=np.concatenate(class_parts), class_offsets=class_offsets,
+        candidates=candidates, class_flat=np.concatenate(class_parts).astype(np.int32),
+        class_offsets=class_offsets,
         class_weight=class_weight.astype(np.int64),
     )
 
@@ -133,6 +134,21 @@ def _column_batches(index: CoverageIndex, candidates: List[int], entries: int = 
         batches[-1].append(column)
         size += index.size(test)
     return batches
+
+
+def _column_sums(instance: CoverInstance, class_values: np.ndarray, entries: int = 4_000_000) -> np.ndarray:
+    """Sum of ``class_values`` over each column's classes, a slice at a time so
+    no temporary as long as ``class_flat`` is made."""
+    offsets = instance.class_offsets
+    sums = np.zeros(len(instance.candidates), dtype=np.int64)
+    column = 0
+    while column < len(instance.candidates):
+        end = int(np.searchsorted(offsets, offsets[column] + entries, side="right")) - 1
+        end = min(max(end, column + 1), len(instance.candidates))
+        values = class_values[instance.class_flat[offsets[column]:offsets[end]]]
+        sums[column:end] = np.add.reduceat(values, offsets[column:end] - offsets[column])
+        column = end
+    return sums
 
 
 def _forced_columns(instance: CoverInstance) -> List[int]:
@@ -159,10 +175,7 @@ def greedy_cover(instance: CoverInstance) -> List[int]:
     for column in _forced_columns(instance):
         chosen.append(column)
         covered[instance.classes(column)] = True
-    columns_of_entries = instance.columns_per_entry()
-    entry_weight = np.where(covered[instance.class_flat], 0, weight[instance.class_flat])
-    gains = np.bincount(columns_of_entries, weights=entry_weight, minlength=len(instance.candidates))
-    del columns_of_entries, entry_weight
+    gains = _column_sums(instance, np.where(covered, 0, weight))
     heap = [(-int(gain), column) for column, gain in enumerate(gains.tolist()) if gain]
     heapq.heapify(heap)
     remaining = int(weight[~covered].sum())
