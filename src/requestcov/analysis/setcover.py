@@ -27,6 +27,7 @@ __all__ = ["CoverInstance", "CoverResult", "reduce_instance", "greedy_cover", "p
 
 #: Heap entries re-evaluated together by the greedy pass.
 _GREEDY_BATCH = 16
+_GREEDY_BATCH_MAX = 512
 
 
 @dataclass
@@ -111,8 +112,13 @@ def reduce_instance(index: CoverageIndex) -> CoverInstance:
 
     class_parts = []
     class_sizes = np.zeros(len(candidates), dtype=np.int64)
+    # When no two elements share a class, a test's classes are already distinct.
+    collapsed = class_weight.shape[0] < covered.shape[0]
     for column, test in enumerate(candidates):
-        part = np.unique(class_of_element[index.elements(test)])
+        part = class_of_element[index.elements(test)]
+        if collapsed and part.shape[0] > 1:
+            part.sort()
+            part = part[np.concatenate(([True], part[1:] != part[:-1]))]
         class_parts.append(part)
         class_sizes[column] = part.shape[0]
     class_offsets = np.zeros(len(candidates) + 1, dtype=np.int64)
@@ -176,26 +182,35 @@ def greedy_cover(instance: CoverInstance) -> List[int]:
         chosen.append(column)
         covered[instance.classes(column)] = True
     gains = _column_sums(instance, np.where(covered, 0, weight))
-    heap = [(-int(gain), column) for column, gain in enumerate(gains.tolist()) if gain]
+    # Heap keys are plain ints, -gain * base + column: smaller is better, and
+    # equal gains order by column. Ints compare much faster than tuples.
+    base = len(instance.candidates) + 1
+    heap = [-int(gain) * base + column for column, gain in enumerate(gains.tolist()) if gain]
     heapq.heapify(heap)
+    offsets = instance.class_offsets.tolist()
+    class_flat = instance.class_flat
     remaining = int(weight[~covered].sum())
+    batch_size = _GREEDY_BATCH
     while heap and remaining:
-        batch = [heapq.heappop(heap) for _ in range(min(_GREEDY_BATCH, len(heap)))]
-        columns = [column for _, column in batch]
-        parts = [instance.classes(column) for column in columns]
+        columns = [heapq.heappop(heap) % base for _ in range(min(batch_size, len(heap)))]
+        parts = [class_flat[offsets[column]:offsets[column + 1]] for column in columns]
         classes = np.concatenate(parts)
         starts = np.zeros(len(parts), dtype=np.int64)
         np.cumsum([part.shape[0] for part in parts[:-1]], out=starts[1:])
         fresh_gains = np.add.reduceat(np.where(covered[classes], 0, weight[classes]), starts).tolist()
-        entries = sorted((-int(gain), column) for gain, column in zip(fresh_gains, columns) if gain)
-        if entries and (not heap or entries[0] <= heap[0]):
-            negative_gain, column = entries.pop(0)
-            part = instance.classes(column)
-            covered[part] = True
-            remaining += negative_gain
+        keys = sorted(-int(gain) * base + column for gain, column in zip(fresh_gains, columns) if gain)
+        if keys and (not heap or keys[0] <= heap[0]):
+            column = keys[0] % base
+            covered[class_flat[offsets[column]:offsets[column + 1]]] = True
+            remaining -= -(keys[0] // base)  # floor division recovers -gain exactly
             chosen.append(column)
-        for entry in entries:
-            heapq.heappush(heap, entry)
+            keys = keys[1:]
+            batch_size = _GREEDY_BATCH
+        else:
+            # Many stale keys sit above the best true gain: look at more at once.
+            batch_size = min(batch_size * 2, _GREEDY_BATCH_MAX)
+        for key in keys:
+            heapq.heappush(heap, key)
     return _drop_redundant(instance, chosen)
 
 
