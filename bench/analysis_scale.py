@@ -17,7 +17,8 @@ import argparse
 import resource
 import sys
 import time
-from typing import Iterator, List, Tuple
+from collections.abc import Iterator
+from typing import List, Tuple
 
 import numpy as np
 

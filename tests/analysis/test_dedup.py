@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+import numpy as np
 import pytest
 
 from requestcov.analysis.dedup import find_duplicates
 from requestcov.analysis.index import build_index
 from requestcov.analysis.minhash import band_keys, band_layout, candidate_pairs_for, jaccard, sketch
 from tests.analysis.builders import APP, record
-
-import numpy as np
 
 
 def summary(records, **options) -> Tuple[Dict[Tuple[str, str], List[str]], int, int]:

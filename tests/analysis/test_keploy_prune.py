@@ -8,13 +8,20 @@ from typing import Dict, List
 
 import pytest
 
+from requestcov import records as record_types
 from requestcov.analysis.dedup import find_duplicates
 from requestcov.analysis.index import build_index
 from requestcov.analysis.keploy_prune import (
-    BACKUP_FOLDER, LAST_COVER, MISSING, REMOVE, UNSAFE, apply_removal, plan_removal, keploy_test_path,
+    BACKUP_FOLDER,
+    LAST_COVER,
+    MISSING,
+    REMOVE,
+    UNSAFE,
+    apply_removal,
+    keploy_test_path,
+    plan_removal,
 )
 from requestcov.errors import InputError
-from requestcov import records as record_types
 from tests.analysis.builders import record
 
 

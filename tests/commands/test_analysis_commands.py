@@ -12,7 +12,6 @@ from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, write_dedup_yaml
 from tests.commands.conftest import run, run_json
 
-
 # -- minimize ---------------------------------------------------------------
 
 def _trap_store(tmp_path: Path) -> str:

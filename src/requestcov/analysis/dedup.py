@@ -19,8 +19,9 @@ test appears in exactly one group, whose ``keep`` is a kept test.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -190,7 +191,7 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
 
 
 def _find_superset(index: CoverageIndex, test: int, size: int, rarest: List[int],
-                   postings: Dict[int, List[int]], containment: "_Containment") -> int:
+                   postings: Dict[int, List[int]], containment: _Containment) -> int:
     """The first maximal test (largest first) strictly containing ``test``, or -1."""
     lists = [postings.get(element, ()) for element in rarest]
     shortest = min(lists, key=len)

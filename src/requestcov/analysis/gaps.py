@@ -9,8 +9,9 @@ ever entered — usually the most useful line of the report.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from requestcov.analysis.statements import FunctionSpan, UnparsableSource, exclusion_regex, parse_statements
 

@@ -58,8 +58,14 @@ def find_impact(index: CoverageIndex, changes: Dict[str, FileChange], root: str,
     for path in index.files:
         by_suffix.setdefault(os.path.basename(path), []).append(path)
     file_number = {path: number for number, path in enumerate(index.files)}
-    owners = index.owners() if len(index) else np.zeros(0, dtype=np.int64)
     covered_lines = index.covered_lines_by_file()
+    # Line element id of every recorded (file, line), to mark changed lines.
+    element_of: Dict[Tuple[int, int], int] = {}
+    line_files = index.element_file[:index.line_element_count].tolist()
+    line_numbers = index.element_line[:index.line_element_count].tolist()
+    for element, (number, line) in enumerate(zip(line_files, line_numbers)):
+        element_of[(number, line)] = element
+    changed_elements: List[int] = []
 
     lines_hit: Dict[int, Dict[str, List[int]]] = {}
     untested: Dict[str, List[int]] = {}
@@ -88,7 +94,9 @@ def find_impact(index: CoverageIndex, changes: Dict[str, FileChange], root: str,
 
         executed_lines: Set[int] = set()
         if recorded_path is not None:
-            _record_hits(index, owners, file_number[recorded_path], lines, recorded_path, lines_hit)
+            number = file_number[recorded_path]
+            changed_elements.extend(
+                element_of[(number, line)] for line in sorted(lines) if (number, line) in element_of)
             executed_lines = set(covered_lines.get(recorded_path, ()))
             if parsed is not None:
                 executed_lines = parsed.translate(executed_lines)
@@ -96,30 +104,23 @@ def find_impact(index: CoverageIndex, changes: Dict[str, FileChange], root: str,
             not_run = sorted((lines & statements) - executed_lines)
             if not_run:
                 untested[absolute] = not_run
+    _record_hits(index, changed_elements, lines_hit)
     return ImpactResult(
         tests=sorted(lines_hit), lines_hit=lines_hit, untested=untested, changed=changed,
         matched_by_suffix=matched_by_suffix,
     )
 
 
-def _record_hits(index: CoverageIndex, owners: np.ndarray, file_number: int, lines: Set[int],
-                 recorded_path: str, lines_hit: Dict[int, Dict[str, List[int]]]) -> None:
-    """Note which tests ran which of ``lines``."""
-    line_elements = np.flatnonzero(
-        (index.element_file[:index.line_element_count] == file_number)
-        & np.isin(index.element_line[:index.line_element_count], np.asarray(sorted(lines), dtype=np.int64))
-    )
-    if line_elements.shape[0] == 0:
+def _record_hits(index: CoverageIndex, changed_elements: List[int],
+                 lines_hit: Dict[int, Dict[str, List[int]]]) -> None:
+    """Note which tests ran which changed lines, in one pass over all coverage."""
+    if not changed_elements:
         return
-    positions = np.flatnonzero(np.isin(index.flat, line_elements))
-    pairs: Dict[int, Set[int]] = {}
-    for position in positions.tolist():
+    is_changed = np.zeros(index.element_count, dtype=bool)
+    is_changed[changed_elements] = True
+    positions = np.flatnonzero(is_changed[index.flat])
+    owners = np.searchsorted(index.offsets, positions, side="right") - 1
+    for position, test in zip(positions.tolist(), owners.tolist()):
         element = int(index.flat[position])
-        pairs.setdefault(int(owners[position]), set()).add(int(index.element_line[element]))
-    for test, test_lines in pairs.items():
-        lines_hit.setdefault(test, {})[recorded_path] = sorted(test_lines)
-
-
-def impact_summary(result: ImpactResult) -> Tuple[int, int]:
-    """Number of affected tests and of untested changed lines."""
-    return len(result.tests), sum(len(lines) for lines in result.untested.values())
+        path = index.files[int(index.element_file[element])]
+        lines_hit.setdefault(test, {}).setdefault(path, []).append(int(index.element_line[element]))

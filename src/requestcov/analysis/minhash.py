@@ -13,8 +13,9 @@ bin is its lowest rank inside the bin. One pass over the data instead of ``k``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 

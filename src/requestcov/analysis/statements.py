@@ -10,9 +10,10 @@ line as coverage.py does.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, List, Optional, Set, Tuple, Union
+from typing import List, Optional, Set, Tuple, Union
 
 __all__ = ["FileStatements", "FunctionSpan", "exclusion_regex", "parse_statements"]
 

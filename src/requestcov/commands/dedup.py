@@ -11,7 +11,13 @@ from rich.table import Table
 from requestcov.analysis.dedup import GROUP_FIELDS, KEEP_POLICIES, DedupResult, find_duplicates
 from requestcov.analysis.index import CoverageIndex
 from requestcov.commands._common import (
-    console, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors,
+    console,
+    fail,
+    json_option,
+    load_index_or_fail,
+    print_json,
+    records_source_options,
+    user_errors,
 )
 
 

@@ -10,7 +10,15 @@ from rich.table import Table
 from requestcov.analysis.gaps import find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
 from requestcov.commands._common import (
-    console, display_path, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors, warn,
+    console,
+    display_path,
+    fail,
+    json_option,
+    load_index_or_fail,
+    print_json,
+    records_source_options,
+    user_errors,
+    warn,
 )
 
 

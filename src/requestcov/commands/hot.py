@@ -10,7 +10,12 @@ from rich.table import Table
 from requestcov.analysis.gaps import format_ranges, line_ranges
 from requestcov.analysis.hot import hot_paths
 from requestcov.commands._common import (
-    console, display_path, json_option, load_index_or_fail, print_json, records_source_options,
+    console,
+    display_path,
+    json_option,
+    load_index_or_fail,
+    print_json,
+    records_source_options,
 )
 
 

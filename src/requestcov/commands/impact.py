@@ -13,7 +13,13 @@ from requestcov.analysis.gaps import format_ranges, line_ranges
 from requestcov.analysis.impact import find_impact
 from requestcov.analysis.index import CoverageIndex
 from requestcov.commands._common import (
-    console, fail, json_option, load_index_or_fail, print_json, records_source_options, user_errors,
+    console,
+    fail,
+    json_option,
+    load_index_or_fail,
+    print_json,
+    records_source_options,
+    user_errors,
 )
 from requestcov.errors import RequestcovError
 

@@ -9,7 +9,12 @@ from rich.table import Table
 
 from requestcov.analysis.setcover import minimize
 from requestcov.commands._common import (
-    console, json_option, load_index_or_fail, print_json, records_source_options, user_errors,
+    console,
+    json_option,
+    load_index_or_fail,
+    print_json,
+    records_source_options,
+    user_errors,
 )
 
 
