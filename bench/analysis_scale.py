@@ -49,7 +49,7 @@ def synthetic_records(count: int, seed: int) -> Iterator[RequestRecord]:
     framework = _block(random, 120)
     endpoints = []
     for number in range(ENDPOINTS):
-        base = _block(random, 220)
+        base = _block(random, 250)
         branches = [_block(random, int(random.integers(3, 50))) for _ in range(BRANCHES)]
         popular = [random.random(BRANCHES) < 0.3 for _ in range(6)]
         endpoints.append((f"/api/v1/resource{number}/<id>", base, branches, popular))
