@@ -29,26 +29,42 @@ __all__ = [
     "startup_collector",
     "begin_collecting",
     "end_collecting",
+    "measured_code",
+    "register_code",
 ]
 
 
-class Collector:
-    """Lines (and arcs, with branch coverage) seen by one request, by code object.
+#: Every code object an engine measures, by ``id()``. Collectors key their
+#: sets by that id, not by the code object: two code objects compare equal when
+#: only their file differs (identical functions in two modules), so a dict
+#: keyed by code would merge them. Holding the objects here keeps each id
+#: unique for the life of the process; the writer maps ids back to files.
+measured_code: Dict[int, CodeType] = {}
 
-    Keyed by code object rather than file so the engine's hot path does no
-    path work; the writer thread maps code objects to files later.
+
+def register_code(code: CodeType) -> int:
+    """Keep ``code`` alive and return the key collectors use for it."""
+    key = id(code)
+    measured_code[key] = code
+    return key
+
+
+class Collector:
+    """Lines seen by one request, by code object id (see :data:`measured_code`).
+
+    Keyed by code rather than file so the engine's hot path does no path
+    work; the writer thread maps code objects to files later.
     """
 
-    __slots__ = ("lines", "arcs", "tracers", "request", "__weakref__")
+    __slots__ = ("lines", "tracers", "request", "__weakref__")
 
     def __init__(self) -> None:
         #: The recorder's ActiveRequest this collector belongs to, if any.
         self.request: object = None
-        self.lines: Dict[CodeType, Set[int]] = {}
-        self.arcs: Dict[CodeType, Set[Tuple[int, int]]] = {}
+        self.lines: Dict[int, Set[int]] = {}
         #: Per-code local trace functions of the settrace engine, cached so a
         #: frame start costs no allocation.
-        self.tracers: Dict[CodeType, Callable] = {}
+        self.tracers: Dict[int, Callable] = {}
 
 
 class Tracking:
@@ -58,7 +74,7 @@ class Tracking:
     it without a lock while requests start and end on other threads.
     """
 
-    __slots__ = ("in_flight", "generation", "lock", "on_request_start")
+    __slots__ = ("in_flight", "generation", "lock", "on_request_start", "disabled")
 
     def __init__(self) -> None:
         self.in_flight: Tuple[Collector, ...] = ()
@@ -66,9 +82,12 @@ class Tracking:
         # Re-entrant: a response body closed by the garbage collector may end
         # a request on a thread that is inside begin_collecting already.
         self.lock = threading.RLock()
-        #: Set by the engine: re-enables every disabled location so the new
-        #: request sees every line it runs.
+        #: Set by the engine, called under ``lock``: re-enables every disabled
+        #: location so the new request sees every line it runs.
         self.on_request_start: Optional[Callable[[], None]] = None
+        #: Code objects with a location disabled since the last request start,
+        #: by id: only these need re-enabling.
+        self.disabled: Dict[int, CodeType] = {}
 
 
 tracking = Tracking()
@@ -91,9 +110,11 @@ def begin_collecting() -> Tuple[Collector, "Token[Collector]"]:
     with tracking.lock:
         tracking.in_flight = tracking.in_flight + (collector,)
         tracking.generation += 1
-    restart = tracking.on_request_start
-    if restart is not None:
-        restart()
+        # Under the lock: a request starting on another thread must not run
+        # before the locations disabled ahead of it are enabled again.
+        restart = tracking.on_request_start
+        if restart is not None:
+            restart()
     return collector, token
 
 
@@ -118,5 +139,7 @@ def reset_after_fork() -> None:
     """A forked child has none of its parent's requests in flight."""
     tracking.lock = threading.RLock()
     tracking.in_flight = ()
+    # ``disabled`` is kept: the child inherits the parent's disabled locations
+    # and its first request must enable them again.
     tracking.generation += 1
 

@@ -24,6 +24,7 @@ from requestcov.context import (
     begin_collecting,
     current_collector,
     end_collecting,
+    measured_code,
     reset_after_fork,
     startup_collector,
     tracking,
@@ -73,8 +74,8 @@ class Recorder:
         self.source: List[str] = list(config.source or default_source)
         self.matcher = SourceMatcher(self.source, config.include, config.omit)
         self.db_path = resolve_db_path(config.db).resolve()
-        self.writer = BackgroundWriter(self.db_path, self._to_record)
         self.engine: Engine = make_engine(self.matcher)
+        self.writer = BackgroundWriter(self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread)
         self.engine.start()
         self._closed = False
         atexit.register(self.close)
@@ -118,15 +119,19 @@ class Recorder:
         request = finished.request
         lines_by_path: Dict[str, Set[int]] = {}
         measured_path = self.matcher.measured_path
-        # list() copies the dict in one step, and sorted()/set.union read each
-        # set in one step, so late writes from a straggling thread cannot break
-        # the iteration.
-        for code, lines in list(request.collector.lines.items()):
-            path = measured_path(code.co_filename)
+        # list() copies the dict in one step and set.update reads each set in
+        # one step, so late writes from a straggling thread cannot break the
+        # iteration.
+        for code_key, lines in list(request.collector.lines.items()):
+            code = measured_code.get(code_key)
+            path = measured_path(code.co_filename) if code is not None else None
             if path is None:
                 continue
             known = lines_by_path.get(path)
-            lines_by_path[path] = set(lines) if known is None else known.union(lines)
+            if known is None:
+                lines_by_path[path] = set(lines)
+            else:
+                known.update(lines)
         return RequestRecord(
             test_id=request.test_id, test_set=request.test_set, method=request.method,
             path=request.path, route=request.route, status=request.status, start=request.start,

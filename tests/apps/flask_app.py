@@ -3,7 +3,7 @@
 from flask import Flask, Response, abort, jsonify, request
 
 import requestcov
-from tests.apps import shop_logic
+from tests.apps import shop_logic, twin_a, twin_b
 
 app = Flask(__name__)
 
@@ -49,6 +49,11 @@ def meet(name, user_id):
         result = {"price": shop_logic.price_with_tax(user_id, "FR")}
     shop_logic.rendezvous(name + "-again", parties)
     return jsonify(result)
+
+
+@app.get("/twins")
+def twins():
+    return jsonify([twin_a.compute(1), twin_b.compute(2)])
 
 
 @app.get("/boom")

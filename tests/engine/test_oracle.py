@@ -30,6 +30,8 @@ FLASK_REQUESTS = [
     {"id": "stream", "method": "GET", "path": "/stream/3"},
     {"id": "meet-alone", "method": "GET", "path": "/meet/alone/2?parties=1"},
     {"id": "boom", "method": "GET", "path": "/boom"},
+    # Two files with identical functions: their code objects compare equal.
+    {"id": "twins", "method": "GET", "path": "/twins"},
 ]
 
 FASTAPI_REQUESTS = [
@@ -65,3 +67,6 @@ def test_every_request_matches_coverage_py(kind: str, specs: List[dict], tmp_pat
         assert recorded[spec["id"]] == expected[spec["id"]], spec["id"]
     # The comparison means something only if requests ran measured code.
     assert all(recorded[spec["id"]] for spec in specs)
+    if kind == "flask":
+        twin_files = sorted(path.rsplit("/", 1)[-1] for path in recorded["twins"])
+        assert twin_files == ["flask_app.py", "twin_a.py", "twin_b.py"]

@@ -27,6 +27,9 @@ class Engine(ABC):
     def stop(self) -> None:
         """Stop recording and remove every hook the engine installed."""
 
+    def on_writer_thread(self) -> None:
+        """Called first thing on requestcov's writer thread."""
+
     def on_thread_start_request(self) -> None:
         """Called on the thread a request begins on, before its code runs.
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from requestcov.context import Collector, current_collector
+from requestcov.context import Collector, current_collector, register_code
 from requestcov.engine.base import Engine, other_tracer_description
 from requestcov.engine.source import SourceMatcher
 from requestcov.log import logger
@@ -39,7 +39,7 @@ class TraceEngine(Engine):
 
     def __init__(self, matcher: SourceMatcher) -> None:
         self.matcher = matcher
-        self._measured: Dict[CodeType, bool] = {}
+        self._measured: Dict[CodeType, Tuple[str, bool]] = {}
         self._global_trace: Optional[Callable] = None
         self.stepped_aside = False
 
@@ -67,32 +67,40 @@ class TraceEngine(Engine):
             sys.settrace(None)
         self._global_trace = None
 
+    def on_writer_thread(self) -> None:
+        """requestcov's own threads need no tracing (threading.settrace
+        reaches them too): every call there would pay for the trace function."""
+        sys.settrace(None)
+
     def on_thread_start_request(self) -> None:
         """Threads that existed before we started have no trace function yet."""
         if self._global_trace is not None and sys.gettrace() is None:
             sys.settrace(self._global_trace)
 
     def _make_global_trace(self) -> Callable:
-        measured = self._measured
+        # Keyed by code object, with the file name in the value: code objects
+        # compare equal when only their file differs, so the file decides.
+        measured: Dict[CodeType, Tuple[str, bool]] = self._measured
         is_measured_code = self.matcher.is_measured_code
         current = current_collector.get
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
             code = frame.f_code
-            try:
-                if not measured[code]:
-                    return None
-            except KeyError:
-                measured[code] = is_measured_code(code)
-                if not measured[code]:
-                    return None
+            known = measured.get(code)
+            if known is None or known[0] != code.co_filename:
+                known = measured[code] = (code.co_filename, is_measured_code(code))
+                if known[1]:
+                    register_code(code)
+            if not known[1]:
+                return None
+            key = id(code)
             collector: Collector = current()
-            tracer = collector.tracers.get(code)
+            tracer = collector.tracers.get(key)
             if tracer is None:
-                lines = collector.lines.get(code)
+                lines = collector.lines.get(key)
                 if lines is None:
-                    lines = collector.lines[code] = set()
-                tracer = collector.tracers[code] = _local_tracer(lines)
+                    lines = collector.lines[key] = set()
+                tracer = collector.tracers[key] = _local_tracer(lines)
             return tracer
 
         return global_trace

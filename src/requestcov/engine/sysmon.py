@@ -3,18 +3,23 @@
 LINE events are set *locally* on the code objects of measured files, so code
 outside them (the standard library, the framework, installed packages) runs at
 full speed. A location reports until every request in flight has recorded it,
-then returns DISABLE; when a new request starts, ``restart_events()`` turns
-every location back on so the new request sees each line it runs.
+then returns DISABLE. When a new request starts, the code objects with
+disabled locations are switched off and on again, which enables their
+locations; unlike ``restart_events()``, that leaves every other code object
+in the process alone, so the framework's code is not re-instrumented on each
+request.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections import deque
+from itertools import starmap
 from types import CodeType, FrameType, FunctionType
-from typing import Any, Callable, Iterable, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from requestcov.context import Collector, current_collector, tracking
+from requestcov.context import Collector, current_collector, register_code, tracking
 from requestcov.engine.base import Engine, warn_about_other_tracers
 from requestcov.engine.imports import InstrumentingFinder
 from requestcov.engine.source import SourceMatcher
@@ -38,23 +43,27 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
     def on_line(code: CodeType, line: int) -> Any:
         collector = record_current()
         lines = collector.lines
+        key = id(code)
         try:
-            lines[code].add(line)
+            lines[key].add(line)
         except KeyError:
-            lines[code] = {line}
+            lines[key] = {line}
         if not may_disable:
             return None
         generation = state.generation
         for other in state.in_flight:
             if other is not collector:
-                seen = other.lines.get(code)
+                seen = other.lines.get(key)
                 if seen is None or line not in seen:
                     return None
+        # Noted before the check below, so a request starting after it finds
+        # this code among those to enable again.
+        state.disabled[key] = code
         # Everything from this comparison to the return is free of calls and
         # backward jumps, the only places the interpreter switches threads: a
-        # request that starts after the comparison restarts events only after
-        # our DISABLE is applied, and one that started before it changed the
-        # generation and is refused here.
+        # request that starts after the comparison enables locations again
+        # only after our DISABLE is applied, and one that started before it
+        # changed the generation and is refused here.
         if generation == state.generation:
             return disable
         return None
@@ -70,9 +79,10 @@ class MonitoringEngine(Engine):
     def __init__(self, matcher: SourceMatcher) -> None:
         self.matcher = matcher
         self.tool_id: Optional[int] = None
-        self._instrumented: Set[CodeType] = set()
+        #: Code objects given LINE events, by id.
+        self._instrumented: Dict[int, CodeType] = {}
         self._finder: Optional[InstrumentingFinder] = None
-        self._events = 0
+        self._line_event = 0
 
     def start(self) -> None:
         monitoring = sys.monitoring  # type: ignore[attr-defined]
@@ -84,14 +94,12 @@ class MonitoringEngine(Engine):
                 break
         else:
             raise RuntimeError("every free sys.monitoring tool id is taken by other tools")
-        events = monitoring.events
-        self._events = events.LINE
-        may_disable = _gil_is_enabled()
+        self._line_event = monitoring.events.LINE
         monitoring.register_callback(
-            self.tool_id, events.LINE,
-            _make_line_callback(current_collector.get, monitoring.DISABLE, may_disable),
+            self.tool_id, self._line_event,
+            _make_line_callback(current_collector.get, monitoring.DISABLE, _gil_is_enabled()),
         )
-        tracking.on_request_start = monitoring.restart_events
+        tracking.on_request_start = self._enable_disabled_locations
         self._instrument_loaded_code()
         self._finder = InstrumentingFinder(self.matcher, self.instrument)
         self._finder.install()
@@ -102,13 +110,32 @@ class MonitoringEngine(Engine):
         monitoring = sys.monitoring  # type: ignore[attr-defined]
         if self._finder is not None:
             self._finder.uninstall()
-        for code in self._instrumented:
+        for code in self._instrumented.values():
             monitoring.set_local_events(self.tool_id, code, 0)
-        monitoring.register_callback(self.tool_id, monitoring.events.LINE, None)
+        monitoring.register_callback(self.tool_id, self._line_event, None)
         monitoring.free_tool_id(self.tool_id)
         tracking.on_request_start = None
         self._instrumented.clear()
         self.tool_id = None
+
+    def _enable_disabled_locations(self) -> None:
+        """Switch LINE events off and on for each code object with a disabled
+        location, which enables all its locations again.
+
+        Called under the tracking lock. The calls run from C through
+        ``starmap``, with no bytecode between them, so no other thread runs
+        while a code object is between "off" and "on" and misses a line.
+        """
+        disabled = tracking.disabled
+        if not disabled:
+            return
+        tracking.disabled = {}
+        tool_id, line_event = self.tool_id, self._line_event
+        calls: List[Tuple[int, CodeType, int]] = []
+        for code in list(disabled.values()):
+            calls.append((tool_id, code, 0))
+            calls.append((tool_id, code, line_event))
+        deque(starmap(sys.monitoring.set_local_events, calls), maxlen=0)  # type: ignore[attr-defined]
 
     def instrument(self, code: CodeType) -> None:
         """Turn events on for a measured code object and everything nested in it."""
@@ -116,12 +143,12 @@ class MonitoringEngine(Engine):
         pending = [code]
         while pending:
             current = pending.pop()
-            if current in self._instrumented:
+            if id(current) in self._instrumented and self._instrumented[id(current)] is current:
                 continue
             if not self.matcher.is_measured_code(current):
                 continue
-            self._instrumented.add(current)
-            monitoring.set_local_events(self.tool_id, current, self._events)
+            self._instrumented[register_code(current)] = current
+            monitoring.set_local_events(self.tool_id, current, self._line_event)
             pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
 
     def _instrument_loaded_code(self) -> None:

@@ -14,12 +14,15 @@ __all__ = ["encode_lines", "decode_lines"]
 
 def encode_lines(lines: Iterable[int]) -> bytes:
     """Encode non-negative line numbers as a little-endian bitmap."""
-    bits = 0
-    for line in lines:
-        if line < 0:
-            raise ValueError(f"line numbers are never negative, got {line}")
-        bits |= 1 << line
-    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    numbers = lines if isinstance(lines, (list, tuple, set, frozenset)) else list(lines)
+    if not numbers:
+        return b""
+    if min(numbers) < 0:
+        raise ValueError(f"line numbers are never negative, got {min(numbers)}")
+    bitmap = bytearray(max(numbers) // 8 + 1)
+    for line in numbers:
+        bitmap[line >> 3] |= 1 << (line & 7)
+    return bytes(bitmap)
 
 
 def decode_lines(blob: bytes) -> List[int]:
