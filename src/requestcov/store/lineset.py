@@ -25,14 +25,17 @@ def encode_lines(lines: Iterable[int]) -> bytes:
     return bytes(bitmap)
 
 
+#: The set bits of every byte value, so decoding touches each byte once.
+_BITS_OF_BYTE = tuple(tuple(bit for bit in range(8) if value & (1 << bit)) for value in range(256))
+
+
 def decode_lines(blob: bytes) -> List[int]:
     """Decode a bitmap made by :func:`encode_lines` into sorted line numbers."""
     lines: List[int] = []
+    extend = lines.extend
+    bits_of_byte = _BITS_OF_BYTE
     for byte_index, byte in enumerate(blob):
-        if not byte:
-            continue
-        base = byte_index * 8
-        for bit in range(8):
-            if byte & (1 << bit):
-                lines.append(base + bit)
+        if byte:
+            base = byte_index << 3
+            extend([base + bit for bit in bits_of_byte[byte]])
     return lines
