@@ -93,16 +93,17 @@ def test_gaps_warns_about_files_that_are_gone(tmp_path: Path, app_file: str):
     assert list(json.loads(result.stdout)["files"]) == [app_file]
 
 
-def test_gaps_can_count_startup_code(tmp_path: Path, app_file: str):
+def test_gaps_counts_startup_code_unless_told_not_to(tmp_path: Path, app_file: str):
     path = tmp_path / "s.db"
     with SQLiteStore(path) as opened:
         opened.write([
             RequestRecord(test_id="a", lines={app_file: [2, 4]}),
             RequestRecord(test_id="startup", kind="startup", lines={app_file: [1, 7, 13]}),
         ])
-    assert run_json(gaps.command, "--db", str(path))["files"][app_file]["missing"] == [1, 3, 7, 8, 9, 10, 13, 14]
-    with_startup = run_json(gaps.command, "--db", str(path), "--include-startup")["files"][app_file]
+    with_startup = run_json(gaps.command, "--db", str(path))["files"][app_file]
     assert with_startup["missing"] == [3, 8, 9, 10, 14]
+    requests_only = run_json(gaps.command, "--db", str(path), "--no-startup")["files"][app_file]
+    assert requests_only["missing"] == [1, 3, 7, 8, 9, 10, 13, 14]
 
 
 # -- hot --------------------------------------------------------------------

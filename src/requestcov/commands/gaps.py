@@ -36,8 +36,10 @@ def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
 @click.command("gaps")
 @records_source_options
 @json_option
-@click.option("--include-startup", is_flag=True,
-              help="Count code run outside requests (imports, start-up) as covered, like a whole-process coverage run.")
+@click.option("--startup/--no-startup", "include_startup", default=True, show_default=True,
+              help="Count code the store's start-up records ran outside requests (imports, "
+                   "module-level definitions) as run, as `coverage report` would; --no-startup "
+                   "counts requests only. A dedupData.yaml has no start-up records.")
 @click.option("--rcfile", type=click.Path(dir_okay=False, exists=True), default=None,
               help="coverage.py configuration whose exclusions to use [default: the one coverage.py finds].")
 @click.option("--all", "show_all", is_flag=True, help="Also list fully covered files.")
@@ -45,13 +47,11 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             rcfile: Optional[str], show_all: bool) -> None:
     """Executable lines of the recorded files that no request ran, per file,
     with the functions never entered. Percentages match `coverage report`."""
-    if include_startup and from_file is not None:
-        fail("--include-startup reads start-up records from the store; it cannot be used with --from")
     index = load_index_or_fail(db, from_file)
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])
-    if include_startup:
+    if include_startup and from_file is None:
         for path, lines in _startup_lines(db).items():
             covered[path] = sorted(set(covered.get(path, ())) | set(lines))
     result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))

@@ -47,7 +47,9 @@ def summarize(records: Iterable[RequestRecord]) -> Summary:
     rows: List[RequestRow] = []
     union: Dict[str, Set[int]] = {}
     pids: Set[int] = set()
-    for record in records:
+    # The store keeps records in the order they were written, which is
+    # completion order batched per process; people read them by start time.
+    for record in sorted(records, key=lambda record: (record.start, record.record_id or 0)):
         rows.append(
             RequestRow(
                 id=str(record.key), test_set=record.test_set, method=record.method, route=record.route,
