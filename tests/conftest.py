@@ -13,10 +13,11 @@ import pytest
 from tests.support.servers import REPOSITORY
 
 
-def coverage_oracle(kind: str, specs: List[dict]) -> Dict[str, Dict[str, List[int]]]:
-    """coverage.py's lines for each request spec, each measured alone."""
+def coverage_oracle(kind: str, specs: List[dict], *, branch: bool = False) -> Dict[str, Dict[str, list]]:
+    """coverage.py's lines (or arcs) for each request spec, each measured alone."""
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.support.oracle", kind], input=json.dumps(specs),
+        [sys.executable, "-m", "tests.support.oracle", kind, *(["--branch"] if branch else [])],
+        input=json.dumps(specs),
         capture_output=True, text=True, cwd=str(REPOSITORY), timeout=120,
     )
     assert completed.returncode == 0, completed.stderr

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Sequence
 
-__all__ = ["Config", "DEFAULT_ID_HEADER", "DEFAULT_TEST_SET_HEADER"]
+__all__ = ["Config", "DEFAULT_ID_HEADER", "DEFAULT_TEST_SET_HEADER", "parse_sample_rule"]
 
 DEFAULT_ID_HEADER = "KEPLOY-TEST-ID"
 DEFAULT_TEST_SET_HEADER = "KEPLOY-TEST-SET-ID"
@@ -23,7 +23,30 @@ _ENVIRONMENT_NAMES = {
     "db": "REQUESTCOV_DB",
     "id_header": "REQUESTCOV_ID_HEADER",
     "test_set_header": "REQUESTCOV_TEST_SET_HEADER",
+    "branch": "REQUESTCOV_BRANCH",
+    "sample_rate": "REQUESTCOV_SAMPLE_RATE",
+    "sample_rules": "REQUESTCOV_SAMPLE",
 }
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def parse_sample_rule(text: str) -> "tuple[str, str, float]":
+    """``"GET /health*=0"`` -> ``("GET", "/health*", 0.0)``; the method may be
+    left out (any method). Raises ValueError with a message for people."""
+    pattern, separator, rate_text = text.strip().rpartition("=")
+    if not separator or not pattern.strip():
+        raise ValueError(f"a sampling rule looks like 'GET /path*=0.1', not {text!r}")
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        raise ValueError(f"the rate of sampling rule {text!r} is not a number") from None
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"the rate of sampling rule {text!r} must be between 0 and 1")
+    method, _, path = pattern.strip().partition(" ")
+    if not path:
+        method, path = "*", method
+    return method.upper(), path.strip(), rate
 
 
 def _split(value: str, separator: str) -> List[str]:
@@ -50,6 +73,18 @@ class Config:
     db: Optional[str] = None
     id_header: str = DEFAULT_ID_HEADER
     test_set_header: str = DEFAULT_TEST_SET_HEADER
+    #: Record arcs (branch coverage) as coverage.py's --branch does.
+    branch: bool = False
+    #: Share of requests without a test id that is recorded (production traffic).
+    sample_rate: float = 1.0
+    #: Per-endpoint rates, ``"METHOD /path-pattern=rate"``; the first match wins.
+    sample_rules: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sample_rate <= 1.0:
+            raise ValueError(f"sample_rate must be between 0 and 1, got {self.sample_rate}")
+        for rule in self.sample_rules:
+            parse_sample_rule(rule)
 
     @classmethod
     def from_environment(cls, environ: Optional[Mapping[str, str]] = None) -> "Config":
@@ -62,6 +97,9 @@ class Config:
             db=environ.get(_ENVIRONMENT_NAMES["db"]) or None,
             id_header=environ.get(_ENVIRONMENT_NAMES["id_header"]) or DEFAULT_ID_HEADER,
             test_set_header=environ.get(_ENVIRONMENT_NAMES["test_set_header"]) or DEFAULT_TEST_SET_HEADER,
+            branch=environ.get(_ENVIRONMENT_NAMES["branch"], "").strip().lower() in _TRUE,
+            sample_rate=float(environ.get(_ENVIRONMENT_NAMES["sample_rate"]) or 1.0),
+            sample_rules=_split(environ.get(_ENVIRONMENT_NAMES["sample_rules"], ""), ","),
         )
 
     @classmethod
@@ -74,6 +112,9 @@ class Config:
         db: "Optional[str | os.PathLike[str]]" = None,
         id_header: Optional[str] = None,
         test_set_header: Optional[str] = None,
+        branch: Optional[bool] = None,
+        sample_rate: Optional[float] = None,
+        sample_rules: "Optional[str | Sequence[str]]" = None,
     ) -> "Config":
         """Options given in code win; the environment fills in the rest."""
         base = cls.from_environment()
@@ -90,6 +131,12 @@ class Config:
             changes["id_header"] = id_header
         if test_set_header:
             changes["test_set_header"] = test_set_header
+        if branch is not None:
+            changes["branch"] = bool(branch)
+        if sample_rate is not None:
+            changes["sample_rate"] = float(sample_rate)
+        if sample_rules is not None:
+            changes["sample_rules"] = _as_list(sample_rules)
         return replace(base, **changes)
 
     def to_environment(self) -> Dict[str, str]:
@@ -106,4 +153,10 @@ class Config:
             environ[_ENVIRONMENT_NAMES["omit"]] = ",".join(self.omit)
         if self.db:
             environ[_ENVIRONMENT_NAMES["db"]] = os.path.abspath(self.db)
+        if self.branch:
+            environ[_ENVIRONMENT_NAMES["branch"]] = "1"
+        if self.sample_rate != 1.0:
+            environ[_ENVIRONMENT_NAMES["sample_rate"]] = repr(self.sample_rate)
+        if self.sample_rules:
+            environ[_ENVIRONMENT_NAMES["sample_rules"]] = ",".join(self.sample_rules)
         return environ

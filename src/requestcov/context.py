@@ -27,8 +27,10 @@ __all__ = [
     "tracking",
     "current_collector",
     "startup_collector",
+    "unrecorded_collector",
     "begin_collecting",
     "end_collecting",
+    "restore_collector",
     "measured_code",
     "register_code",
 ]
@@ -56,12 +58,15 @@ class Collector:
     work; the writer thread maps code objects to files later.
     """
 
-    __slots__ = ("lines", "tracers", "request", "__weakref__")
+    __slots__ = ("lines", "arcs", "tracers", "request", "__weakref__")
 
     def __init__(self) -> None:
         #: The recorder's ActiveRequest this collector belongs to, if any.
         self.request: object = None
         self.lines: Dict[int, Set[int]] = {}
+        #: With branch coverage: (from line, to line) arcs as coverage.py
+        #: records them, negative numbers entering or leaving a code object.
+        self.arcs: Dict[int, Set[Tuple[int, int]]] = {}
         #: Per-code local trace functions of the settrace engine, cached so a
         #: frame start costs no allocation.
         self.tracers: Dict[int, Callable] = {}
@@ -92,6 +97,9 @@ class Tracking:
 
 tracking = Tracking()
 startup_collector = Collector()
+#: Current for requests that sampling leaves unrecorded; never read, never in
+#: flight, so it never holds a location enabled.
+unrecorded_collector = Collector()
 current_collector: ContextVar[Collector] = ContextVar("requestcov_collector", default=startup_collector)
 
 
@@ -126,12 +134,17 @@ def end_collecting(collector: Collector, token: "Optional[Token[Collector]]") ->
     """
     with tracking.lock:
         tracking.in_flight = tuple(other for other in tracking.in_flight if other is not collector)
+    restore_collector(token)
+
+
+def restore_collector(token: "Optional[Token[Collector]]") -> None:
+    """Undo ``current_collector.set``; quietly, when ended from another
+    context than it began in (a server calling close() elsewhere): nothing of
+    ours is current there."""
     if token is not None:
         try:
             current_collector.reset(token)
         except ValueError:
-            # Ended from another context than it began in (a server calling
-            # close() elsewhere): nothing of ours is current there.
             pass
 
 

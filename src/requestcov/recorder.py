@@ -16,7 +16,7 @@ import threading
 import time
 from contextvars import Token
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from requestcov.config import Config
 from requestcov.context import (
@@ -26,12 +26,15 @@ from requestcov.context import (
     end_collecting,
     measured_code,
     reset_after_fork,
+    restore_collector,
     startup_collector,
     tracking,
+    unrecorded_collector,
 )
 from requestcov.engine import Engine, SourceMatcher, make_engine
 from requestcov.log import log_once, logger
 from requestcov.records import REQUEST, STARTUP, RequestRecord
+from requestcov.sampling import Sampler
 from requestcov.store import resolve_db_path
 from requestcov.store.writer import BackgroundWriter
 
@@ -56,6 +59,8 @@ class ActiveRequest:
     #: (the WSGI ``close()``) is left.
     body_sent: bool = False
     finished: bool = False
+    #: False when sampling left this request out.
+    recorded: bool = True
 
 
 @dataclass
@@ -73,11 +78,13 @@ class Recorder:
         self.config = config
         self.source: List[str] = list(config.source or default_source)
         self.matcher = SourceMatcher(self.source, config.include, config.omit)
+        self.sampler = Sampler(config.sample_rate, config.sample_rules)
         self.db_path = resolve_db_path(config.db).resolve()
-        self.engine: Engine = make_engine(self.matcher)
+        self.engine: Engine = make_engine(self.matcher, branch=config.branch)
         self.writer = BackgroundWriter(self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread)
         self.engine.start()
         self._closed = False
+        self._finish_lock = threading.Lock()
         atexit.register(self.close)
         _write_then_die_on_sigterm()
         if hasattr(os, "register_at_fork"):
@@ -89,6 +96,12 @@ class Recorder:
     # -- the request path -------------------------------------------------
 
     def begin(self, *, method: str, path: str, test_id: str = "", test_set: str = "") -> ActiveRequest:
+        if not self.sampler.should_record(method, path, bool(test_id)):
+            return ActiveRequest(
+                collector=unrecorded_collector, token=current_collector.set(unrecorded_collector),
+                test_id=test_id, test_set=test_set, method=method, path=path, start=0.0,
+                started_counter=0.0, recorded=False,
+            )
         self.engine.on_thread_start_request()
         collector, token = begin_collecting()
         request = ActiveRequest(
@@ -100,48 +113,57 @@ class Recorder:
 
     def finish(self, request: ActiveRequest, *, status: Optional[int] = None) -> None:
         """End a request once (later calls do nothing) and queue its record."""
-        if request.finished:
-            return
-        request.finished = True
-        if self._closed:
-            # After shutdown began: the store is flushed and closed for good.
+        with self._finish_lock:
+            if request.finished:
+                return
+            request.finished = True
+        if not request.recorded:
+            restore_collector(request.token)
+            request.token = None
             return
         duration_ms = (time.perf_counter() - request.started_counter) * 1000.0
         if status is not None:
             request.status = status
+        # Queued before it leaves the in-flight set: shutdown, which waits for
+        # requests in flight and then flushes the queue, always finds it.
+        self.writer.submit(_Finished(request, duration_ms, os.getpid()))
         end_collecting(request.collector, request.token)
         request.token = None
-        self.writer.submit(_Finished(request, duration_ms, os.getpid()))
 
     # -- the writer thread --------------------------------------------------
 
     def _to_record(self, finished: _Finished) -> RequestRecord:
         request = finished.request
         lines_by_path: Dict[str, Set[int]] = {}
-        measured_path = self.matcher.measured_path
         # list() copies the dict in one step and set.update reads each set in
         # one step, so late writes from a straggling thread cannot break the
         # iteration.
         for code_key, lines in list(request.collector.lines.items()):
-            code = measured_code.get(code_key)
-            path = measured_path(code.co_filename) if code is not None else None
-            if path is None:
-                continue
-            known = lines_by_path.get(path)
-            if known is None:
-                lines_by_path[path] = set(lines)
-            else:
-                known.update(lines)
+            path = self._path_of(code_key)
+            if path is not None:
+                _merge(lines_by_path, path, lines)
+        arcs_by_path: Optional[Dict[str, Set[Tuple[int, int]]]] = None
+        if self.config.branch:
+            arcs_by_path = {}
+            for code_key, arcs in list(request.collector.arcs.items()):
+                path = self._path_of(code_key)
+                if path is not None:
+                    _merge(arcs_by_path, path, arcs)
         return RequestRecord(
             test_id=request.test_id, test_set=request.test_set, method=request.method,
             path=request.path, route=request.route, status=request.status, start=request.start,
             duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
             lines={path: sorted(lines) for path, lines in lines_by_path.items()},
+            arcs=None if arcs_by_path is None else {path: sorted(arcs) for path, arcs in arcs_by_path.items()},
         )
+
+    def _path_of(self, code_key: int) -> Optional[str]:
+        code = measured_code.get(code_key)
+        return self.matcher.measured_path(code.co_filename) if code is not None else None
 
     # -- shutdown -----------------------------------------------------------
 
-    def _finish_sent_requests(self, drain_timeout: float) -> None:
+    def _finish_sent_requests(self, drain_timeout: float, close_grace: float = 0.5) -> None:
         """Give requests in flight time to finish, then record those whose
         response was fully sent. A server may hold ``close()`` back while it
         waits on the client's socket (werkzeug drains unread input first); the
@@ -150,10 +172,19 @@ class Recorder:
         # by SIGTERM) cannot progress while we wait: it is not waited for.
         interrupted = current_request()
         deadline = time.monotonic() + drain_timeout
+        only_cleanup_since: Optional[float] = None
         while time.monotonic() < deadline:
             pending = [c.request for c in tracking.in_flight if c.request is not interrupted]
-            if all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
+            if not pending:
                 break
+            if all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
+                now = time.monotonic()
+                if only_cleanup_since is None:
+                    only_cleanup_since = now
+                elif now - only_cleanup_since >= close_grace:
+                    break
+            else:
+                only_cleanup_since = None
             time.sleep(0.01)
         for collector in tracking.in_flight:
             request = collector.request
@@ -230,6 +261,16 @@ def get_recorder(config: Config, default_source: Sequence[str]) -> Optional[Reco
 
 def current_recorder() -> Optional[Recorder]:
     return _recorder
+
+
+def _merge(target: Dict[str, Set[Any]], path: str, items: Set[Any]) -> None:
+    """Add a code object's set into its file's; set.update reads the set in
+    one step, so a straggling thread adding to it cannot break the copy."""
+    known = target.get(path)
+    if known is None:
+        target[path] = set(items)
+    else:
+        known.update(items)
 
 
 def current_request() -> Optional[ActiveRequest]:

@@ -51,6 +51,11 @@ def meet(name, user_id):
     return jsonify(result)
 
 
+@app.get("/quantity/<text>")
+def quantity(text):
+    return jsonify({"quantity": shop_logic.parse_quantity(text)})
+
+
 @app.get("/twins")
 def twins():
     return jsonify([twin_a.compute(1), twin_b.compute(2)])

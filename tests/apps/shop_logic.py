@@ -47,3 +47,13 @@ def countdown(count):
     for number in range(count, 0, -1):
         yield f"{number}\n"
     yield "liftoff\n"
+
+
+def parse_quantity(text):
+    try:
+        quantity = int(text)
+    except ValueError:
+        quantity = 1
+    finally:
+        text = None
+    return max(quantity, 1)

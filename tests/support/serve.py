@@ -19,13 +19,17 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="serve without requestcov")
     parser.add_argument("--fault", choices=["begin", "finish", "writer"], default=None,
                         help="make that part of requestcov raise, to show the app is unaffected")
+    parser.add_argument("--branch", action="store_true", help="record arcs too")
+    parser.add_argument("--sample-rate", type=float, default=None)
+    parser.add_argument("--sample", action="append", default=None, help="METHOD /pattern=rate")
     parser.add_argument("--background-thread", action="store_true",
                         help="run app code on a thread outside any request")
     arguments = parser.parse_args()
     if arguments.switch_interval:
         sys.setswitchinterval(arguments.switch_interval)
     apps_folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps")
-    options = {"source": [apps_folder], "db": arguments.db}
+    options = {"source": [apps_folder], "db": arguments.db, "branch": arguments.branch,
+               "sample_rate": arguments.sample_rate, "sample_rules": arguments.sample}
     if arguments.kind == "plain":
         from werkzeug.serving import make_server
 

@@ -8,6 +8,7 @@ the server record is only its environment; see :mod:`requestcov.launcher`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import List, Optional, Sequence, Tuple
@@ -36,22 +37,22 @@ def build_config(
     omit: Sequence[str],
     id_header: Optional[str],
     test_set_header: Optional[str],
+    branch: Optional[bool] = None,
+    sample_rate: Optional[float] = None,
+    sample_rules: Sequence[str] = (),
 ) -> Config:
     """Options given here win over ``REQUESTCOV_*``; the source defaults to the
     current folder and the store to an absolute path, so workers that change
     folder still measure and write the same places."""
     config = Config.resolve(
         source=_split_values(source), include=_split_values(include), omit=_split_values(omit),
-        db=db, id_header=id_header, test_set_header=test_set_header,
+        db=db, id_header=id_header, test_set_header=test_set_header, branch=branch,
+        sample_rate=sample_rate, sample_rules=_split_values(sample_rules),
     )
-    source_folders = config.source or [os.getcwd()]
-    return Config(
-        source=[os.path.abspath(folder) for folder in source_folders],
-        include=config.include,
-        omit=config.omit,
+    return dataclasses.replace(
+        config,
+        source=[os.path.abspath(folder) for folder in config.source or [os.getcwd()]],
         db=str(resolve_db_path(config.db).resolve()),
-        id_header=config.id_header,
-        test_set_header=config.test_set_header,
     )
 
 
@@ -71,6 +72,12 @@ def build_config(
               help="Header carrying the test id [default: REQUESTCOV_ID_HEADER or KEPLOY-TEST-ID].")
 @click.option("--test-set-header", default=None, metavar="NAME",
               help="Header carrying the test set [default: REQUESTCOV_TEST_SET_HEADER or KEPLOY-TEST-SET-ID].")
+@click.option("--branch/--no-branch", default=None,
+              help="Record arcs too, as coverage.py --branch does (uses the trace-function engine).")
+@click.option("--sample-rate", type=click.FloatRange(0.0, 1.0), default=None, metavar="RATE",
+              help="Share of requests without a test id to record, e.g. 0.05 in production [default: 1].")
+@click.option("--sample", "sample_rules", multiple=True, metavar="'METHOD /PATH*=RATE'",
+              help="Rate for matching requests, first match wins, e.g. 'GET /health*=0' (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print where the records go.")
 @click.argument("server_command", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- COMMAND ...")
 def command(
@@ -80,6 +87,9 @@ def command(
     omit: Tuple[str, ...],
     id_header: Optional[str],
     test_set_header: Optional[str],
+    branch: Optional[bool],
+    sample_rate: Optional[float],
+    sample_rules: Tuple[str, ...],
     quiet: bool,
     server_command: Tuple[str, ...],
 ) -> None:
@@ -96,9 +106,13 @@ def command(
     Workers, reloaders and other Python child processes record too. Stopping
     the server (Ctrl-C, SIGTERM) writes every finished request to the store.
     """
-    config = build_config(
-        db=db, source=source, include=include, omit=omit, id_header=id_header, test_set_header=test_set_header,
-    )
+    try:
+        config = build_config(
+            db=db, source=source, include=include, omit=omit, id_header=id_header,
+            test_set_header=test_set_header, branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--sample'") from error
     environment = launch_environment(config, os.environ)
     arguments = list(server_command)
     if not quiet:

@@ -14,8 +14,18 @@ from requestcov.engine.source import SourceMatcher, canonical_path
 __all__ = ["Engine", "SourceMatcher", "canonical_path", "make_engine"]
 
 
-def make_engine(matcher: SourceMatcher) -> Engine:
-    """The fastest engine this interpreter supports."""
+def make_engine(matcher: SourceMatcher, *, branch: bool = False) -> Engine:
+    """The fastest engine this interpreter supports for what is asked.
+
+    Branch coverage uses the trace-function engine on every version, as
+    coverage.py does before Python 3.14: sys.monitoring's BRANCH events of
+    3.12 and 3.13 name instructions, not the line-to-line arcs coverage.py
+    reports, and arcs need every line event, so locations cannot be disabled.
+    """
+    if branch:
+        from requestcov.engine.settrace import TraceEngine
+
+        return TraceEngine(matcher, branch=True)
     if sys.version_info >= (3, 12):
         from requestcov.engine.sysmon import MonitoringEngine
 

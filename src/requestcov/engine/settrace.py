@@ -13,7 +13,8 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from requestcov.context import Collector, current_collector, register_code
+from requestcov.context import Collector, current_collector, register_code, unrecorded_collector
+from requestcov.engine.arcs import arc_tracer, entry_line
 from requestcov.engine.base import Engine, other_tracer_description
 from requestcov.engine.source import SourceMatcher
 from requestcov.log import logger
@@ -37,8 +38,9 @@ class TraceEngine(Engine):
 
     name = "settrace"
 
-    def __init__(self, matcher: SourceMatcher) -> None:
+    def __init__(self, matcher: SourceMatcher, *, branch: bool = False) -> None:
         self.matcher = matcher
+        self.branch = branch
         self._measured: Dict[CodeType, Tuple[str, bool]] = {}
         self._global_trace: Optional[Callable] = None
         self.stepped_aside = False
@@ -83,6 +85,8 @@ class TraceEngine(Engine):
         measured: Dict[CodeType, Tuple[str, bool]] = self._measured
         is_measured_code = self.matcher.is_measured_code
         current = current_collector.get
+        unrecorded = unrecorded_collector
+        branch = self.branch
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
             code = frame.f_code
@@ -95,6 +99,17 @@ class TraceEngine(Engine):
                 return None
             key = id(code)
             collector: Collector = current()
+            if collector is unrecorded:
+                return None
+            if branch:
+                # Arcs need the previous line of this very frame: one tracer per frame.
+                lines = collector.lines.get(key)
+                if lines is None:
+                    lines = collector.lines[key] = set()
+                arcs = collector.arcs.get(key)
+                if arcs is None:
+                    arcs = collector.arcs[key] = set()
+                return arc_tracer(lines, arcs, entry_line(frame))
             tracer = collector.tracers.get(key)
             if tracer is None:
                 lines = collector.lines.get(key)

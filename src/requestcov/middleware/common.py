@@ -8,13 +8,15 @@ from typing import Any, List, Optional, Sequence
 
 from requestcov.config import Config
 from requestcov.engine.source import is_third_party
+from requestcov.log import log_once
 from requestcov.recorder import Recorder, get_recorder
 
 __all__ = ["RecordingMiddleware", "default_source_for"]
 
 class RecordingMiddleware:
     """Options mirror the command line: ``source``, ``include``, ``omit``,
-    ``db``, ``id_header``, ``test_set_header``; unset ones come from the
+    ``db``, ``id_header``, ``test_set_header``, ``branch``, ``sample_rate`` and
+    ``sample_rules`` (``["GET /health*=0"]``); unset ones come from the
     ``REQUESTCOV_*`` environment variables."""
 
     def __init__(
@@ -27,13 +29,24 @@ class RecordingMiddleware:
         db: "Optional[str | os.PathLike[str]]" = None,
         id_header: Optional[str] = None,
         test_set_header: Optional[str] = None,
+        branch: Optional[bool] = None,
+        sample_rate: Optional[float] = None,
+        sample_rules: "Optional[str | Sequence[str]]" = None,
     ) -> None:
         self.app = app
-        self.config = Config.resolve(
-            source=source, include=include, omit=omit, db=db,
-            id_header=id_header, test_set_header=test_set_header,
-        )
-        self.recorder: Optional[Recorder] = get_recorder(
+        self.recorder: Optional[Recorder] = None
+        try:
+            self.config = Config.resolve(
+                source=source, include=include, omit=omit, db=db,
+                id_header=id_header, test_set_header=test_set_header,
+                branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
+            )
+        except ValueError as error:
+            # A bad option or REQUESTCOV_* value must not stop the app.
+            log_once("config", "requestcov: %s; the app runs unmeasured", error)
+            self.config = Config()
+            return
+        self.recorder = get_recorder(
             self.config, default_source_for(app) if self.config.source is None else []
         )
 
