@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -106,7 +106,8 @@ class CoverageIndex:
 
 
 def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
-    """Build the index from records, reading each record once.
+    """Build the index from records, reading each record once. Records that
+    share a test key are one test covering their union.
 
     Lines are first keyed ``file_index << 32 | line`` (sortable without knowing
     the files' lengths in advance) and squeezed into dense ids at the end.
@@ -118,6 +119,7 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     chunks: List[np.ndarray] = []
     sizes: List[int] = []
     tests_with_arcs: List[int] = []
+    test_of_key: Dict[TestKey, int] = {}
 
     for record in records:
         line_numbers: List[int] = []
@@ -138,8 +140,9 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
             raise ValueError(f"{record.key}: line numbers are never negative")
         keys += np.repeat(np.asarray(bases, dtype=np.int64), counts)
         arc_keys: List[int] = []
-        if record.arcs:
-            tests_with_arcs.append(len(tests))
+        existing = test_of_key.get(record.key)
+        if record.arcs and (existing is None or existing not in tests_with_arcs):
+            tests_with_arcs.append(len(tests) if existing is None else existing)
             for path, arcs in record.arcs.items():
                 file_index = file_ids.get(path)
                 if file_index is None:
@@ -154,6 +157,20 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
             keys = np.concatenate([keys, np.asarray(arc_keys, dtype=np.int64)])
         keys.sort()
         chunk = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.shape[0] > 1 else keys
+        if existing is not None:
+            # Several requests of one test (the test-control endpoint, or a
+            # test sending more than one request): the test covers their union.
+            merged = np.union1d(chunks[existing], chunk)
+            chunks[existing] = merged
+            sizes[existing] = int(merged.shape[0])
+            earlier = tests[existing]
+            tests[existing] = replace(
+                earlier, duration_ms=earlier.duration_ms + float(record.duration_ms or 0.0),
+                line_count=int(np.count_nonzero(merged < _ARC_TAG)),
+                has_arcs=earlier.has_arcs or record.arcs is not None,
+            )
+            continue
+        test_of_key[record.key] = len(tests)
         chunks.append(chunk)
         sizes.append(int(chunk.shape[0]))
         tests.append(TestInfo(
