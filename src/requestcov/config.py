@@ -26,6 +26,8 @@ _ENVIRONMENT_NAMES = {
     "branch": "REQUESTCOV_BRANCH",
     "sample_rate": "REQUESTCOV_SAMPLE_RATE",
     "sample_rules": "REQUESTCOV_SAMPLE",
+    "control": "REQUESTCOV_CONTROL",
+    "control_remote": "REQUESTCOV_CONTROL_REMOTE",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -79,6 +81,10 @@ class Config:
     sample_rate: float = 1.0
     #: Per-endpoint rates, ``"METHOD /path-pattern=rate"``; the first match wins.
     sample_rules: List[str] = field(default_factory=list)
+    #: Answer POST /requestcov/test/start|end/{id} (needs REQUESTCOV_TOKEN).
+    control: bool = False
+    #: Let the control endpoint answer clients beyond the loopback interface.
+    control_remote: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.sample_rate <= 1.0:
@@ -100,6 +106,8 @@ class Config:
             branch=environ.get(_ENVIRONMENT_NAMES["branch"], "").strip().lower() in _TRUE,
             sample_rate=float(environ.get(_ENVIRONMENT_NAMES["sample_rate"]) or 1.0),
             sample_rules=_split(environ.get(_ENVIRONMENT_NAMES["sample_rules"], ""), ","),
+            control=environ.get(_ENVIRONMENT_NAMES["control"], "").strip().lower() in _TRUE,
+            control_remote=environ.get(_ENVIRONMENT_NAMES["control_remote"], "").strip().lower() in _TRUE,
         )
 
     @classmethod
@@ -115,6 +123,8 @@ class Config:
         branch: Optional[bool] = None,
         sample_rate: Optional[float] = None,
         sample_rules: "Optional[str | Sequence[str]]" = None,
+        control: Optional[bool] = None,
+        control_remote: Optional[bool] = None,
     ) -> "Config":
         """Options given in code win; the environment fills in the rest."""
         base = cls.from_environment()
@@ -137,6 +147,10 @@ class Config:
             changes["sample_rate"] = float(sample_rate)
         if sample_rules is not None:
             changes["sample_rules"] = _as_list(sample_rules)
+        if control is not None:
+            changes["control"] = bool(control)
+        if control_remote is not None:
+            changes["control_remote"] = bool(control_remote)
         return replace(base, **changes)
 
     def to_environment(self) -> Dict[str, str]:
@@ -159,4 +173,8 @@ class Config:
             environ[_ENVIRONMENT_NAMES["sample_rate"]] = repr(self.sample_rate)
         if self.sample_rules:
             environ[_ENVIRONMENT_NAMES["sample_rules"]] = ",".join(self.sample_rules)
+        if self.control:
+            environ[_ENVIRONMENT_NAMES["control"]] = "1"
+        if self.control_remote:
+            environ[_ENVIRONMENT_NAMES["control_remote"]] = "1"
         return environ

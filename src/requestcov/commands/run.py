@@ -40,6 +40,7 @@ def build_config(
     branch: Optional[bool] = None,
     sample_rate: Optional[float] = None,
     sample_rules: Sequence[str] = (),
+    control: Optional[bool] = None,
 ) -> Config:
     """Options given here win over ``REQUESTCOV_*``; the source defaults to the
     current folder and the store to an absolute path, so workers that change
@@ -47,7 +48,7 @@ def build_config(
     config = Config.resolve(
         source=_split_values(source), include=_split_values(include), omit=_split_values(omit),
         db=db, id_header=id_header, test_set_header=test_set_header, branch=branch,
-        sample_rate=sample_rate, sample_rules=_split_values(sample_rules),
+        sample_rate=sample_rate, sample_rules=_split_values(sample_rules), control=control,
     )
     return dataclasses.replace(
         config,
@@ -78,6 +79,9 @@ def build_config(
               help="Share of requests without a test id to record, e.g. 0.05 in production [default: 1].")
 @click.option("--sample", "sample_rules", multiple=True, metavar="'METHOD /PATH*=RATE'",
               help="Rate for matching requests, first match wins, e.g. 'GET /health*=0' (repeatable).")
+@click.option("--control/--no-control", default=None,
+              help="Answer POST /requestcov/test/start|end/{id} on loopback, with the token in "
+                   "REQUESTCOV_TOKEN: requests in between belong to that test.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print where the records go.")
 @click.argument("server_command", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- COMMAND ...")
 def command(
@@ -90,6 +94,7 @@ def command(
     branch: Optional[bool],
     sample_rate: Optional[float],
     sample_rules: Tuple[str, ...],
+    control: Optional[bool],
     quiet: bool,
     server_command: Tuple[str, ...],
 ) -> None:
@@ -110,6 +115,7 @@ def command(
         config = build_config(
             db=db, source=source, include=include, omit=omit, id_header=id_header,
             test_set_header=test_set_header, branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
+            control=control,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--sample'") from error

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.control import CONTROL_PREFIX
 from requestcov.middleware.testid import clean_test_id
 from requestcov.recorder import ActiveRequest, Recorder
 
@@ -37,6 +38,9 @@ class ASGIMiddleware(RecordingMiddleware):
             return
         if scope.get("type") != "http" or recorder is None:
             await self.app(scope, receive, send)
+            return
+        if self.control is not None and str(scope.get("path", "")).startswith(CONTROL_PREFIX):
+            await self._answer_control(scope, send)
             return
         request = self._begin(recorder, scope)
         if request is None:
@@ -67,6 +71,7 @@ class ASGIMiddleware(RecordingMiddleware):
                     test_id = clean_test_id(value.decode("latin-1"))
                 elif lowered == self._test_set_header:
                     test_set = clean_test_id(value.decode("latin-1"))
+            test_id, test_set = self.test_identity(test_id, test_set)
             return recorder.begin(
                 method=str(scope.get("method", "")), path=str(scope.get("path", "")) or "/",
                 test_id=test_id, test_set=test_set,
@@ -74,6 +79,22 @@ class ASGIMiddleware(RecordingMiddleware):
         except Exception:
             log_once("asgi-begin", "requestcov: could not start recording a request", exc_info=True)
             return None
+
+    async def _answer_control(self, scope: Scope, send: Send) -> None:
+        assert self.control is not None
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers") or ()
+        }
+        client = scope.get("client")
+        answer = self.control.handle(
+            str(scope.get("method", "")), str(scope.get("path", "")),
+            (scope.get("query_string") or b"").decode("latin-1"), client[0] if client else None, headers.get,
+        )
+        body = answer.encoded()
+        await send({"type": "http.response.start", "status": answer.status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode("latin-1")),
+        ]})
+        await send({"type": "http.response.body", "body": body})
 
     def _finish(self, recorder: Recorder, request: ActiveRequest, scope: Scope, *, error: bool) -> None:
         try:

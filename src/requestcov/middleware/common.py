@@ -9,15 +9,16 @@ from typing import Any, List, Optional, Sequence
 from requestcov.config import Config
 from requestcov.engine.source import is_third_party
 from requestcov.log import log_once
+from requestcov.middleware.control import ActiveTest, ControlEndpoint
 from requestcov.recorder import Recorder, get_recorder
 
 __all__ = ["RecordingMiddleware", "default_source_for"]
 
 class RecordingMiddleware:
     """Options mirror the command line: ``source``, ``include``, ``omit``,
-    ``db``, ``id_header``, ``test_set_header``, ``branch``, ``sample_rate`` and
-    ``sample_rules`` (``["GET /health*=0"]``); unset ones come from the
-    ``REQUESTCOV_*`` environment variables."""
+    ``db``, ``id_header``, ``test_set_header``, ``branch``, ``sample_rate``,
+    ``sample_rules`` (``["GET /health*=0"]``), ``control`` and ``control_remote``;
+    unset ones come from the ``REQUESTCOV_*`` environment variables."""
 
     def __init__(
         self,
@@ -32,14 +33,18 @@ class RecordingMiddleware:
         branch: Optional[bool] = None,
         sample_rate: Optional[float] = None,
         sample_rules: "Optional[str | Sequence[str]]" = None,
+        control: Optional[bool] = None,
+        control_remote: Optional[bool] = None,
     ) -> None:
         self.app = app
         self.recorder: Optional[Recorder] = None
+        self.control: Optional[ControlEndpoint] = None
         try:
             self.config = Config.resolve(
                 source=source, include=include, omit=omit, db=db,
                 id_header=id_header, test_set_header=test_set_header,
                 branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
+                control=control, control_remote=control_remote,
             )
         except ValueError as error:
             # A bad option or REQUESTCOV_* value must not stop the app.
@@ -49,6 +54,22 @@ class RecordingMiddleware:
         self.recorder = get_recorder(
             self.config, default_source_for(app) if self.config.source is None else []
         )
+        if self.config.control and self.recorder is not None:
+            # The token is read here and never kept in the config, which is
+            # passed to child processes and may be logged.
+            self.control = ControlEndpoint(
+                ActiveTest(self.recorder.db_path), os.environ.get("REQUESTCOV_TOKEN"), self.config.control_remote,
+            )
+            if not os.environ.get("REQUESTCOV_TOKEN"):
+                log_once("control-token", "requestcov: the test-control endpoint is on but REQUESTCOV_TOKEN "
+                         "is not set; it refuses every request")
+
+    def test_identity(self, test_id: str, test_set: str) -> "tuple[str, str]":
+        """A request's own test id wins; without one it belongs to the test
+        started through the control endpoint, if any."""
+        if test_id or self.control is None:
+            return test_id, test_set
+        return self.control.active.current() or (test_id, test_set)
 
 
 def default_source_for(app: Any) -> List[str]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.control import CONTROL_PREFIX
 from requestcov.middleware.testid import clean_test_id, wsgi_header_key
 from requestcov.recorder import ActiveRequest, Recorder
 
@@ -33,6 +34,8 @@ class WSGIMiddleware(RecordingMiddleware):
         recorder = self.recorder
         if recorder is None:
             return self.app(environ, start_response)
+        if self.control is not None and environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return self._answer_control(environ, start_response)
         request = self._begin(recorder, environ)
         if request is None:
             return self.app(environ, start_response)
@@ -53,13 +56,27 @@ class WSGIMiddleware(RecordingMiddleware):
             raise
         return _ClosingBody(body, request, lambda: self._finish(recorder, request, environ, error=False))
 
+    def _answer_control(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        assert self.control is not None
+        answer = self.control.handle(
+            environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+            environ.get("REMOTE_ADDR"), lambda name: environ.get(wsgi_header_key(name)),
+        )
+        body = answer.encoded()
+        start_response(answer.status_line, [("Content-Type", "application/json"),
+                                            ("Content-Length", str(len(body)))])
+        return [body]
+
     def _begin(self, recorder: Recorder, environ: dict) -> Optional[ActiveRequest]:
         try:
+            test_id, test_set = self.test_identity(
+                clean_test_id(environ.get(self._id_key)), clean_test_id(environ.get(self._test_set_key)),
+            )
             return recorder.begin(
                 method=environ.get("REQUEST_METHOD", ""),
                 path=environ.get("PATH_INFO", "") or "/",
-                test_id=clean_test_id(environ.get(self._id_key)),
-                test_set=clean_test_id(environ.get(self._test_set_key)),
+                test_id=test_id,
+                test_set=test_set,
             )
         except Exception:
             log_once("wsgi-begin", "requestcov: could not start recording a request", exc_info=True)
