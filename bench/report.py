@@ -22,7 +22,7 @@ MODE_LABELS = {
     "naive": "naive (Coverage per request + YAML)",
     "coverage-contexts": "coverage.py switch_context",
     "requestcov-branch": "requestcov, branch",
-    "requestcov-sampling": "requestcov, sampling",
+    "requestcov-sampling": "requestcov, 10% of untagged traffic",
 }
 
 

@@ -63,6 +63,12 @@ def requestcov_options(mode: str) -> Optional[Dict[str, Any]]:
     raise ValueError(mode)
 
 
+def sends_test_ids(mode: str) -> bool:
+    """Sampling is for production traffic, which carries no test ids: requests
+    with a test id are tests, and requestcov always records those."""
+    return mode != "requestcov-sampling"
+
+
 def unavailable_reason(mode: str) -> Optional[str]:
     """Why a mode cannot run with this checkout, or None when it can."""
     if mode not in MODES:
@@ -81,6 +87,8 @@ class Wrapped:
     interface: str
     #: Called after the measurement: flushes and returns facts to report.
     finish: Callable[[], Dict[str, Any]] = field(default=lambda: {})
+    #: Whether requests carry a test-id header (see sends_test_ids).
+    test_ids: bool = True
 
 
 def build(app_name: str, mode: str, workdir: str) -> Wrapped:
@@ -91,7 +99,9 @@ def build(app_name: str, mode: str, workdir: str) -> Wrapped:
     if mode == "none":
         return Wrapped(app, interface)
     if mode.startswith("requestcov"):
-        return _requestcov(app, interface, source, workdir, requestcov_options(mode) or {})
+        wrapped = _requestcov(app, interface, source, workdir, requestcov_options(mode) or {})
+        wrapped.test_ids = sends_test_ids(mode)
+        return wrapped
     if mode == "naive":
         from benchlib.naive import NaiveASGIMiddleware, NaiveWSGIMiddleware
 

@@ -23,6 +23,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from benchlib import BENCH_DIR, modes
+from benchlib import modes
 from benchlib.mix import MIX, TEST_ID_HEADER
 
 HOST = "127.0.0.1"
@@ -73,8 +74,9 @@ class LoadResult:
 
 
 def generate_load(port: int, requests: int, concurrency: int, deadline_seconds: float,
-                  id_prefix: str) -> Dict[str, Any]:
-    """Send ``requests`` requests over ``concurrency`` keep-alive connections."""
+                  id_prefix: str, test_ids: bool = True) -> Dict[str, Any]:
+    """Send ``requests`` requests over ``concurrency`` keep-alive connections;
+    without ``test_ids`` they carry no test-id header, like production traffic."""
     result = LoadResult()
     counter = iter(range(requests))
     counter_lock = threading.Lock()
@@ -88,7 +90,7 @@ def generate_load(port: int, requests: int, concurrency: int, deadline_seconds: 
             if number is None:
                 break
             spec = MIX[number % len(MIX)]
-            headers = {TEST_ID_HEADER: f"{id_prefix}-{number}"}
+            headers = {TEST_ID_HEADER: f"{id_prefix}-{number}"} if test_ids else {}
             if spec.body:
                 headers["Content-Type"] = "application/json"
             started = time.perf_counter()
@@ -147,8 +149,9 @@ def measure(app: str, mode: str, *, requests: int, warmup: int, concurrency: int
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_ready(port, process)
-        generate_load(port, warmup, concurrency, deadline_seconds, "warm")
-        result = generate_load(port, requests, concurrency, deadline_seconds, "bench")
+        test_ids = modes.sends_test_ids(mode)
+        generate_load(port, warmup, concurrency, deadline_seconds, "warm", test_ids)
+        result = generate_load(port, requests, concurrency, deadline_seconds, "bench", test_ids)
     finally:
         _stop(process)
     result["recorded"] = _count_recorded(mode, workdir)

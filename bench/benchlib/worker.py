@@ -34,7 +34,7 @@ def measure_inprocess(args: argparse.Namespace) -> Dict[str, Any]:
     wrapped = modes.build(args.app, args.mode, workdir)
     samples, timed = inprocess.run(
         wrapped.app, wrapped.interface, warmup=args.warmup, requests=args.requests,
-        max_seconds=args.max_seconds,
+        max_seconds=args.max_seconds, test_ids=wrapped.test_ids,
     )
     started = time.perf_counter()
     facts = wrapped.finish()

@@ -29,10 +29,10 @@ import types
 from pathlib import Path
 from typing import Any, Dict, List
 
-from requestcov.context import Collector
+from requestcov.context import Collector, register_code
 from requestcov.engine.source import SourceMatcher
 from requestcov.records import RequestRecord
-from requestcov.recorder import ActiveRequest, Recorder, _Finished
+from requestcov.recorder import ActiveRequest, _Finished, build_record
 from requestcov.store.sqlite import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
 
@@ -90,17 +90,12 @@ def make_finished(count: int, root: str) -> List[Any]:
     for index in range(count):
         collector = Collector()
         for code in codes:
-            collector.lines[code] = set(_line_runs(generator, per_code))
+            collector.lines[register_code(code)] = set(_line_runs(generator, per_code))
         request = ActiveRequest(collector=collector, token=None, test_id=f"test-{index}", test_set="",
                                 method="GET", path=f"/api/items/{index}", start=time.time(),
                                 started_counter=0.0, route="/api/items/<id>", status=200)
         finished.append(_Finished(request, 1.5, os.getpid()))
     return finished
-
-
-def _fake_recorder(root: str) -> Any:
-    """Enough of a Recorder for its ``_to_record`` (no engine started)."""
-    return types.SimpleNamespace(matcher=SourceMatcher([root]))
 
 
 def _time_writer(db: Path, items: List[Any], convert: Any) -> float:
@@ -124,7 +119,7 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     os.makedirs(root)
     records = make_records(count, root)
     finished = make_finished(count, root)
-    fake = _fake_recorder(root)
+    matcher = SourceMatcher([root])
     # The test data is long-lived here but would not be in a server (the
     # queue holds a handful of requests): keep the collector from rescanning
     # it on every collection, which would charge the writer for the harness.
@@ -132,7 +127,7 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     gc.freeze()
 
     def convert(item: Any) -> RequestRecord:
-        return Recorder._to_record(fake, item)  # the recorder's own conversion
+        return build_record(item, matcher, branch=False)  # the recorder's own conversion
 
     results: Dict[str, Any] = {"records": count, "lines_per_record": FILES * LINES_PER_FILE,
                                "files_per_record": FILES}

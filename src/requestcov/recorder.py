@@ -38,7 +38,7 @@ from requestcov.sampling import Sampler
 from requestcov.store import resolve_db_path
 from requestcov.store.writer import BackgroundWriter
 
-__all__ = ["Recorder", "ActiveRequest", "get_recorder", "current_recorder", "current_request", "set_route"]
+__all__ = ["Recorder", "ActiveRequest", "build_record", "get_recorder", "current_recorder", "current_request", "set_route"]
 
 
 @dataclass
@@ -133,33 +133,7 @@ class Recorder:
     # -- the writer thread --------------------------------------------------
 
     def _to_record(self, finished: _Finished) -> RequestRecord:
-        request = finished.request
-        lines_by_path: Dict[str, Set[int]] = {}
-        # list() copies the dict in one step and set.update reads each set in
-        # one step, so late writes from a straggling thread cannot break the
-        # iteration.
-        for code_key, lines in list(request.collector.lines.items()):
-            path = self._path_of(code_key)
-            if path is not None:
-                _merge(lines_by_path, path, lines)
-        arcs_by_path: Optional[Dict[str, Set[Tuple[int, int]]]] = None
-        if self.config.branch:
-            arcs_by_path = {}
-            for code_key, arcs in list(request.collector.arcs.items()):
-                path = self._path_of(code_key)
-                if path is not None:
-                    _merge(arcs_by_path, path, arcs)
-        return RequestRecord(
-            test_id=request.test_id, test_set=request.test_set, method=request.method,
-            path=request.path, route=request.route, status=request.status, start=request.start,
-            duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
-            lines={path: sorted(lines) for path, lines in lines_by_path.items()},
-            arcs=None if arcs_by_path is None else {path: sorted(arcs) for path, arcs in arcs_by_path.items()},
-        )
-
-    def _path_of(self, code_key: int) -> Optional[str]:
-        code = measured_code.get(code_key)
-        return self.matcher.measured_path(code.co_filename) if code is not None else None
+        return build_record(finished, self.matcher, branch=self.config.branch)
 
     # -- shutdown -----------------------------------------------------------
 
@@ -261,6 +235,36 @@ def get_recorder(config: Config, default_source: Sequence[str]) -> Optional[Reco
 
 def current_recorder() -> Optional[Recorder]:
     return _recorder
+
+
+def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool) -> RequestRecord:
+    """Turn a finished request's collector (sets by code object id) into a
+    record (sorted lines by file). Runs on the writer thread."""
+    request = finished.request
+    lines_by_path: Dict[str, Set[int]] = {}
+    for code_key, lines in list(request.collector.lines.items()):
+        path = _path_of(matcher, code_key)
+        if path is not None:
+            _merge(lines_by_path, path, lines)
+    arcs_by_path: Optional[Dict[str, Set[Tuple[int, int]]]] = None
+    if branch:
+        arcs_by_path = {}
+        for code_key, arcs in list(request.collector.arcs.items()):
+            path = _path_of(matcher, code_key)
+            if path is not None:
+                _merge(arcs_by_path, path, arcs)
+    return RequestRecord(
+        test_id=request.test_id, test_set=request.test_set, method=request.method,
+        path=request.path, route=request.route, status=request.status, start=request.start,
+        duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
+        lines={path: sorted(lines) for path, lines in lines_by_path.items()},
+        arcs=None if arcs_by_path is None else {path: sorted(arcs) for path, arcs in arcs_by_path.items()},
+    )
+
+
+def _path_of(matcher: SourceMatcher, code_key: int) -> Optional[str]:
+    code = measured_code.get(code_key)
+    return matcher.measured_path(code.co_filename) if code is not None else None
 
 
 def _merge(target: Dict[str, Set[Any]], path: str, items: Set[Any]) -> None:
