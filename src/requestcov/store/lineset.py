@@ -7,9 +7,9 @@ the byte string is set when line ``n`` ran. A request touching 500 lines of a
 
 from __future__ import annotations
 
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Sequence, Tuple
 
-__all__ = ["encode_lines", "decode_lines"]
+__all__ = ["encode_lines", "decode_lines", "EncodingCache"]
 
 
 def encode_lines(lines: Iterable[int]) -> bytes:
@@ -39,3 +39,26 @@ def decode_lines(blob: bytes) -> List[int]:
             base = byte_index << 3
             extend([base + bit for bit in bits_of_byte[byte]])
     return lines
+
+
+class EncodingCache:
+    """Encode each distinct line set once.
+
+    Requests to one endpoint mostly run the same lines of each file, so a
+    store writing live traffic sees the same sets again and again; a tuple of
+    the lines is hashed in C, far cheaper than encoding it again. Bounded:
+    the cache starts over when it holds ``limit`` sets.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._encoded: Dict[Tuple[int, ...], bytes] = {}
+
+    def encode(self, lines: Sequence[int]) -> bytes:
+        key = tuple(lines)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            if len(self._encoded) >= self.limit:
+                self._encoded.clear()
+            encoded = self._encoded[key] = encode_lines(key)
+        return encoded

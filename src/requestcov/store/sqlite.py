@@ -16,7 +16,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
-from requestcov.store.lineset import decode_lines, encode_lines
+from requestcov.store.lineset import EncodingCache, decode_lines
 
 __all__ = ["SQLiteStore", "StoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
@@ -109,6 +109,7 @@ class SQLiteStore:
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the requestcov store {self.path}: {error}") from error
         self._file_ids: Dict[str, int] = {}
+        self._encodings = EncodingCache()
 
     # -- schema -----------------------------------------------------------
 
@@ -234,7 +235,7 @@ class SQLiteStore:
                 (
                     row_id,
                     self._file_id(path),
-                    encode_lines(record.lines.get(path, ())),
+                    self._encodings.encode(record.lines.get(path, ())),
                     _encode_arcs(arcs[path]) if path in arcs else None,
                 )
                 for path in paths
