@@ -42,9 +42,11 @@ SAMPLING_FRACTION = 0.1
 
 
 def _middleware_parameters() -> List[str]:
-    from requestcov.middleware.common import RecordingMiddleware
+    """The recording options this checkout knows (the middleware passes its
+    keyword arguments to Config.resolve)."""
+    from requestcov.config import Config
 
-    return list(inspect.signature(RecordingMiddleware.__init__).parameters)
+    return list(inspect.signature(Config.resolve).parameters)
 
 
 def requestcov_options(mode: str) -> Optional[Dict[str, Any]]:

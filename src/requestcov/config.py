@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 __all__ = ["Config", "DEFAULT_ID_HEADER", "DEFAULT_TEST_SET_HEADER", "parse_sample_rule"]
 
@@ -61,6 +61,13 @@ def _as_list(value: "Optional[str | Sequence[str]]") -> Optional[List[str]]:
     if isinstance(value, (str, os.PathLike)):
         return [os.fspath(value)]
     return [os.fspath(item) for item in value]
+
+
+_CONVERSIONS: Dict[str, Callable[[Any], Any]] = {
+    "source": _as_list, "include": _as_list, "omit": _as_list, "db": os.fspath, "id_header": str,
+    "test_set_header": str, "branch": bool, "sample_rate": float, "sample_rules": _as_list,
+    "control": bool, "control_remote": bool,
+}
 
 
 @dataclass(frozen=True)
@@ -126,32 +133,18 @@ class Config:
         control: Optional[bool] = None,
         control_remote: Optional[bool] = None,
     ) -> "Config":
-        """Options given in code win; the environment fills in the rest."""
-        base = cls.from_environment()
-        changes: Dict[str, object] = {}
-        if source is not None:
-            changes["source"] = _as_list(source)
-        if include is not None:
-            changes["include"] = _as_list(include)
-        if omit is not None:
-            changes["omit"] = _as_list(omit)
-        if db is not None:
-            changes["db"] = os.fspath(db)
-        if id_header:
-            changes["id_header"] = id_header
-        if test_set_header:
-            changes["test_set_header"] = test_set_header
-        if branch is not None:
-            changes["branch"] = bool(branch)
-        if sample_rate is not None:
-            changes["sample_rate"] = float(sample_rate)
-        if sample_rules is not None:
-            changes["sample_rules"] = _as_list(sample_rules)
-        if control is not None:
-            changes["control"] = bool(control)
-        if control_remote is not None:
-            changes["control_remote"] = bool(control_remote)
-        return replace(base, **changes)
+        """Options given in code win; the environment fills in the rest.
+
+        The one place that names the recording options: the middleware and
+        the framework adapters pass their keyword arguments straight here.
+        """
+        given = {
+            "source": source, "include": include, "omit": omit, "db": db, "id_header": id_header,
+            "test_set_header": test_set_header, "branch": branch, "sample_rate": sample_rate,
+            "sample_rules": sample_rules, "control": control, "control_remote": control_remote,
+        }
+        changes = {name: _CONVERSIONS[name](value) for name, value in given.items() if value not in (None, "")}
+        return replace(cls.from_environment(), **changes)
 
     def to_environment(self) -> Dict[str, str]:
         """Environment variables that make a child process resolve this config."""

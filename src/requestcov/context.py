@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar, Token
 from types import CodeType
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, Optional, Set, Tuple
 
 __all__ = [
     "Collector",

@@ -8,8 +8,7 @@ what groups requests of one endpoint in the analyses.
 
 from __future__ import annotations
 
-import os
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from requestcov.config import Config
 from requestcov.log import log_once
@@ -33,27 +32,16 @@ def is_recorded(app: Any) -> bool:
 
 class RequestCov:
     """Flask extension; options are the middleware's (``source``, ``include``,
-    ``omit``, ``db``, ``id_header``, ``test_set_header``).
+    ``omit``, ``db``, ``id_header``, ``branch``, ``sample_rate``, ... : see
+    :meth:`requestcov.Config.resolve`).
 
     Without ``source`` (here or in ``REQUESTCOV_SOURCE``) the app's
     ``root_path`` is measured.
     """
 
-    def __init__(
-        self,
-        app: Any = None,
-        *,
-        source: "Optional[str | Sequence[str]]" = None,
-        include: "Optional[str | Sequence[str]]" = None,
-        omit: "Optional[str | Sequence[str]]" = None,
-        db: "Optional[str | os.PathLike[str]]" = None,
-        id_header: Optional[str] = None,
-        test_set_header: Optional[str] = None,
-    ) -> None:
-        self.options = {
-            "source": source, "include": include, "omit": omit, "db": db,
-            "id_header": id_header, "test_set_header": test_set_header,
-        }
+    def __init__(self, app: Any = None, **options: Any) -> None:
+        #: Recording options, as :meth:`requestcov.Config.resolve` takes them.
+        self.options = options
         self.middleware: Optional[WSGIMiddleware] = None
         if app is not None:
             self.init_app(app)
@@ -63,7 +51,7 @@ class RequestCov:
         if is_recorded(app):
             return
         options = dict(self.options)
-        if options["source"] is None and Config.from_environment().source is None:
+        if options.get("source") is None and Config.from_environment().source is None:
             options["source"] = [app.root_path]
         self.middleware = WSGIMiddleware(app.wsgi_app, **options)
         app.wsgi_app = self.middleware

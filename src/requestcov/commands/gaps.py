@@ -12,7 +12,6 @@ from requestcov.analysis.statements import exclusion_regex
 from requestcov.commands._common import (
     console,
     display_path,
-    fail,
     json_option,
     load_index_or_fail,
     print_json,

@@ -16,7 +16,24 @@ from typing import Any, Callable, Optional, Sequence
 
 from requestcov.engine.source import SourceMatcher
 
-__all__ = ["InstrumentingFinder"]
+__all__ = ["InstrumentingFinder", "find_spec_skipping"]
+
+
+def find_spec_skipping(
+    finder_type: type, fullname: str, path: Optional[Sequence[str]], target: Any = None
+) -> Optional[ModuleSpec]:
+    """The spec the rest of ``sys.meta_path`` finds, asking every finder but
+    those of ``finder_type`` (a wrapping finder asking the others)."""
+    for finder in list(sys.meta_path):
+        if isinstance(finder, finder_type):
+            continue
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        spec = find_spec(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
 
 
 class InstrumentingFinder(MetaPathFinder):
@@ -35,16 +52,7 @@ class InstrumentingFinder(MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]], target: Any = None
     ) -> Optional[ModuleSpec]:
-        spec = None
-        for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, InstrumentingFinder):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                break
+        spec = find_spec_skipping(InstrumentingFinder, fullname, path, target)
         if spec is None:
             return None
         loader = spec.loader

@@ -34,6 +34,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence, Set
 
+from requestcov.engine.imports import find_spec_skipping
 from requestcov.launcher.reloader import forward_sigterm_while
 from requestcov.launcher.wrapping import wrap_application, wrap_asgi, wrap_wsgi
 from requestcov.log import log_once
@@ -260,16 +261,7 @@ class PatchingFinder(MetaPathFinder):
         return spec
 
     def _find_with_others(self, fullname: str, path: Optional[Sequence[str]], target: Any) -> Optional[ModuleSpec]:
-        for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, PatchingFinder):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                return spec
-        return None
+        return find_spec_skipping(PatchingFinder, fullname, path, target)
 
     @staticmethod
     def _patch_after_exec(loader: Any, fullname: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional
 
 from requestcov.config import Config
 from requestcov.engine.source import is_third_party
@@ -15,37 +15,18 @@ from requestcov.recorder import Recorder, get_recorder
 __all__ = ["RecordingMiddleware", "default_source_for"]
 
 class RecordingMiddleware:
-    """Options mirror the command line: ``source``, ``include``, ``omit``,
-    ``db``, ``id_header``, ``test_set_header``, ``branch``, ``sample_rate``,
-    ``sample_rules`` (``["GET /health*=0"]``), ``control`` and ``control_remote``;
-    unset ones come from the ``REQUESTCOV_*`` environment variables."""
+    """Options mirror the command line (see :meth:`Config.resolve`): ``source``,
+    ``include``, ``omit``, ``db``, ``id_header``, ``test_set_header``,
+    ``branch``, ``sample_rate``, ``sample_rules`` (``["GET /health*=0"]``),
+    ``control`` and ``control_remote``; unset ones come from the
+    ``REQUESTCOV_*`` environment variables."""
 
-    def __init__(
-        self,
-        app: Any,
-        *,
-        source: "Optional[str | Sequence[str]]" = None,
-        include: "Optional[str | Sequence[str]]" = None,
-        omit: "Optional[str | Sequence[str]]" = None,
-        db: "Optional[str | os.PathLike[str]]" = None,
-        id_header: Optional[str] = None,
-        test_set_header: Optional[str] = None,
-        branch: Optional[bool] = None,
-        sample_rate: Optional[float] = None,
-        sample_rules: "Optional[str | Sequence[str]]" = None,
-        control: Optional[bool] = None,
-        control_remote: Optional[bool] = None,
-    ) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         self.app = app
         self.recorder: Optional[Recorder] = None
         self.control: Optional[ControlEndpoint] = None
         try:
-            self.config = Config.resolve(
-                source=source, include=include, omit=omit, db=db,
-                id_header=id_header, test_set_header=test_set_header,
-                branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
-                control=control, control_remote=control_remote,
-            )
+            self.config = Config.resolve(**options)
         except ValueError as error:
             # A bad option or REQUESTCOV_* value must not stop the app.
             log_once("config", "requestcov: %s; the app runs unmeasured", error)
