@@ -33,6 +33,8 @@ def load_har(path: "str | Path", test_set: str = "") -> LoadedRequests:
         raise InputError(f"cannot read {source}: {error.strerror or error}") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"{source}: not a HAR file, the JSON is invalid ({error})") from error
+    except RecursionError as error:
+        raise InputError(f"{source}: not a HAR file, the JSON is nested too deeply") from error
     log = document.get("log") if isinstance(document, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
@@ -62,12 +64,19 @@ def _request(source: Path, number: int, entry: Any, test_set: str) -> ReplayRequ
         test_id=_test_id(entry, number),
         test_set=test_set,
         method=method.strip().upper(),
-        target=request_target(url),
+        target=_target(where, url),
         headers=_headers(where, request.get("headers")),
         body=_body(request.get("postData")),
         expected_status=_status(response.get("status") if isinstance(response, dict) else None),
         origin=where,
     )
+
+
+def _target(where: str, url: str) -> str:
+    try:
+        return request_target(url)
+    except ValueError as error:  # urlsplit: "http://[::1" is not a URL
+        raise InputError(f"{where}: {url[:40]!r} is not a URL ({error}); skipped") from error
 
 
 def _test_id(entry: Dict[str, Any], number: int) -> str:

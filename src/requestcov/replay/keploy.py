@@ -23,6 +23,7 @@ import yaml
 from requestcov.errors import InputError
 from requestcov.replay.model import LoadedRequests, ReplayRequest
 from requestcov.replay.target import request_target
+from requestcov.store.keploy import yaml_error_message
 
 __all__ = ["load_keploy_tests", "find_test_sets"]
 
@@ -77,10 +78,12 @@ def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error}); skipped") from error
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or "syntax error"
-        raise InputError(f"{where}: not valid YAML ({problem}); skipped") from error
+        raise InputError(f"{yaml_error_message(path, error)}; skipped") from error
+    except (ValueError, TypeError, RecursionError) as error:
+        # The safe loader still builds dates and numbers: 2020-13-45 fails
+        # there, and nesting thousands deep exhausts the stack.
+        problem = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())
+        raise InputError(f"{path}: not a usable YAML value ({problem[:120]}); skipped") from error
     if not isinstance(document, dict):
         raise InputError(f"{path}: not a Keploy test (expected a mapping with kind, name and spec); skipped")
     kind = str(document.get("kind", "Http"))
@@ -95,15 +98,15 @@ def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:
     if not isinstance(method, str) or not method.strip() or not isinstance(url, str) or not url.strip():
         raise InputError(f"{path}: spec.req needs a method and a url; skipped")
     name = document.get("name")
-    test_id = str(name) if name not in (None, "") else path.stem
+    test_id = _scalar_text(name) if isinstance(name, (str, int)) and name != "" else path.stem
     response = spec.get("resp") if isinstance(spec, dict) else None
     return ReplayRequest(
         test_id=test_id,
         test_set=test_set,
         method=method.strip().upper(),
-        target=request_target(url),
+        target=_target(path, url),
         headers=_headers(path, request.get("header")),
-        body=_body(request.get("body")),
+        body=_body(path, request.get("body")),
         expected_status=_status(response.get("status_code") if isinstance(response, dict) else None),
         origin=str(path),
     )
@@ -114,15 +117,39 @@ def _headers(path: Path, raw: Any) -> Tuple[Tuple[str, str], ...]:
         return ()
     if not isinstance(raw, dict):
         raise InputError(f"{path}: spec.req.header must map header names to values; skipped")
-    return tuple((str(name), "" if value is None else str(value)) for name, value in raw.items())
+    headers = []
+    for name, value in raw.items():
+        if not _is_scalar(name) or not _is_scalar(value):
+            raise InputError(f"{path}: spec.req.header values must be single values; skipped")
+        headers.append((_scalar_text(name), "" if value is None else _scalar_text(value)))
+    return tuple(headers)
 
 
-def _body(raw: Any) -> bytes:
+def _is_scalar(value: Any) -> bool:
+    """Text, numbers, booleans, dates: never a list or mapping, which (built
+    from YAML aliases) could print as gigabytes."""
+    return not isinstance(value, (list, dict, set, tuple))
+
+
+def _scalar_text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _body(path: Path, raw: Any) -> bytes:
     if raw is None:
         return b""
     if isinstance(raw, bytes):
         return raw
-    return str(raw).encode("utf-8")
+    if not _is_scalar(raw):
+        raise InputError(f"{path}: spec.req.body must be text; skipped")
+    return str(raw).encode("utf-8", "surrogatepass")
+
+
+def _target(path: Path, url: str) -> str:
+    try:
+        return request_target(url)
+    except ValueError as error:  # urlsplit: "http://[::1" is not a URL
+        raise InputError(f"{path}: spec.req.url {url[:60]!r} is not a URL ({error}); skipped") from error
 
 
 def _status(raw: Any) -> Optional[int]:

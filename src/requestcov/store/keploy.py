@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Dict, Iterable, Iterator, List
 
 import yaml
 
@@ -17,7 +17,7 @@ from requestcov.errors import InputError
 from requestcov.records import RequestRecord
 from requestcov.store.atomic import atomic_text_output
 
-__all__ = ["read_dedup_yaml", "write_dedup_yaml"]
+__all__ = ["read_dedup_yaml", "write_dedup_yaml", "yaml_error_message", "MAX_LINE_NUMBER"]
 
 try:  # the C loader is much faster on large files; both are safe loaders
     _SafeLoader: Any = yaml.CSafeLoader
@@ -52,73 +52,194 @@ def write_dedup_yaml(records: Iterable[RequestRecord], path: "str | os.PathLike[
     return count
 
 
-def _where(path: Path, node: Any) -> str:
-    mark = getattr(node, "start_mark", None)
+def _where(path: Path, event: Any) -> str:
+    mark = getattr(event, "start_mark", None)
     return f"{path}:{mark.line + 1}" if mark is not None else str(path)
 
 
-def read_dedup_yaml(path: "str | os.PathLike[str]") -> Iterator[RequestRecord]:
-    """Read a ``dedupData.yaml`` file, checking its shape as it goes.
+def yaml_error_message(source: Path, error: "yaml.YAMLError") -> str:
+    """One line naming the file, the line (or byte) and the problem: PyYAML's
+    own messages span several lines and repeat the file name."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if isinstance(error, yaml.reader.ReaderError):
+        return f"{source}: not valid YAML ({error.reason} at byte {error.position})"
+    where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+    problem = getattr(error, "problem", None) or getattr(error, "context", None) or "syntax error"
+    return f"{where}: not valid YAML ({' '.join(str(problem).split())})"
 
-    Raises :class:`InputError` naming the file and line of the first problem.
+
+#: Line numbers above this are not lines of a source file; they would only make
+#: the line bitmaps of the store and the analyses enormous.
+MAX_LINE_NUMBER = 10_000_000
+_EMPTY_SCALARS = ("", "null", "Null", "NULL", "~")
+
+
+def read_dedup_yaml(path: "str | os.PathLike[str]") -> Iterator[RequestRecord]:
+    """Read a ``dedupData.yaml`` file one test at a time, checking its shape as it goes.
+
+    The file is read as a stream of YAML events, never as a whole document
+    tree, so memory stays bounded by the largest single test however large the
+    file is. YAML aliases (``*name``) are refused: the format never needs them
+    and they are how a small file expands into a huge one. Raises
+    :class:`InputError` naming the file and line of the first problem.
     """
     source = Path(path)
     try:
-        with source.open("rb") as handle:
-            root = yaml.compose(handle, Loader=_SafeLoader)
+        handle = source.open("rb")
     except OSError as error:
         raise InputError(f"cannot read {source}: {error.strerror or error}") from error
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputError(f"{where}: not valid YAML ({problem})") from error
-    if root is None:
-        return
-    if not isinstance(root, yaml.SequenceNode):
-        raise InputError(f"{_where(source, root)}: expected a list of tests (- id: ...)")
-    for item in root.value:
-        yield _record_from_node(source, item)
+    with handle:
+        yield from _DedupReader(source, yaml.parse(handle, Loader=_SafeLoader)).records()
 
 
-def _scalar(source: Path, node: Any, what: str) -> str:
-    if not isinstance(node, yaml.ScalarNode):
-        raise InputError(f"{_where(source, node)}: {what} must be a single value")
-    return str(node.value)
+class _SyntaxProblem(InputError):
+    """The text is not YAML at all: reported before any problem of shape."""
 
 
-def _record_from_node(source: Path, item: Any) -> RequestRecord:
-    if not isinstance(item, yaml.MappingNode):
-        raise InputError(f"{_where(source, item)}: each test must be a mapping with id and executedLinesByFile")
-    fields = {_scalar(source, key, "a key"): value for key, value in item.value}
-    if "id" not in fields:
-        raise InputError(f"{_where(source, item)}: a test has no id")
-    test_id = _scalar(source, fields["id"], "id")
-    test_set = _scalar(source, fields["testSetId"], "testSetId") if "testSetId" in fields else ""
-    lines_node = fields.get("executedLinesByFile")
-    lines: dict = {}
-    if lines_node is not None and not (isinstance(lines_node, yaml.ScalarNode) and lines_node.value in ("", "null", "~", "{}")):
-        if not isinstance(lines_node, yaml.MappingNode):
-            raise InputError(f"{_where(source, lines_node)}: executedLinesByFile of {test_id!r} must map file paths to line lists")
-        for path_node, numbers_node in lines_node.value:
-            file_path = _scalar(source, path_node, "a file path")
-            lines[file_path] = _line_numbers(source, numbers_node, test_id)
-    return RequestRecord(test_id=test_id, test_set=test_set, lines=lines)
+_OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
-def _line_numbers(source: Path, node: Any, test_id: str) -> List[int]:
-    if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~", "[]"):
-        return []
-    if not isinstance(node, yaml.SequenceNode):
-        raise InputError(f"{_where(source, node)}: the lines of {test_id!r} must be a list of numbers")
-    numbers = set()
-    for number_node in node.value:
-        text = _scalar(source, number_node, "a line number")
+class _DedupReader:
+    """Pulls YAML events and turns each list item into a record as it arrives."""
+
+    def __init__(self, source: Path, events: Iterator[Any]) -> None:
+        self.source = source
+        self._events = events
+        #: How many collections the last event left open.
+        self._depth = 0
+
+    def _next(self) -> Any:
         try:
-            number = int(text)
-        except ValueError:
-            raise InputError(f"{_where(source, number_node)}: {text!r} is not a line number") from None
-        if number < 0:
-            raise InputError(f"{_where(source, number_node)}: line numbers are never negative ({number})")
-        numbers.add(number)
-    return sorted(numbers)
+            event = next(self._events)
+        except StopIteration:
+            raise InputError(f"{self.source}: the YAML ends early") from None
+        except yaml.YAMLError as error:
+            raise _SyntaxProblem(yaml_error_message(self.source, error)) from error
+        except OSError as error:
+            raise InputError(f"cannot read {self.source}: {error.strerror or error}") from error
+        except UnicodeDecodeError as error:
+            raise _SyntaxProblem(f"{self.source}: not valid YAML (not UTF-8 text: {error.reason})") from error
+        if isinstance(event, _OPENING):
+            self._depth += 1
+        elif isinstance(event, _CLOSING):
+            self._depth -= 1
+        return event
+
+    def _fail(self, event: Any, message: str) -> "InputError":
+        return InputError(f"{_where(self.source, event)}: {message}")
+
+    def _value(self) -> Any:
+        """The next event, refusing aliases wherever a value is expected."""
+        event = self._next()
+        if isinstance(event, yaml.AliasEvent):
+            raise self._fail(event, f"YAML aliases (*{event.anchor}) are not supported in dedupData.yaml")
+        return event
+
+    def records(self) -> Iterator[RequestRecord]:
+        self._next()  # StreamStartEvent
+        event = self._next()
+        if isinstance(event, yaml.StreamEndEvent):
+            return  # an empty file: no tests
+        root = self._value()  # after DocumentStartEvent
+        if isinstance(root, yaml.ScalarEvent) and root.value in _EMPTY_SCALARS and root.implicit[0]:
+            pass  # an empty document
+        elif not isinstance(root, yaml.SequenceStartEvent):
+            raise self._fail(root, "expected a list of tests (- id: ...)")
+        else:
+            while True:
+                item = self._value()
+                if isinstance(item, yaml.SequenceEndEvent):
+                    break
+                yield self._checked_record(item)
+        self._next()  # DocumentEndEvent
+        end = self._next()
+        if not isinstance(end, yaml.StreamEndEvent):
+            raise self._fail(end, "expected a single YAML document, found another one")
+
+    def _scalar(self, event: Any, what: str) -> str:
+        if not isinstance(event, yaml.ScalarEvent):
+            raise self._fail(event, f"{what} must be a single value")
+        return str(event.value)
+
+    def _skip(self, event: Any) -> None:
+        """Consume the rest of a value whose key this reader does not use."""
+        depth = 1 if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)) else 0
+        while depth:
+            event = self._next()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+
+    def _checked_record(self, item: Any) -> RequestRecord:
+        """One test; a problem of shape inside it is reported only once the
+        rest of the test has parsed, so broken YAML is named as such."""
+        depth = self._depth
+        try:
+            return self._record(item)
+        except _SyntaxProblem:
+            raise
+        except InputError as error:
+            while self._depth >= depth and isinstance(item, _OPENING):
+                self._next()
+            raise error
+
+    def _record(self, item: Any) -> RequestRecord:
+        if not isinstance(item, yaml.MappingStartEvent):
+            raise self._fail(item, "each test must be a mapping with id and executedLinesByFile")
+        test_id: "str | None" = None
+        test_set = ""
+        lines: Dict[str, List[int]] = {}
+        while True:
+            key_event = self._value()
+            if isinstance(key_event, yaml.MappingEndEvent):
+                break
+            key = self._scalar(key_event, "a key")
+            value = self._value()
+            if key == "id":
+                test_id = self._scalar(value, "id")
+            elif key == "testSetId":
+                test_set = self._scalar(value, "testSetId")
+            elif key == "executedLinesByFile":
+                lines = self._lines_by_file(value, test_id)
+            else:
+                self._skip(value)
+        if test_id is None:
+            raise self._fail(item, "a test has no id")
+        return RequestRecord(test_id=test_id, test_set=test_set, lines=lines)
+
+    def _lines_by_file(self, event: Any, test_id: "str | None") -> Dict[str, List[int]]:
+        name = "this test" if test_id is None else repr(test_id)
+        if isinstance(event, yaml.ScalarEvent) and event.value in _EMPTY_SCALARS:
+            return {}
+        if not isinstance(event, yaml.MappingStartEvent):
+            raise self._fail(event, f"executedLinesByFile of {name} must map file paths to line lists")
+        lines: Dict[str, List[int]] = {}
+        while True:
+            key_event = self._value()
+            if isinstance(key_event, yaml.MappingEndEvent):
+                return lines
+            file_path = self._scalar(key_event, "a file path")
+            lines[file_path] = self._line_numbers(self._value(), name)
+
+    def _line_numbers(self, event: Any, name: str) -> List[int]:
+        if isinstance(event, yaml.ScalarEvent) and event.value in _EMPTY_SCALARS:
+            return []
+        if not isinstance(event, yaml.SequenceStartEvent):
+            raise self._fail(event, f"the lines of {name} must be a list of numbers")
+        numbers = set()
+        while True:
+            number_event = self._value()
+            if isinstance(number_event, yaml.SequenceEndEvent):
+                return sorted(numbers)
+            text = self._scalar(number_event, "a line number")
+            try:
+                number = int(text)
+            except ValueError:
+                raise self._fail(number_event, f"{text[:40]!r} is not a line number") from None
+            if number < 0:
+                raise self._fail(number_event, f"line numbers are never negative ({number})")
+            if number > MAX_LINE_NUMBER:
+                raise self._fail(number_event, f"{number} is not a plausible line number")
+            numbers.add(number)
