@@ -85,7 +85,11 @@ class SQLiteStore:
     """A connection to one store file. Not shared between threads: the writer
     thread and each reader open their own."""
 
-    def __init__(self, path: "str | os.PathLike[str]", *, create: bool = True) -> None:
+    def __init__(
+        self, path: "str | os.PathLike[str]", *, create: bool = True, busy_timeout: float = _BUSY_TIMEOUT_SECONDS,
+    ) -> None:
+        """``busy_timeout``: how long a write waits for another process's
+        transaction before it fails with "database is locked"."""
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(
@@ -99,7 +103,7 @@ class SQLiteStore:
                 raise StoreError(f"cannot create the folder for {self.path}: {error}") from error
         try:
             self._connection = sqlite3.connect(
-                str(self.path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                str(self.path), timeout=busy_timeout, isolation_level=None,
                 check_same_thread=False,
             )
             self._connection.execute("PRAGMA journal_mode=WAL")
@@ -107,7 +111,11 @@ class SQLiteStore:
             self._connection.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as error:
+            self._close_quietly()
             raise StoreError(f"cannot open the requestcov store {self.path}: {error}") from error
+        except StoreError:
+            self._close_quietly()
+            raise
         self._file_ids: Dict[str, int] = {}
         self._encodings = EncodingCache()
 
@@ -148,7 +156,7 @@ class SQLiteStore:
                 )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            self._rollback()
             raise
 
     # -- writing ----------------------------------------------------------
@@ -187,7 +195,7 @@ class SQLiteStore:
                 row_ids.append(self._write_one(record))
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            self._rollback()
             # File ids handed out inside the rolled back transaction are gone.
             self._file_ids.clear()
             raise
@@ -300,6 +308,23 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._connection.close()
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already: after a full
+        disk or an I/O error it rolls back by itself, and a second ROLLBACK
+        would hide the real error behind "no transaction is active"."""
+        try:
+            self._connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _close_quietly(self) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            try:
+                connection.close()
+            except sqlite3.Error:
+                pass
 
     def __enter__(self) -> "SQLiteStore":
         return self

@@ -5,6 +5,12 @@ into file paths, encoding line sets and the SQLite transaction all happen here,
 in batches. The thread is restarted in a forked child (gunicorn forks its
 workers after loading the app), and :meth:`BackgroundWriter.flush` at exit
 writes everything still queued.
+
+A store that cannot be opened or written (a read-only folder, a full disk, a
+lock held too long, a corrupt file, a newer schema) is reported once; the
+writer then records into its fallback store when it has one, and otherwise
+stops recording in this process. The app never waits on a broken store for
+more than one short pause.
 """
 
 from __future__ import annotations
@@ -40,8 +46,16 @@ class BackgroundWriter:
         put_timeout: float = 5.0,
         gather_seconds: float = 0.05,
         on_thread_start: Optional[Callable[[], None]] = None,
+        fallback_path: Optional[Path] = None,
+        busy_timeout: float = 60.0,
     ) -> None:
         self.db_path = db_path
+        #: Where records go when ``db_path`` cannot be opened or written.
+        self.fallback_path = fallback_path
+        #: How long one write waits for another process's lock on the store.
+        self.busy_timeout = busy_timeout
+        #: The store records are written to now: ``db_path``, or the fallback.
+        self.current_path: Path = db_path
         self.convert = convert
         #: How long the thread lets requests pile up before a transaction:
         #: one transaction per burst rather than per request, and far fewer
@@ -55,6 +69,9 @@ class BackgroundWriter:
         self.written = 0
         self.dropped = 0
         self.failed: Optional[str] = None
+        #: Set when a submit found the queue full: later ones do not wait
+        #: again until the writer thread has finished another batch.
+        self._stuck = False
         self._lock = threading.Lock()
         self._reset()
         if hasattr(os, "register_at_fork"):
@@ -91,12 +108,9 @@ class BackgroundWriter:
         return True
 
     def _write_now(self, items: List[Any]) -> None:
-        store = self._open_store()
-        try:
-            self._write(store, items)
-        finally:
-            if store is not None:
-                store.close()
+        store = self._write(self._open_store(), items)
+        if store is not None:
+            store.close()
 
     def submit(self, item: Any) -> None:
         """Queue a finished request. Waits a little when the queue is full
@@ -108,8 +122,12 @@ class BackgroundWriter:
             self._write_now([item])
             return
         try:
-            self._queue.put(item, timeout=self.put_timeout)
+            if self._stuck:
+                self._queue.put_nowait(item)
+            else:
+                self._queue.put(item, timeout=self.put_timeout)
         except queue.Full:
+            self._stuck = True
             self.dropped += 1
             log_once(
                 "writer-full",
@@ -168,8 +186,11 @@ class BackgroundWriter:
             items = [item for item in batch if item is not _STOP]
             try:
                 if items:
-                    self._write(store, items)
+                    store = self._write(store, items)
+            except Exception:  # never let the thread die with requests queued
+                log_once("writer-crash", "requestcov: the writer failed", exc_info=True)
             finally:
+                self._stuck = False
                 for _ in batch:
                     self._queue.task_done()
             if stop:
@@ -178,17 +199,45 @@ class BackgroundWriter:
                 return
 
     def _open_store(self) -> Optional[SQLiteStore]:
+        """The store to write to: ``db_path``, else the fallback; None (and
+        recording stops) when neither opens. Each failure is logged once."""
+        if self.failed is not None:
+            return None
+        if self.current_path == self.db_path:
+            try:
+                return SQLiteStore(self.db_path, busy_timeout=self.busy_timeout)
+            except StoreError as error:
+                return self._fall_back(str(error))
+        return self._open_fallback()
+
+    def _fall_back(self, problem: str, lost: int = 0) -> Optional[SQLiteStore]:
+        """The main store failed: carry on in the fallback, or stop."""
+        not_written = f" ({lost} requests not written)" if lost else ""
+        if self.fallback_path is None or self.fallback_path == self.db_path:
+            self.failed = problem
+            log_once("store-failed", "requestcov: %s; recording stops in this process%s", problem, not_written)
+            return None
+        log_once("store-fallback", "requestcov: %s; recording goes on in %s%s", problem, self.fallback_path,
+                 not_written)
+        self.current_path = self.fallback_path
+        return self._open_fallback()
+
+    def _open_fallback(self) -> Optional[SQLiteStore]:
+        assert self.fallback_path is not None
         try:
-            return SQLiteStore(self.db_path)
+            return SQLiteStore(self.fallback_path, busy_timeout=self.busy_timeout)
         except StoreError as error:
             self.failed = str(error)
-            log_once("store-open", "requestcov: %s; recording stops in this process", error)
+            log_once("fallback-failed", "requestcov: %s (the fallback store); recording stops in this process",
+                     error)
             return None
 
-    def _write(self, store: Optional[SQLiteStore], items: List[Any]) -> None:
+    def _write(self, store: Optional[SQLiteStore], items: List[Any]) -> Optional[SQLiteStore]:
+        """Write ``items`` and return the store to use next: the same one, the
+        fallback after the main store failed, or None once recording stopped."""
         if store is None:
             self.dropped += len(items)
-            return
+            return None
         records: List[RequestRecord] = []
         for item in items:
             try:
@@ -199,18 +248,36 @@ class BackgroundWriter:
                 continue
             if record is not None:
                 records.append(record)
+        return self._store_records(store, records)
+
+    def _store_records(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[SQLiteStore]:
+        error = self._write_with_retries(store, records)
+        if error is None:
+            self.written += len(records)
+            return store
+        store.close()
+        problem = f"cannot write to {store.path} ({error})"
+        if store.path == self.db_path:
+            fallback = self._fall_back(problem, lost=0 if self.fallback_path else len(records))
+            if fallback is not None:
+                return self._store_records(fallback, records)
+        else:
+            self.failed = problem
+            log_once("fallback-write", "requestcov: %s; recording stops in this process (%d requests not written)",
+                     problem, len(records))
+        self.dropped += len(records)
+        return None
+
+    def _write_with_retries(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[Exception]:
+        """None once written; else the last error. A lock is not retried:
+        SQLite has already waited ``busy_timeout`` for it."""
         for attempt in range(3):
             try:
                 store.write(records)
-                self.written += len(records)
-                return
+                return None
             except Exception as error:  # sqlite3 errors, a full disk, a lock held too long
-                if attempt == 2:
-                    self.dropped += len(records)
-                    log_once(
-                        "writer-write", "requestcov: cannot write to %s (%s); %d requests lost",
-                        self.db_path, error, len(records),
-                    )
-                    return
-                logger.debug("requestcov: write to %s failed (%s), retrying", self.db_path, error)
+                if attempt == 2 or "locked" in str(error) or "busy" in str(error):
+                    return error
+                logger.debug("requestcov: write to %s failed (%s), retrying", store.path, error)
                 time.sleep(0.2 * (attempt + 1))
+        return None  # pragma: no cover - the loop always returns

@@ -1,0 +1,232 @@
+"""A store that cannot be used never changes what the app answers.
+
+Each case starts the Flask test app under werkzeug with a store that is
+read-only, full, locked by another process, corrupt or of a newer schema, and
+checks: every response equals the app's answer without requestcov, requestcov
+says what is wrong in one line (no traceback), and, when given a fallback
+store, records every request there instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+
+from requestcov.records import RequestRecord
+from requestcov.store import SQLiteStore
+from tests.support.servers import free_port, running_server, serve_command
+
+pytestmark = pytest.mark.slow
+
+PATHS = ["/hello", "/users/4", "/users/400", "/stream/3", "/boom", "/hello"]
+ROUNDS = 4
+
+
+def fetch(base_url: str, prefix: str) -> List[Tuple[int, Optional[str], bytes]]:
+    """Every path, ROUNDS times, with short pauses so the writer makes several batches."""
+    results = []
+    for round_number in range(ROUNDS):
+        for number, path in enumerate(PATHS):
+            response = requests.get(base_url + path, headers={"KEPLOY-TEST-ID": f"{prefix}-{round_number}-{number}"},
+                                    timeout=30)
+            results.append((response.status_code, response.headers.get("Content-Type"), response.content))
+        time.sleep(0.15)
+    return results
+
+
+@pytest.fixture(scope="module")
+def expected(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[int, Optional[str], bytes]]:
+    folder = tmp_path_factory.mktemp("plain")
+    port = free_port()
+    with running_server(serve_command("flask", port, folder / "plain.db", "--plain"), port) as base_url:
+        return fetch(base_url, "plain")
+
+
+def serve(port: int, db: Path, *options: str) -> List[str]:
+    return [sys.executable, "-m", "tests.faults.serve_faulty", str(port), str(db), *options]
+
+
+def run_app(db: Path, *options: str) -> Tuple[List[Tuple[int, Optional[str], bytes]], str]:
+    port = free_port()
+    output: List[str] = []
+    with running_server(serve(port, db, *options), port, output=output) as base_url:
+        responses = fetch(base_url, "faulty")
+    return responses, output[0]
+
+
+def stored(db: Path) -> List[RequestRecord]:
+    with SQLiteStore(db, create=False) as store:
+        assert store.integrity_check() == "ok"
+        return [record for record in store.records() if record.test_id.startswith("faulty-")]
+
+
+def no_traceback_of_ours(log: str) -> bool:
+    """The app's /boom tracebacks (Flask logs them) are expected; none may
+    come from requestcov."""
+    return log.count("Traceback") == ROUNDS and "requestcov/" not in log.replace("requestcov/test", "")
+
+
+def assert_one_clear_error(log: str, text: str) -> None:
+    assert no_traceback_of_ours(log), log
+    assert log.count(text) == 1, log
+    assert sum("requestcov:" in line and "recording" not in line.split("requestcov:")[1][:11]
+               for line in log.splitlines()) <= 2, log
+
+
+def a_store_with_records(db: Path) -> None:
+    with SQLiteStore(db) as store:
+        store.write([RequestRecord(test_id=f"old-{number}", lines={"/a.py": [1, 2]}) for number in range(20)])
+
+
+# -- read-only folders ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` read-only for this process's children. root ignores
+    file modes, so as root the folder becomes a read-only tmpfs holding a copy
+    of its files (skipped where mounting is not allowed)."""
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in [folder, *folder.iterdir()]}
+        for path in modes:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+        return
+    saved = folder.with_name(folder.name + "-saved")
+    shutil.copytree(folder, saved)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        for path in saved.iterdir():
+            shutil.copy2(path, folder / path.name)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_new_store_in_a_read_only_folder(tmp_path: Path, expected) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    with read_only(folder):
+        responses, log = run_app(folder / "requestcov.db")
+    assert responses == expected
+    assert_one_clear_error(log, "cannot open the requestcov store")
+
+
+def test_an_existing_store_in_a_read_only_folder_falls_back(tmp_path: Path, expected) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    a_store_with_records(folder / "requestcov.db")
+    fallback = tmp_path / "fallback.db"
+    with read_only(folder):
+        responses, log = run_app(folder / "requestcov.db", "--fallback", str(fallback))
+    assert responses == expected
+    assert_one_clear_error(log, "recording goes on in")
+    assert len(stored(fallback)) == len(expected)
+
+
+# -- full disk, lock, corruption, schema -------------------------------------
+
+
+def test_a_full_disk_stops_recording_and_keeps_what_was_written(tmp_path: Path, expected) -> None:
+    db = tmp_path / "requestcov.db"
+    a_store_with_records(db)
+    limit = db.stat().st_size + 16_000  # a few batches fit in the WAL, then the "disk" is full
+    responses, log = run_app(db, "--file-size-limit", str(limit))
+    assert responses == expected
+    assert_one_clear_error(log, "recording stops in this process")
+    assert "full" in log or "disk" in log, log
+    written = stored(db)
+    assert 0 < len(written) < len(expected), len(written)
+
+
+def test_a_store_locked_longer_than_the_busy_timeout(tmp_path: Path, expected) -> None:
+    db = tmp_path / "requestcov.db"
+    a_store_with_records(db)
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        responses, log = run_app(db, "--busy-timeout", "0.3")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert responses == expected
+    assert_one_clear_error(log, "database is locked")
+    assert stored(db) == []
+
+
+def test_a_locked_store_falls_back_without_losing_a_request(tmp_path: Path, expected) -> None:
+    db = tmp_path / "requestcov.db"
+    fallback = tmp_path / "elsewhere" / "fallback.db"
+    a_store_with_records(db)
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        responses, log = run_app(db, "--busy-timeout", "0.3", "--fallback", str(fallback))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert responses == expected
+    assert_one_clear_error(log, "recording goes on in")
+    assert sorted(record.test_id for record in stored(fallback)) == sorted(
+        f"faulty-{round_number}-{number}" for round_number in range(ROUNDS) for number in range(len(PATHS))
+    )
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(os.urandom(64 * 1024))
+
+
+def _damaged_pages(db: Path) -> None:
+    a_store_with_records(db)
+    size = db.stat().st_size
+    with db.open("r+b") as handle:  # keep the header page, scramble the rest
+        handle.seek(4096)
+        handle.write(os.urandom(size - 4096))
+
+
+def _newer_schema(db: Path) -> None:
+    a_store_with_records(db)
+    connection = sqlite3.connect(str(db), isolation_level=None)
+    connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    connection.close()  # the last connection folds the WAL into the file
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_garbage, "cannot open the requestcov store"),
+    (_damaged_pages, "requestcov: "),
+    (_newer_schema, "newer than this requestcov understands"),
+], ids=["garbage", "damaged-pages", "newer-schema"])
+@pytest.mark.parametrize("with_fallback", [False, True], ids=["alone", "fallback"])
+def test_an_unreadable_store(tmp_path: Path, expected, damage: Callable[[Path], None], message: str,
+                             with_fallback: bool) -> None:
+    db = tmp_path / "requestcov.db"
+    damage(db)
+    before = db.read_bytes()
+    fallback = tmp_path / "fallback.db"
+    options = ["--fallback", str(fallback)] if with_fallback else []
+    responses, log = run_app(db, *options)
+    assert responses == expected
+    assert no_traceback_of_ours(log), log
+    assert message in log, log
+    assert db.read_bytes() == before  # a damaged store is left as it was, for whoever looks into it
+    if with_fallback:
+        assert len(stored(fallback)) == len(expected)
+    else:
+        assert not fallback.exists()
