@@ -22,7 +22,7 @@ import yaml
 
 from requestcov.errors import InputError
 from requestcov.replay.model import LoadedRequests, ReplayRequest
-from requestcov.replay.target import request_target
+from requestcov.replay.target import request_base_url, request_target
 from requestcov.store.keploy import yaml_error_message
 
 __all__ = ["load_keploy_tests", "find_test_sets"]
@@ -74,7 +74,9 @@ def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:
     it is malformed or of another kind (gRPC, ...) than an HTTP replay can send."""
     try:
         with path.open("rb") as handle:
-            document = yaml.load(handle, Loader=_SafeLoader)
+            text = handle.read()
+        _check_nesting(path, text)
+        document = yaml.load(text, Loader=_SafeLoader)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error}); skipped") from error
     except yaml.YAMLError as error:
@@ -109,7 +111,32 @@ def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:
         body=_body(path, request.get("body")),
         expected_status=_status(response.get("status_code") if isinstance(response, dict) else None),
         origin=str(path),
+        base_url=request_base_url(url),
     )
+
+
+#: A Keploy test is a few levels deep; far deeper input is hostile.
+MAX_NESTING = 100
+
+
+def _check_nesting(path: Path, text: bytes) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_NESTING` before building it:
+    the C loader builds nested values recursively and, on Python 3.9, a file of
+    100,000 ``[`` overflows the C stack and kills the process. The event
+    parser reads the file without recursion."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise InputError(f"{_line_of(path, event)}: nested more than {MAX_NESTING} levels deep; skipped")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _line_of(path: Path, event: Any) -> str:
+    mark = getattr(event, "start_mark", None)
+    return f"{path}:{mark.line + 1}" if mark is not None else str(path)
 
 
 def _headers(path: Path, raw: Any) -> Tuple[Tuple[str, str], ...]:
