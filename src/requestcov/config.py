@@ -28,6 +28,7 @@ _ENVIRONMENT_NAMES = {
     "sample_rules": "REQUESTCOV_SAMPLE",
     "control": "REQUESTCOV_CONTROL",
     "control_remote": "REQUESTCOV_CONTROL_REMOTE",
+    "fallback_db": "REQUESTCOV_FALLBACK_DB",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -66,7 +67,7 @@ def _as_list(value: "Optional[str | Sequence[str]]") -> Optional[List[str]]:
 _CONVERSIONS: Dict[str, Callable[[Any], Any]] = {
     "source": _as_list, "include": _as_list, "omit": _as_list, "db": os.fspath, "id_header": str,
     "test_set_header": str, "branch": bool, "sample_rate": float, "sample_rules": _as_list,
-    "control": bool, "control_remote": bool,
+    "control": bool, "control_remote": bool, "fallback_db": os.fspath,
 }
 
 
@@ -92,6 +93,9 @@ class Config:
     control: bool = False
     #: Let the control endpoint answer clients beyond the loopback interface.
     control_remote: bool = False
+    #: Where records go when the store cannot be opened or written (read-only,
+    #: full, locked, corrupt); None means recording stops in that process.
+    fallback_db: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.sample_rate <= 1.0:
@@ -115,6 +119,7 @@ class Config:
             sample_rules=_split(environ.get(_ENVIRONMENT_NAMES["sample_rules"], ""), ","),
             control=environ.get(_ENVIRONMENT_NAMES["control"], "").strip().lower() in _TRUE,
             control_remote=environ.get(_ENVIRONMENT_NAMES["control_remote"], "").strip().lower() in _TRUE,
+            fallback_db=environ.get(_ENVIRONMENT_NAMES["fallback_db"]) or None,
         )
 
     @classmethod
@@ -132,6 +137,7 @@ class Config:
         sample_rules: "Optional[str | Sequence[str]]" = None,
         control: Optional[bool] = None,
         control_remote: Optional[bool] = None,
+        fallback_db: "Optional[str | os.PathLike[str]]" = None,
     ) -> "Config":
         """Options given in code win; the environment fills in the rest.
 
@@ -142,6 +148,7 @@ class Config:
             "source": source, "include": include, "omit": omit, "db": db, "id_header": id_header,
             "test_set_header": test_set_header, "branch": branch, "sample_rate": sample_rate,
             "sample_rules": sample_rules, "control": control, "control_remote": control_remote,
+            "fallback_db": fallback_db,
         }
         changes = {name: _CONVERSIONS[name](value) for name, value in given.items() if value not in (None, "")}
         return replace(cls.from_environment(), **changes)
@@ -170,4 +177,6 @@ class Config:
             environ[_ENVIRONMENT_NAMES["control"]] = "1"
         if self.control_remote:
             environ[_ENVIRONMENT_NAMES["control_remote"]] = "1"
+        if self.fallback_db:
+            environ[_ENVIRONMENT_NAMES["fallback_db"]] = os.path.abspath(self.fallback_db)
         return environ

@@ -12,6 +12,7 @@ import atexit
 import os
 import signal
 import threading
+from pathlib import Path
 import time
 from contextvars import Token
 from dataclasses import dataclass
@@ -80,7 +81,10 @@ class Recorder:
         self.sampler = Sampler(config.sample_rate, config.sample_rules)
         self.db_path = resolve_db_path(config.db).resolve()
         self.engine: Engine = make_engine(self.matcher, branch=config.branch)
-        self.writer = BackgroundWriter(self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread)
+        self.writer = BackgroundWriter(
+            self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread,
+            fallback_path=Path(config.fallback_db).resolve() if config.fallback_db else None,
+        )
         self.engine.start()
         self._closed = False
         self._finish_lock = threading.Lock()
@@ -196,7 +200,8 @@ class Recorder:
             self.engine.stop()
         except Exception:  # pragma: no cover - interpreter shutting down
             pass
-        if self.writer.dropped:
+        if self.writer.dropped and self.writer.failed is None:
+            # (When the store failed, the writer has said so once already.)
             logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
 
 
@@ -226,8 +231,7 @@ def get_recorder(config: Config, default_source: Sequence[str]) -> Optional[Reco
             try:
                 _recorder = Recorder(config, default_source)
             except Exception as error:
-                log_once("start", "requestcov: cannot start recording (%s); the app runs unmeasured", error,
-                         exc_info=True)
+                log_once("start", "requestcov: cannot start recording (%s); the app runs unmeasured", error)
                 return None
     return _recorder
 

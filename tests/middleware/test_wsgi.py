@@ -128,3 +128,18 @@ def test_a_response_sent_to_a_client_that_keeps_its_connection_open_is_recorded_
     client.close()
     records = {record.test_id: record for record in SQLiteStore(db).records()}
     assert records["held-open"].status == 200 and records["held-open"].lines
+
+
+def test_the_fallback_store_from_the_environment_takes_the_records(tmp_path: Path) -> None:
+    unusable = tmp_path / "a-folder"
+    (unusable / "requestcov.db").mkdir(parents=True)  # a directory where the database should be
+    fallback = tmp_path / "fallback" / "requestcov.db"
+    port = free_port()
+    output: list = []
+    environment = {"REQUESTCOV_FALLBACK_DB": str(fallback)}
+    with running_server(serve_command("flask", port, unusable / "requestcov.db"), port,
+                        environment=environment, output=output) as base_url:
+        fetch_all(base_url, ["/users/4", "/users/7"])
+    assert output[0].count("cannot open the requestcov store") == 1 and "Traceback" not in output[0]
+    recorded = sorted(record.test_id for record in SQLiteStore(fallback).records() if record.path.startswith("/users"))
+    assert recorded == ["/users/4", "/users/7"]

@@ -37,7 +37,7 @@ def main() -> None:
         from tests.apps import plain_wsgi
 
         app = plain_wsgi.app if arguments.plain else requestcov.WSGIMiddleware(plain_wsgi.app, **options)
-        _after_recorder_started(arguments)
+        _after_recorder_started(arguments, options)
         make_server("127.0.0.1", arguments.port, app, threaded=True).serve_forever()
     elif arguments.kind == "flask":
         from werkzeug.serving import make_server
@@ -45,7 +45,7 @@ def main() -> None:
         from tests.apps import flask_app
 
         app = flask_app.app if arguments.plain else flask_app.create_recorded_app(**options)
-        _after_recorder_started(arguments)
+        _after_recorder_started(arguments, options)
         server = make_server("127.0.0.1", arguments.port, app, threaded=True)
         server.serve_forever()
     else:
@@ -54,11 +54,11 @@ def main() -> None:
         from tests.apps import fastapi_app
 
         app = fastapi_app.app if arguments.plain else fastapi_app.create_recorded_app(**options)
-        _after_recorder_started(arguments)
+        _after_recorder_started(arguments, options)
         uvicorn.run(app, host="127.0.0.1", port=arguments.port, log_level="warning")
 
 
-def _after_recorder_started(arguments):
+def _after_recorder_started(arguments, options):
     if arguments.background_thread:
         import threading
 
@@ -68,6 +68,13 @@ def _after_recorder_started(arguments):
         worker.start()
         worker.join(10)
     if arguments.fault:
+        if arguments.kind == "fastapi":
+            # Starlette builds its middleware on the first request; start the
+            # recorder now so there is one to break.
+            from requestcov.config import Config
+            from requestcov.recorder import get_recorder
+
+            get_recorder(Config.resolve(**{k: v for k, v in options.items() if v is not None}), [])
         _inject_fault(arguments.fault)
 
 

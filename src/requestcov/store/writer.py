@@ -42,7 +42,7 @@ class BackgroundWriter:
         convert: Callable[[Any], Optional[RequestRecord]],
         *,
         batch_size: int = 512,
-        max_queued: int = 50_000,
+        max_queued: int = 5_000,
         put_timeout: float = 5.0,
         gather_seconds: float = 0.05,
         on_thread_start: Optional[Callable[[], None]] = None,
@@ -64,6 +64,8 @@ class BackgroundWriter:
         self.on_thread_start = on_thread_start
         self._hurry = threading.Event()
         self.batch_size = batch_size
+        #: Each queued item holds a request's line sets: the bound keeps memory
+        #: in check while a store is stuck, far above what 50 ms of traffic fills.
         self.max_queued = max_queued
         self.put_timeout = put_timeout
         self.written = 0
