@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from requestcov.analysis.dedup import GROUP_FIELDS, KEEP_POLICIES, DedupResult, find_duplicates
@@ -19,6 +20,8 @@ from requestcov.commands._common import (
     records_source_options,
     user_errors,
 )
+
+__all__ = ["command", "parse_by", "result_json", "print_duplicates"]
 
 
 def parse_by(value: str) -> List[str]:
@@ -80,7 +83,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     if as_json:
         print_json(data)
         return
-    _print_table(index, result)
+    print_duplicates(index, result)
     if removal is not None:
         _print_removal(removal)
 
@@ -109,8 +112,10 @@ def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,
     }
 
 
-def _print_table(index: CoverageIndex, result: DedupResult) -> None:
-    out = console()
+def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Console] = None) -> None:
+    """The duplicate groups as a table; ``requestcov run --replay`` ends with
+    the same one, so both read alike."""
+    out = out or console()
     table = Table(title=f"Duplicate tests: {result.dropped} of {len(index)} can go, {result.kept} stay")
     table.add_column("keep")
     table.add_column("kind")

@@ -4,6 +4,11 @@ The command replaces itself with the server (``os.execvpe``), so the server
 keeps this process's id, its exit code is the command's exit code, and Ctrl-C
 or SIGTERM reach it exactly as if it had been started directly. What makes
 the server record is only its environment; see :mod:`requestcov.launcher`.
+
+With ``--replay keploy:DIR`` (or ``har:FILE``) the whole flow is one command:
+the server runs as a child with the same environment, gets the recorded
+requests once it listens, is stopped, and the replay and duplicate summaries
+are printed; see :mod:`requestcov.launcher.supervise`.
 """
 
 from __future__ import annotations
@@ -11,15 +16,33 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import click
+from rich.console import Console
+from rich.markup import escape
 
+from requestcov.commands._common import console, fail, load_index_or_fail, warn
 from requestcov.config import Config
+from requestcov.errors import RequestcovError
 from requestcov.launcher import launch_environment
+from requestcov.launcher.supervise import (
+    Interrupted,
+    ReplayPlan,
+    SupervisedReplay,
+    SupervisorError,
+    exit_description,
+    run_and_replay,
+)
+from requestcov.replay import KINDS, ReplayResult
+from requestcov.replay.model import FAILED, MISMATCHED
 from requestcov.store import resolve_db_path
 
-__all__ = ["command", "build_config"]
+__all__ = ["command", "build_config", "parse_replay"]
+
+#: Seconds ``--replay`` waits for the server to listen, and for each answer.
+DEFAULT_WAIT_TIMEOUT = 60.0
+DEFAULT_REPLAY_TIMEOUT = 10.0
 
 
 def _split_values(values: Sequence[str]) -> Optional[List[str]]:
@@ -41,6 +64,7 @@ def build_config(
     sample_rate: Optional[float] = None,
     sample_rules: Sequence[str] = (),
     control: Optional[bool] = None,
+    fallback_db: Optional[str] = None,
 ) -> Config:
     """Options given here win over ``REQUESTCOV_*``; the source defaults to the
     current folder and the store to an absolute path, so workers that change
@@ -49,6 +73,7 @@ def build_config(
         source=_split_values(source), include=_split_values(include), omit=_split_values(omit),
         db=db, id_header=id_header, test_set_header=test_set_header, branch=branch,
         sample_rate=sample_rate, sample_rules=_split_values(sample_rules), control=control,
+        fallback_db=fallback_db,
     )
     return dataclasses.replace(
         config,
@@ -79,9 +104,24 @@ def build_config(
               help="Share of requests without a test id to record, e.g. 0.05 in production [default: 1].")
 @click.option("--sample", "sample_rules", multiple=True, metavar="'METHOD /PATH*=RATE'",
               help="Rate for matching requests, first match wins, e.g. 'GET /health*=0' (repeatable).")
+@click.option("--fallback-db", type=click.Path(dir_okay=False), default=None,
+              help="Store to record into when --db cannot be opened or written (read-only, full, "
+                   "locked, corrupt) [default: REQUESTCOV_FALLBACK_DB, else stop recording].")
 @click.option("--control/--no-control", default=None,
               help="Answer POST /requestcov/test/start|end/{id} on loopback, with the token in "
                    "REQUESTCOV_TOKEN: requests in between belong to that test.")
+@click.option("--replay", "replay", default=None, metavar="KIND:PATH",
+              help="Replay recordings to the server once it listens, stop it, and print the replay and "
+                   "duplicate summaries: keploy:DIR (Keploy test sets) or har:FILE.")
+@click.option("--url", default=None, metavar="URL",
+              help="With --replay: where the server listens [default: the scheme, host and port the "
+                   "requests were recorded with].")
+@click.option("--wait-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help=f"With --replay: how long the server may take to listen [default: {DEFAULT_WAIT_TIMEOUT:g}].")
+@click.option("--replay-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help=f"With --replay: seconds to wait for each answer [default: {DEFAULT_REPLAY_TIMEOUT:g}].")
+@click.option("--replay-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --replay: requests in flight at once [default: 1].")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print where the records go.")
 @click.argument("server_command", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- COMMAND ...")
 def command(
@@ -95,6 +135,12 @@ def command(
     sample_rate: Optional[float],
     sample_rules: Tuple[str, ...],
     control: Optional[bool],
+    fallback_db: Optional[str],
+    replay: Optional[str],
+    url: Optional[str],
+    wait_timeout: Optional[float],
+    replay_timeout: Optional[float],
+    replay_concurrency: Optional[int],
     quiet: bool,
     server_command: Tuple[str, ...],
 ) -> None:
@@ -110,21 +156,45 @@ def command(
 
     Workers, reloaders and other Python child processes record too. Stopping
     the server (Ctrl-C, SIGTERM) writes every finished request to the store.
+
+    \b
+    Record recorded tests in one go (start, replay, stop, summarise):
+      requestcov run --replay keploy:keploy -- python app.py
+      requestcov run --replay har:session.har --url http://127.0.0.1:8000 -- gunicorn app:app
     """
     try:
         config = build_config(
             db=db, source=source, include=include, omit=omit, id_header=id_header,
             test_set_header=test_set_header, branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
-            control=control,
+            control=control, fallback_db=fallback_db,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--sample'") from error
+    replay_only = {"--url": url, "--wait-timeout": wait_timeout, "--replay-timeout": replay_timeout,
+                   "--replay-concurrency": replay_concurrency}
+    plan: Optional[ReplayPlan] = None
+    if replay is None:
+        given = [name for name, value in replay_only.items() if value is not None]
+        if given:
+            raise click.UsageError(f"{given[0]} only applies with --replay KIND:PATH")
+    else:
+        kind, path = parse_replay(replay)
+        plan = ReplayPlan(
+            kind=kind, path=path, url=url,
+            wait_timeout=DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout,
+            request_timeout=DEFAULT_REPLAY_TIMEOUT if replay_timeout is None else replay_timeout,
+            concurrency=replay_concurrency or 1,
+            id_header=config.id_header, test_set_header=config.test_set_header,
+        )
     environment = launch_environment(config, os.environ)
     arguments = list(server_command)
     if not quiet:
         click.echo(
             f"requestcov: recording {os.pathsep.join(config.source or [])} into {config.db}", err=True,
         )
+    if plan is not None:
+        _run_with_replay(arguments, environment, plan, config, quiet)
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -132,3 +202,71 @@ def command(
     except OSError as error:
         click.echo(f"requestcov: cannot run {arguments[0]}: {error.strerror or error}", err=True)
         sys.exit(127 if isinstance(error, FileNotFoundError) else 126)
+
+
+def parse_replay(value: str) -> Tuple[str, str]:
+    """``keploy:DIR`` -> ("keploy", "DIR"); only the first colon splits, so
+    paths may hold colons of their own."""
+    kind, separator, path = value.partition(":")
+    kind = kind.strip().lower()
+    if not separator or kind not in KINDS or not path:
+        raise click.BadParameter(
+            f"{value!r}: use keploy:DIR (Keploy test sets) or har:FILE", param_hint="'--replay'",
+        )
+    return kind, path
+
+
+def _run_with_replay(arguments: List[str], environment: Dict[str, str], plan: ReplayPlan, config: Config,
+                     quiet: bool) -> None:
+    """Supervise the server through the replay, then print what it gave: the
+    replay tally and the duplicate tests of the store, as ``requestcov replay``
+    and ``requestcov dedup`` print them. Exits non-zero when the server failed
+    or nothing could be replayed, so scripts and CI can trust exit code 0."""
+    from requestcov.analysis.dedup import find_duplicates
+    from requestcov.commands.dedup import print_duplicates
+    from requestcov.commands.replay import print_summary
+
+    out = console()
+
+    def status(message: str) -> None:
+        if not quiet:
+            click.echo(f"requestcov: {message}", err=True)
+
+    try:
+        outcome = run_and_replay(
+            arguments, environment, plan, on_status=status,
+            on_result=lambda result: _print_result(out, result), on_warning=warn,
+        )
+    except Interrupted as error:
+        click.echo(f"requestcov: {error}", err=True)
+        sys.exit(128 + error.signum)
+    except SupervisorError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except RequestcovError as error:
+        fail(str(error))
+    print_summary(out, outcome.summary)
+    _check_outcome(outcome, plan)
+    index = load_index_or_fail(config.db, None)
+    print_duplicates(index, find_duplicates(index), out)
+
+
+def _check_outcome(outcome: SupervisedReplay, plan: ReplayPlan) -> None:
+    if outcome.killed:
+        warn(f"the server did not stop within {plan.stop_timeout:g} s of SIGTERM and was killed; "
+             "requests it had not written yet are lost")
+    if outcome.summary.sent == 0:
+        reason = outcome.summary.results[0].error if outcome.summary.results else "no request"
+        fail(f"nothing could be replayed to {outcome.url}: {reason}")
+    if outcome.exited_early is not None:
+        fail(f"the server exited with {exit_description(outcome.exited_early)} during the replay")
+
+
+def _print_result(out: Console, result: ReplayResult) -> None:
+    """One line per request that did not go as recorded; matches stay quiet."""
+    request = result.request
+    what = f"{escape(request.label)}  {escape(request.method)} {escape(request.target)}"
+    if result.outcome == MISMATCHED:
+        out.print(f"mismatch  {what}: got {result.status}, recorded {request.expected_status}")
+    elif result.outcome == FAILED:
+        out.print(f"failed    {what}: {escape(result.error)}")

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 from requestcov.errors import InputError
 from requestcov.middleware.testid import clean_test_id
 from requestcov.replay.model import LoadedRequests, ReplayRequest
-from requestcov.replay.target import request_target
+from requestcov.replay.target import request_base_url, request_target
 
 __all__ = ["load_har"]
 
@@ -69,6 +69,7 @@ def _request(source: Path, number: int, entry: Any, test_set: str) -> ReplayRequ
         body=_body(request.get("postData")),
         expected_status=_status(response.get("status") if isinstance(response, dict) else None),
         origin=where,
+        base_url=request_base_url(url),
     )
 
 

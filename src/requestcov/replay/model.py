@@ -34,6 +34,9 @@ class ReplayRequest:
     test_set: str = ""
     #: Where the request was read from, for messages.
     origin: str = ""
+    #: ``scheme://host:port`` of the recorded URL ("" when it had none): where
+    #: the app listened when it was recorded, the default target of a replay.
+    base_url: str = ""
 
     @property
     def label(self) -> str:

@@ -1,0 +1,295 @@
+"""``requestcov run --replay``: start, replay, stop and summarise in one command,
+with a real Flask server in a process of its own; and its failure paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+from requestcov.launcher import launch_environment
+from requestcov.launcher.supervise import ReplayPlan, SupervisorError, load_plan, run_and_replay
+from requestcov.config import Config
+from requestcov.replay import load_recordings, recorded_base_url
+from requestcov.store import SQLiteStore
+from tests.replay.test_keploy_replay import keploy_test, write_test
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+APP = textwrap.dedent('''
+    """A tiny shop served on 127.0.0.1:$APP_PORT; its pid goes to $APP_PID_FILE."""
+    import os
+
+    from flask import Flask, abort, jsonify, request
+
+    app = Flask(__name__)
+
+
+    def price_of(item_id):
+        if item_id % 2:
+            return 3
+        return 4
+
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id):
+        if item_id > 100:
+            abort(404)
+        return jsonify({"id": item_id, "price": price_of(item_id)})
+
+
+    @app.post("/orders")
+    def order():
+        lines = request.get_json(force=True)
+        return jsonify({"total": sum(price_of(line) for line in lines)})
+
+
+    if __name__ == "__main__":
+        with open(os.environ["APP_PID_FILE"], "w") as handle:
+            handle.write(str(os.getpid()))
+        app.run(host="127.0.0.1", port=int(os.environ["APP_PORT"]))
+''')
+
+#: Servers that never become one: the pid first, then exit or sleep.
+EXITS_AT_ONCE = "import os, sys; open(os.environ['APP_PID_FILE'], 'w').write(str(os.getpid())); sys.exit(3)"
+NEVER_LISTENS = "import os, time; open(os.environ['APP_PID_FILE'], 'w').write(str(os.getpid())); time.sleep(120)"
+#: Notes every SIGINT and SIGTERM it gets, and exits a moment after the first.
+COUNTS_SIGNALS = textwrap.dedent('''
+    import os, signal, time
+    seen = []
+    def note(signum, frame):
+        seen.append(signum)
+        with open(os.environ["APP_PID_FILE"] + ".signals", "a") as handle:
+            handle.write(signal.Signals(signum).name + "\\n")
+    signal.signal(signal.SIGINT, note)
+    signal.signal(signal.SIGTERM, note)
+    open(os.environ["APP_PID_FILE"], "w").write(str(os.getpid()))
+    while not seen:
+        time.sleep(0.05)
+    time.sleep(0.5)
+''')
+IGNORES_SIGTERM = (
+    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open(os.environ['APP_PID_FILE'], 'w').write(str(os.getpid())); time.sleep(120)"
+)
+
+
+def make_test_sets(folder: Path, port: int) -> Path:
+    """Two Keploy test sets against 127.0.0.1:port; test-set-0's test-1 and
+    test-2 run the very same lines (odd item ids), a known duplicate pair."""
+    keploy = folder / "keploy"
+    base = f"http://127.0.0.1:{port}"
+    write_test(keploy, "test-set-0", "test-1", keploy_test("test-1", "GET", f"{base}/items/1", 200))
+    write_test(keploy, "test-set-0", "test-2", keploy_test("test-2", "GET", f"{base}/items/3", 200))
+    write_test(keploy, "test-set-0", "test-3", keploy_test(
+        "test-3", "POST", f"{base}/orders", 200, body="[1, 2]", headers={"Content-Type": "application/json"},
+    ))
+    write_test(keploy, "test-set-1", "test-1", keploy_test("test-1", "GET", f"{base}/items/2", 200))
+    # The app answers 404 where 200 was recorded: reported, not fatal.
+    write_test(keploy, "test-set-1", "test-2", keploy_test("test-2", "GET", f"{base}/items/500", 200))
+    return keploy
+
+
+def environment(port: int, pid_file: Path) -> Dict[str, str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("REQUESTCOV_")}
+    clean.update({"APP_PORT": str(port), "APP_PID_FILE": str(pid_file), "PYTHONUNBUFFERED": "1"})
+    return clean
+
+
+def requestcov_run(workdir: Path, options: List[str], server: List[str], port: int,
+                   timeout: float = 120.0) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "requestcov.cli", "run", *options, "--", *server]
+    return subprocess.run(
+        command, cwd=str(workdir), env=environment(port, workdir / "server.pid"), capture_output=True,
+        text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_gone(pid_file: Path) -> None:
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_run_replay_records_every_test_and_prints_both_summaries(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    keploy = make_test_sets(tmp_path, port)
+    db = tmp_path / "store.db"
+    completed = requestcov_run(
+        tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(db), "--replay-concurrency", "2"],
+        [sys.executable, "app.py"], port,
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert f"replaying 5 requests to http://127.0.0.1:{port}" in completed.stderr
+    assert "mismatch  test-set-1/test-2  GET /items/500: got 404, recorded 200" in output
+    summary_row = [line for line in output.splitlines() if line.count("│") >= 6][0]
+    assert [cell.strip() for cell in summary_row.strip("│ ").split("│")] == ["5", "4", "1", "0", "0", "0"]
+    assert "Duplicate tests: 1 of 5 can go, 4 stay" in output
+    duplicate_row = next(line for line in output.splitlines() if "test-set-0/test-2" in line)
+    assert "test-set-0/test-1" in duplicate_row and "exact" in duplicate_row
+
+    with SQLiteStore(db, create=False) as store:
+        records = store.records()
+    assert sorted((record.test_set, record.test_id) for record in records) == [
+        ("test-set-0", "test-1"), ("test-set-0", "test-2"), ("test-set-0", "test-3"),
+        ("test-set-1", "test-1"), ("test-set-1", "test-2"),
+    ]
+    statuses = {(record.test_set, record.test_id): record.status for record in records}
+    assert statuses[("test-set-1", "test-2")] == 404
+    assert_gone(tmp_path / "server.pid")
+
+
+def test_run_replay_of_a_har_file_with_an_explicit_url(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    har = tmp_path / "session.har"
+    entries = [
+        {"request": {"method": "GET", "url": f"https://shop.example/items/{item}", "headers": []},
+         "response": {"status": 200}}
+        for item in (5, 7)
+    ]
+    har.write_text(json.dumps({"log": {"entries": entries}}))
+    db = tmp_path / "store.db"
+    completed = requestcov_run(
+        tmp_path, ["--replay", f"har:{har}", "--url", f"http://127.0.0.1:{port}", "--db", str(db), "--quiet"],
+        [sys.executable, "app.py"], port,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Duplicate tests: 1 of 2 can go, 1 stay" in completed.stdout
+    with SQLiteStore(db, create=False) as store:
+        assert sorted(record.test_id for record in store.records()) == ["har-1", "har-2"]
+    assert_gone(tmp_path / "server.pid")
+
+
+def test_a_server_that_exits_at_once_fails_the_command(tmp_path: Path) -> None:
+    port = free_port()
+    keploy = make_test_sets(tmp_path, port)
+    started = time.monotonic()
+    completed = requestcov_run(
+        tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(tmp_path / "store.db"), "--wait-timeout", "30"],
+        [sys.executable, "-c", EXITS_AT_ONCE], port,
+    )
+    assert completed.returncode == 1
+    assert f"Error: the server exited with code 3 before it listened on 127.0.0.1:{port}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert time.monotonic() - started < 20
+    assert_gone(tmp_path / "server.pid")
+
+
+def test_a_server_that_never_listens_times_out_and_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    keploy = make_test_sets(tmp_path, port)
+    started = time.monotonic()
+    completed = requestcov_run(
+        tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(tmp_path / "store.db"), "--wait-timeout", "1.5"],
+        [sys.executable, "-c", NEVER_LISTENS], port,
+    )
+    assert completed.returncode == 1
+    assert (f"Error: the server did not listen on 127.0.0.1:{port} within 1.5 s; it was stopped "
+            "(give --url if it listens elsewhere)") in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert time.monotonic() - started < 30
+    assert_gone(tmp_path / "server.pid")
+
+
+def test_a_server_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
+    port = free_port()
+    keploy = make_test_sets(tmp_path, port)
+    pid_file = tmp_path / "server.pid"
+    plan = ReplayPlan("keploy", str(keploy), wait_timeout=1.0, stop_timeout=1.0)
+    launch = launch_environment(Config.resolve(db=str(tmp_path / "store.db")), environment(port, pid_file))
+    with pytest.raises(SupervisorError, match="did not listen"):
+        run_and_replay([sys.executable, "-c", IGNORES_SIGTERM], launch, plan)
+    assert_gone(pid_file)
+
+
+def test_ctrl_c_is_forwarded_once_and_the_server_stopped(tmp_path: Path) -> None:
+    port = free_port()
+    keploy = make_test_sets(tmp_path, port)
+    pid_file = tmp_path / "server.pid"
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--replay", f"keploy:{keploy}",
+               "--db", str(tmp_path / "store.db"), "--", sys.executable, "-c", COUNTS_SIGNALS]
+    process = subprocess.Popen(command, cwd=str(tmp_path), env=environment(port, pid_file),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, errors
+    assert "requestcov: interrupted by SIGINT; the server was stopped" in errors
+    assert "Traceback" not in errors
+    assert (tmp_path / "server.pid.signals").read_text() == "SIGINT\n"
+    assert_gone(pid_file)
+
+
+def test_nothing_to_replay_fails_before_any_server_starts(tmp_path: Path) -> None:
+    keploy = tmp_path / "keploy"
+    write_test(keploy, "test-set-0", "test-1", "kind: Http\nname: test-1\nspec: [unclosed\n")
+    completed = requestcov_run(
+        tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(tmp_path / "store.db")],
+        [sys.executable, "-c", EXITS_AT_ONCE], free_port(),
+    )
+    assert completed.returncode == 1
+    assert "not valid YAML" in completed.stderr
+    assert f"Error: nothing to replay: {keploy} holds no request that can be replayed" in completed.stderr
+    assert not (tmp_path / "server.pid").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--replay", "yaml:somewhere"], "'yaml:somewhere': use keploy:DIR (Keploy test sets) or har:FILE"),
+    (["--wait-timeout", "5"], "--wait-timeout only applies with --replay KIND:PATH"),
+])
+def test_option_mistakes_are_one_line_usage_errors(tmp_path: Path, options: List[str], message: str) -> None:
+    completed = requestcov_run(tmp_path, options, [sys.executable, "-c", EXITS_AT_ONCE], free_port())
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_something_already_listening_is_refused(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        keploy = make_test_sets(tmp_path, port)
+        with pytest.raises(SupervisorError, match=f"something already listens on 127.0.0.1:{port}"):
+            run_and_replay([sys.executable, "-c", EXITS_AT_ONCE], environment(port, tmp_path / "server.pid"),
+                           ReplayPlan("keploy", str(keploy)))
+    assert not (tmp_path / "server.pid").exists()
+
+
+@pytest.mark.parametrize("urls, expected", [
+    (["http://localhost:8080/a", "http://localhost:8080/b?x=1", "https://cdn.example/lib.js"],
+     "http://localhost:8080"),
+    (["https://shop.example/a"], "https://shop.example"),
+    (["http://[::1]:9000/a"], "http://[::1]:9000"),
+    (["/relative/only"], None),
+])
+def test_the_base_url_of_recorded_requests(tmp_path: Path, urls: List[str], expected: Optional[str]) -> None:
+    keploy = tmp_path / "keploy"
+    for number, url in enumerate(urls, start=1):
+        write_test(keploy, "test-set-0", f"test-{number}", keploy_test(f"test-{number}", "GET", url, 200))
+    assert recorded_base_url(load_recordings("keploy", keploy).requests) == expected
+    if expected is None:
+        with pytest.raises(SupervisorError, match="name no http\\(s\\) host and port: give the app's --url"):
+            load_plan(ReplayPlan("keploy", str(keploy)))
