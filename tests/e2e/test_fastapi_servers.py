@@ -1,4 +1,4 @@
-"""FastAPI under uvicorn (one worker, and two spawned workers), recorded by
+"""FastAPI under uvicorn (one worker, and two spawned workers) and hypercorn, recorded by
 ``requestcov run``: async endpoints, sync endpoints run in the threadpool and
 background tasks run after the response all belong to their request."""
 
@@ -39,6 +39,7 @@ SPECS = [
 
 SERVERS: Dict[str, tuple] = {
     "uvicorn": (lambda port: [tool("uvicorn"), "--port", str(port), "fastapi_server:app"], 2),
+    "hypercorn": (lambda port: [tool("hypercorn"), "--bind", f"127.0.0.1:{port}", "fastapi_server:app"], 2),
     "uvicorn-2-workers": (
         lambda port: [tool("uvicorn"), "--workers", "2", "--port", str(port), "fastapi_server:app"], 0,
     ),

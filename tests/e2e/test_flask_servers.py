@@ -1,5 +1,5 @@
 """Flask under its dev server (``python app.py``, ``flask run``) and gunicorn
-(sync and gthread workers), recorded by ``requestcov run`` without code changes."""
+(sync and gthread workers) and waitress, recorded by ``requestcov run`` without code changes."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ SERVERS: Dict[str, tuple] = {
         lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"],
         0,
     ),
+    "waitress": (lambda port: [tool("waitress-serve"), "--threads", "8", "--listen", f"127.0.0.1:{port}",
+                                    "flask_server:app"], 2),
 }
 
 
