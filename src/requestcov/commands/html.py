@@ -22,10 +22,10 @@ def command(db: Optional[str], from_file: Optional[str], output: str, title: str
     line, and every test with the tests that duplicate or subsume it."""
     records = load_or_fail(db, from_file)
     report = write_html_report(records, output, title=title)
-    coverage = "n/a" if report.percent is None else f"{report.percent:.1f}%"
+    share = "source not found" if report.percent is None else f"{report.percent:.1f}% of statements run by requests"
     click.echo(
         f"wrote {report.pages} pages for {_count(report.requests, 'request')} and {_count(report.files, 'file')} "
-        f"(coverage {coverage}) to {os.path.abspath(report.index)}",
+        f"({share}) to {os.path.abspath(report.index)}",
         err=True,
     )
 
