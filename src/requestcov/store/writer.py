@@ -16,7 +16,6 @@ more than one short pause.
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, Callable, List, Optional
 from requestcov.errors import StoreError
 from requestcov.log import log_once, logger
 from requestcov.records import RequestRecord
+from requestcov.store.batchqueue import BatchQueue
 from requestcov.store.sqlite import SQLiteStore
 
 __all__ = ["BackgroundWriter"]
@@ -82,7 +82,7 @@ class BackgroundWriter:
     def _reset(self) -> None:
         """Fresh queue and no thread: after a fork, the parent's thread is gone."""
         self._pid = os.getpid()
-        self._queue: "queue.Queue[Any]" = queue.Queue(self.max_queued)
+        self._queue = BatchQueue(self.max_queued, room=self.batch_size)
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
 
@@ -123,12 +123,7 @@ class BackgroundWriter:
         if not self._ensure_thread():
             self._write_now([item])
             return
-        try:
-            if self._stuck:
-                self._queue.put_nowait(item)
-            else:
-                self._queue.put(item, timeout=self.put_timeout)
-        except queue.Full:
+        if not self._queue.put(item, timeout=0 if self._stuck else self.put_timeout):
             self._stuck = True
             self.dropped += 1
             log_once(
@@ -142,28 +137,15 @@ class BackgroundWriter:
             return True
         self._hurry.set()
         try:
-            return self._wait_until_written(timeout)
+            return self._queue.wait_done(timeout)
         finally:
             self._hurry.clear()
-
-    def _wait_until_written(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        condition = self._queue.all_tasks_done
-        with condition:
-            while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                condition.wait(remaining)
-        return True
 
     def close(self, timeout: float = 30.0) -> None:
         self.flush(timeout)
         thread = self._thread
         if thread is not None and self._pid == os.getpid() and thread.is_alive():
-            try:
-                self._queue.put(_STOP, timeout=1.0)
-            except queue.Full:
+            if not self._queue.put(_STOP, timeout=1.0):
                 return
             thread.join(timeout)
             self._thread = None
@@ -175,15 +157,10 @@ class BackgroundWriter:
             self.on_thread_start()
         store = self._open_store()
         while True:
-            first = self._queue.get()
-            if first is not _STOP and not self._hurry.is_set():
+            batch = self._queue.take(self.batch_size)
+            if len(batch) < self.batch_size and batch[-1] is not _STOP and not self._hurry.is_set():
                 self._hurry.wait(self.gather_seconds)
-            batch = [first]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+                batch += self._queue.take(self.batch_size - len(batch), timeout=0)
             stop = any(item is _STOP for item in batch)
             items = [item for item in batch if item is not _STOP]
             try:
@@ -193,8 +170,7 @@ class BackgroundWriter:
                 log_once("writer-crash", "requestcov: the writer failed", exc_info=True)
             finally:
                 self._stuck = False
-                for _ in batch:
-                    self._queue.task_done()
+                self._queue.done(len(batch))
             if stop:
                 if store is not None:
                     store.close()
