@@ -141,8 +141,13 @@ def writer_lines(run: Dict[str, Any]) -> List[str]:
         f"  - `BackgroundWriter`, records ready-made: **{result['writer_per_s']:,.0f} records/s**",
         f"  - the recorder's conversion alone (`Recorder._to_record`): "
         f"**{result['convert_only_per_s']:,.0f} records/s**",
-        f"  - `BackgroundWriter` with the recorder's conversion (what a server runs): "
-        f"**{result['writer_convert_per_s']:,.0f} records/s**",
+        f"  - `BackgroundWriter` with the recorder's conversion (what a server runs), every request "
+        f"running lines of its own (worst case): **{result['writer_convert_per_s']:,.0f} records/s**",
+        *(
+            [f"  - the same, requests following {result['distinct_paths']} distinct code paths as real "
+             f"endpoints do: **{result['writer_convert_repeating_per_s']:,.0f} records/s**"]
+            if "writer_convert_repeating_per_s" in result else []
+        ),
         f"  - profile: `writer-profile-{run['version']}.txt`",
     ]
 

@@ -10,7 +10,11 @@ of consecutive lines as executed code has. Three figures:
 * ``convert``: the recorder's conversion alone, on one thread;
 * ``writer+convert``: finished requests as the recorder queues them, with
   collectors keyed by code objects, turned into records by the recorder's own
-  conversion on the writer thread: the path a server really takes.
+  conversion on the writer thread: the path a server really takes. Every
+  request runs different lines here, the worst case;
+* ``writer+convert, repeating paths``: the same, but requests take one of
+  ``DISTINCT_PATHS`` code paths, as requests to a handful of endpoints do; the
+  store then encodes each distinct line set once.
 
 A cProfile of the writer's work on one thread says where the time goes.
 """
@@ -39,6 +43,8 @@ from requestcov.store.writer import BackgroundWriter
 FILES = 10
 LINES_PER_FILE = 50
 FUNCTIONS_PER_FILE = 5
+#: Code paths of the "repeating" traffic: a few endpoints with a few branches each.
+DISTINCT_PATHS = 40
 
 
 def _line_runs(generator: random.Random, count: int) -> List[int]:
@@ -82,15 +88,20 @@ def _code_objects(root: str) -> List[types.CodeType]:
     return codes
 
 
-def make_finished(count: int, root: str) -> List[Any]:
+def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
+    """Finished requests; with ``distinct_paths`` each one runs the lines of
+    one of that many code paths, else lines of its own."""
     generator = random.Random(2)
     codes = _code_objects(root)
     per_code = (FILES * LINES_PER_FILE) // len(codes)
+    paths = [[sorted(_line_runs(generator, per_code)) for _ in codes] for _ in range(distinct_paths)]
     finished = []
     for index in range(count):
         collector = Collector()
-        for code in codes:
-            collector.lines[register_code(code)] = set(_line_runs(generator, per_code))
+        lines_of_path = paths[generator.randrange(distinct_paths)] if paths else None
+        for number, code in enumerate(codes):
+            lines = lines_of_path[number] if lines_of_path else _line_runs(generator, per_code)
+            collector.lines[register_code(code)] = set(lines)
         request = ActiveRequest(collector=collector, token=None, test_id=f"test-{index}", test_set="",
                                 method="GET", path=f"/api/items/{index}", start=time.time(),
                                 started_counter=0.0, route="/api/items/<id>", status=200)
@@ -139,6 +150,10 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     store.close()
     results["writer_per_s"] = count / _time_writer(Path(workdir, "writer.db"), records, lambda item: item)
     results["writer_convert_per_s"] = count / _time_writer(Path(workdir, "convert.db"), finished, convert)
+    repeating = make_finished(count, root, DISTINCT_PATHS)
+    results["distinct_paths"] = DISTINCT_PATHS
+    results["writer_convert_repeating_per_s"] = count / _time_writer(Path(workdir, "repeating.db"), repeating, convert)
+    del repeating
     started = time.perf_counter()
     for item in finished:
         convert(item)
