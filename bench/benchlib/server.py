@@ -23,7 +23,6 @@ import time
 from typing import Any, Dict, List, Optional
 
 from benchlib import BENCH_DIR, modes
-from benchlib import modes
 from benchlib.mix import MIX, TEST_ID_HEADER
 
 HOST = "127.0.0.1"

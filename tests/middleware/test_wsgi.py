@@ -111,7 +111,7 @@ def test_a_response_sent_to_a_client_that_keeps_its_connection_open_is_recorded_
     db = tmp_path / "requestcov.db"
     port = free_port()
     started = 0.0
-    with running_server(serve_command("flask", port, db), port) as base_url:
+    with running_server(serve_command("flask", port, db), port):
         client = socket.create_connection(("127.0.0.1", port), timeout=10)
         client.sendall(
             b"GET /users/4 HTTP/1.1\r\nHost: 127.0.0.1\r\nKEPLOY-TEST-ID: held-open\r\n"

@@ -12,7 +12,7 @@ import array
 import os
 import sqlite3
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
