@@ -12,7 +12,7 @@ import array
 import os
 import sqlite3
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
@@ -65,6 +65,14 @@ CREATE TABLE IF NOT EXISTS id_counter (
 #: Schema version -> script that brings a database of the version before it up
 #: to that version. A new schema adds an entry; old stores migrate on open.
 _MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1}
+
+
+def _request_values(record: RequestRecord) -> Tuple[Any, ...]:
+    """The ``request`` columns after ``id``, in table order."""
+    return (
+        record.kind, record.test_id, record.test_set, record.method, record.path, record.route,
+        record.status, record.start, record.duration_ms, record.pid, 1 if record.arcs is not None else 0,
+    )
 
 
 def _encode_arcs(arcs: Sequence[Tuple[int, int]]) -> bytes:
@@ -171,28 +179,45 @@ class SQLiteStore:
             self._file_ids[path] = file_id
         return file_id
 
-    def _next_generated_number(self, key: str) -> int:
-        row = self._connection.execute(
-            "INSERT INTO id_counter (key, last) VALUES (?, 1) "
-            "ON CONFLICT (key) DO UPDATE SET last = last + 1 RETURNING last",
-            (key,),
-        ).fetchone()
-        return int(row[0])
+    def _name_untagged(self, records: Sequence[RequestRecord]) -> None:
+        """Give records without a test id ``METHOD route #n``, numbered in the
+        store across every process writing to it: one counter update per
+        endpoint reserves the numbers of all its records in the batch."""
+        untagged: Dict[str, List[RequestRecord]] = {}
+        for record in records:
+            if not record.test_id:
+                untagged.setdefault(record.endpoint, []).append(record)
+        for endpoint, named in untagged.items():
+            last = int(self._connection.execute(
+                "INSERT INTO id_counter (key, last) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
+                (endpoint, len(named)),
+            ).fetchone()[0])
+            for number, record in enumerate(named, start=last - len(named) + 1):
+                record.test_id = f"{endpoint} #{number}"
 
     def write(self, records: Iterable[RequestRecord]) -> List[int]:
         """Write records in one transaction and return their row ids.
 
-        A record whose ``test_id`` is empty gets ``METHOD route #n``, numbered in
-        the store across every process writing to it, so ids stay unique.
-        A record with a ``record_id`` replaces the row it names; a start-up
-        record replaces the earlier one of the same process.
+        A record whose ``test_id`` is empty gets ``METHOD route #n`` (see
+        :meth:`_name_untagged`). A record with a ``record_id`` replaces the row
+        it names; a start-up record replaces the earlier one of the same process.
         """
+        records = list(records)
         connection = self._connection
         row_ids: List[int] = []
         connection.execute("BEGIN IMMEDIATE")
         try:
+            self._name_untagged(records)
+            new: List[RequestRecord] = []
             for record in records:
-                row_ids.append(self._write_one(record))
+                if record.record_id is None and record.kind != STARTUP:
+                    new.append(record)
+                    continue
+                row_ids += self._insert(new)
+                new = []
+                row_ids.append(self._replace(record))
+            row_ids += self._insert(new)
             connection.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -201,55 +226,59 @@ class SQLiteStore:
             raise
         return row_ids
 
-    def _write_one(self, record: RequestRecord) -> int:
+    def _insert(self, records: Sequence[RequestRecord]) -> List[int]:
+        """Insert new rows in two statements whatever their number: the ids
+        are the next free ones, known in advance because the transaction
+        holds the store's write lock (and ``id`` is SQLite's rowid, so this
+        is the very id SQLite would pick)."""
+        if not records:
+            return []
         connection = self._connection
-        test_id = record.test_id
-        if not test_id:
-            endpoint = record.endpoint
-            test_id = f"{endpoint} #{self._next_generated_number(endpoint)}"
-            record.test_id = test_id
-        values = (
-            record.kind, test_id, record.test_set, record.method, record.path, record.route,
-            record.status, record.start, record.duration_ms, record.pid,
-            1 if record.arcs is not None else 0,
+        first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
+        row_ids = list(range(first, first + len(records)))
+        connection.executemany(
+            "INSERT INTO request (id, kind, test_id, test_set, method, path, route, status, "
+            "start, duration_ms, pid, has_arcs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(row_id, *_request_values(record)) for row_id, record in zip(row_ids, records)],
         )
-        if record.kind == STARTUP:
-            # One start-up record per process (pid and start time), rewritten
-            # each time the recorder flushes it.
+        connection.executemany(
+            "INSERT INTO request_file (request_id, file_id, lines, arcs) VALUES (?, ?, ?, ?)",
+            [row for row_id, record in zip(row_ids, records) for row in self._file_rows(row_id, record)],
+        )
+        return row_ids
+
+    def _replace(self, record: RequestRecord) -> int:
+        connection = self._connection
+        if record.record_id is None:
+            # A start-up record: one per process (pid and start time),
+            # rewritten each time the recorder flushes it.
             connection.execute(
                 "DELETE FROM request WHERE kind = ? AND pid = ? AND start = ?",
                 (STARTUP, record.pid, record.start),
             )
-        if record.record_id is not None:
-            connection.execute("DELETE FROM request_file WHERE request_id = ?", (record.record_id,))
-            connection.execute(
-                "UPDATE request SET kind = ?, test_id = ?, test_set = ?, method = ?, path = ?, "
-                "route = ?, status = ?, start = ?, duration_ms = ?, pid = ?, has_arcs = ? "
-                "WHERE id = ?",
-                values + (record.record_id,),
-            )
-            row_id = record.record_id
-        else:
-            row_id = connection.execute(
-                "INSERT INTO request (kind, test_id, test_set, method, path, route, status, "
-                "start, duration_ms, pid, has_arcs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            ).lastrowid
-        arcs: ArcsByFile = record.arcs or {}
-        paths = sorted(set(record.lines) | set(arcs))
+            return self._insert([record])[0]
+        connection.execute("DELETE FROM request_file WHERE request_id = ?", (record.record_id,))
+        connection.execute(
+            "UPDATE request SET kind = ?, test_id = ?, test_set = ?, method = ?, path = ?, "
+            "route = ?, status = ?, start = ?, duration_ms = ?, pid = ?, has_arcs = ? "
+            "WHERE id = ?",
+            _request_values(record) + (record.record_id,),
+        )
         connection.executemany(
             "INSERT INTO request_file (request_id, file_id, lines, arcs) VALUES (?, ?, ?, ?)",
-            [
-                (
-                    row_id,
-                    self._file_id(path),
-                    self._encodings.encode(record.lines.get(path, ())),
-                    _encode_arcs(arcs[path]) if path in arcs else None,
-                )
-                for path in paths
-            ],
+            self._file_rows(record.record_id, record),
         )
-        return int(row_id)
+        return record.record_id
+
+    def _file_rows(self, row_id: int, record: RequestRecord) -> List[Tuple[int, int, bytes, Optional[bytes]]]:
+        arcs: ArcsByFile = record.arcs or {}
+        lines = record.lines
+        encode = self._encodings.encode
+        return [
+            (row_id, self._file_id(path), encode(lines.get(path, ())),
+             _encode_arcs(arcs[path]) if path in arcs else None)
+            for path in (sorted(set(lines) | set(arcs)) if arcs else sorted(lines))
+        ]
 
     # -- reading ----------------------------------------------------------
 
