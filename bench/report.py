@@ -22,7 +22,7 @@ MODE_LABELS = {
     "naive": "naive (Coverage per request + YAML)",
     "coverage-contexts": "coverage.py switch_context",
     "requestcov-branch": "requestcov, branch",
-    "requestcov-sampling": "requestcov, 10% of untagged traffic",
+    **{f"requestcov-sample-{percent}": f"requestcov, {percent}% of untagged traffic" for percent in (1, 10, 50)},
 }
 
 
@@ -66,7 +66,7 @@ def median_of(samples: List[Dict[str, Any]], app: str, mode: str, key: str) -> O
 def inprocess_table(run: Dict[str, Any]) -> List[str]:
     samples = run.get("inprocess") or []
     modes = [mode for mode in run["modes"] if mode != "none"]
-    lines = ["| app | no coverage (µs/request) | " + " | ".join(MODE_LABELS[m] for m in modes) + " |",
+    lines = ["| app | no coverage (µs/request) | " + " | ".join(MODE_LABELS.get(m, m) for m in modes) + " |",
              "|---|---|" + "---|" * len(modes)]
     for app in run["apps"]:
         base = median_of(samples, app, "none", "median_s")
@@ -89,7 +89,7 @@ def inprocess_table(run: Dict[str, Any]) -> List[str]:
 def server_table(run: Dict[str, Any]) -> List[str]:
     samples = run.get("server") or []
     modes = [mode for mode in run["modes"] if mode != "none"]
-    lines = ["| app | no coverage (req/s, p50, p99) | " + " | ".join(MODE_LABELS[m] for m in modes) + " |",
+    lines = ["| app | no coverage (req/s, p50, p99) | " + " | ".join(MODE_LABELS.get(m, m) for m in modes) + " |",
              "|---|---|" + "---|" * len(modes)]
     for app in run["apps"]:
         throughput = median_of(samples, app, "none", "throughput")
@@ -206,7 +206,8 @@ def draw(runs: List[Dict[str, Any]], path: str) -> None:
     panels = [(run, kind) for run in runs for kind in kinds]
     axes = [[axis for row in grid for axis in row]]
     colours = {"requestcov": "#2a7ab9", "coverage-contexts": "#e3a33b", "naive": "#c0392b",
-               "requestcov-branch": "#5fa55a", "requestcov-sampling": "#8e6bbf"}
+               "requestcov-branch": "#5fa55a", "requestcov-sample-1": "#c7b3e5",
+               "requestcov-sample-10": "#8e6bbf", "requestcov-sample-50": "#5b3f8c"}
     for axis, (run, kind) in zip(axes[0], panels):
         samples = run.get(kind) or []
         if not samples:
@@ -224,7 +225,7 @@ def draw(runs: List[Dict[str, Any]], path: str) -> None:
                 highs.append(summary[2] - summary[0])
             positions = [app_index + (index - (len(modes) - 1) / 2) * width for app_index in range(len(run["apps"]))]
             bars = axis.bar(positions, medians, width, yerr=[lows, highs], capsize=3,
-                            color=colours.get(mode, "grey"), label=MODE_LABELS[mode])
+                            color=colours.get(mode, "grey"), label=MODE_LABELS.get(mode, mode))
             axis.bar_label(bars, labels=[f"{value:.2f}" if value < 10 else f"{value:.0f}" for value in medians],
                            fontsize=7, padding=2)
         axis.set_yscale("log")

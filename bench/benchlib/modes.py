@@ -23,7 +23,8 @@ MODES: Dict[str, str] = {
     "naive": "new coverage.Coverage per request + dedupData.yaml",
     "coverage-contexts": "one coverage.Coverage, switch_context per request",
     "requestcov-branch": "requestcov with branch coverage",
-    "requestcov-sampling": "requestcov with sampling",
+    **{f"requestcov-sample-{percent}": f"requestcov recording {percent}% of untagged requests"
+       for percent in (1, 10, 50)},
 }
 
 DEFAULT_MODES = list(MODES)
@@ -35,10 +36,7 @@ APPS: Dict[str, Tuple[str, str]] = {
     "django": ("apps.django_shop", "wsgi"),
 }
 
-#: Option names a sampling feature might take in the middleware, tried in order,
-#: with the fraction of requests to record.
-_SAMPLING_OPTIONS = ("sample_rate", "sampling", "sample")
-SAMPLING_FRACTION = 0.1
+SAMPLING_PREFIX = "requestcov-sample-"
 
 
 def _middleware_parameters() -> List[str]:
@@ -57,18 +55,17 @@ def requestcov_options(mode: str) -> Optional[Dict[str, Any]]:
     parameters = _middleware_parameters()
     if mode == "requestcov-branch":
         return {"branch": True} if "branch" in parameters else None
-    if mode == "requestcov-sampling":
-        for name in _SAMPLING_OPTIONS:
-            if name in parameters:
-                return {name: SAMPLING_FRACTION}
-        return None
+    if mode.startswith(SAMPLING_PREFIX):
+        if "sample_rate" not in parameters:
+            return None
+        return {"sample_rate": int(mode[len(SAMPLING_PREFIX):]) / 100}
     raise ValueError(mode)
 
 
 def sends_test_ids(mode: str) -> bool:
     """Sampling is for production traffic, which carries no test ids: requests
     with a test id are tests, and requestcov always records those."""
-    return mode != "requestcov-sampling"
+    return not mode.startswith(SAMPLING_PREFIX)
 
 
 def unavailable_reason(mode: str) -> Optional[str]:
@@ -76,7 +73,7 @@ def unavailable_reason(mode: str) -> Optional[str]:
     if mode not in MODES:
         return f"unknown mode (known: {', '.join(MODES)})"
     if mode.startswith("requestcov-") and requestcov_options(mode) is None:
-        wanted = "branch" if mode == "requestcov-branch" else " / ".join(_SAMPLING_OPTIONS)
+        wanted = "branch" if mode == "requestcov-branch" else "sample_rate"
         return f"requestcov's middleware has no {wanted} option yet"
     return None
 
