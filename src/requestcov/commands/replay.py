@@ -16,7 +16,7 @@ from requestcov.errors import RequestcovError
 from requestcov.replay import ReplayResult, ReplaySummary, replay_directory
 from requestcov.replay.model import FAILED, MISMATCHED
 
-__all__ = ["command", "print_summary"]
+__all__ = ["command", "print_result", "print_summary"]
 
 
 def _shared_options(function: Callable[..., None]) -> Callable[..., None]:
@@ -89,7 +89,7 @@ def _run(
         summary = replay_directory(
             kind, path, url, timeout=timeout, concurrency=concurrency, limit=limit, test_set=test_set,
             id_header=config.id_header, test_set_header=config.test_set_header,
-            on_result=lambda result: _print_result(console, result),
+            on_result=lambda result: print_result(console, result),
             on_warning=lambda warning: errors.print(f"warning: {escape(warning)}"),
         )
     except RequestcovError as error:
@@ -102,7 +102,9 @@ def _run(
         raise click.ClickException(f"nothing to send: {path} holds no request that can be replayed")
 
 
-def _print_result(console: Console, result: ReplayResult) -> None:
+def print_result(console: Console, result: ReplayResult) -> None:
+    """One line per request that did not go as recorded; matches stay quiet.
+    ``requestcov run --replay`` prints the same lines."""
     request = result.request
     what = f"{escape(request.label)}  {escape(request.method)} {escape(request.target)}"
     if result.outcome == MISMATCHED:

@@ -19,8 +19,6 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from requestcov.commands._common import console, fail, load_index_or_fail, warn
 from requestcov.config import Config
@@ -34,8 +32,7 @@ from requestcov.launcher.supervise import (
     exit_description,
     run_and_replay,
 )
-from requestcov.replay import KINDS, ReplayResult
-from requestcov.replay.model import FAILED, MISMATCHED
+from requestcov.replay import KINDS
 from requestcov.store import resolve_db_path
 
 __all__ = ["command", "build_config", "parse_replay"]
@@ -224,7 +221,7 @@ def _run_with_replay(arguments: List[str], environment: Dict[str, str], plan: Re
     or nothing could be replayed, so scripts and CI can trust exit code 0."""
     from requestcov.analysis.dedup import find_duplicates
     from requestcov.commands.dedup import print_duplicates
-    from requestcov.commands.replay import print_summary
+    from requestcov.commands.replay import print_result, print_summary
 
     out = console()
 
@@ -235,7 +232,7 @@ def _run_with_replay(arguments: List[str], environment: Dict[str, str], plan: Re
     try:
         outcome = run_and_replay(
             arguments, environment, plan, on_status=status,
-            on_result=lambda result: _print_result(out, result), on_warning=warn,
+            on_result=lambda result: print_result(out, result), on_warning=warn,
         )
     except Interrupted as error:
         click.echo(f"requestcov: {error}", err=True)
@@ -261,12 +258,3 @@ def _check_outcome(outcome: SupervisedReplay, plan: ReplayPlan) -> None:
     if outcome.exited_early is not None:
         fail(f"the server exited with {exit_description(outcome.exited_early)} during the replay")
 
-
-def _print_result(out: Console, result: ReplayResult) -> None:
-    """One line per request that did not go as recorded; matches stay quiet."""
-    request = result.request
-    what = f"{escape(request.label)}  {escape(request.method)} {escape(request.target)}"
-    if result.outcome == MISMATCHED:
-        out.print(f"mismatch  {what}: got {result.status}, recorded {request.expected_status}")
-    elif result.outcome == FAILED:
-        out.print(f"failed    {what}: {escape(result.error)}")
