@@ -150,12 +150,15 @@ def command(
       requestcov run -- gunicorn -w 4 --threads 4 app:app
       requestcov run -- uvicorn --workers 2 main:app
       requestcov run -- python manage.py runserver
+      requestcov run -- waitress-serve app:app
+      requestcov run -- hypercorn main:app
 
     Workers, reloaders and other Python child processes record too. Stopping
     the server (Ctrl-C, SIGTERM) writes every finished request to the store.
 
     \b
-    Record recorded tests in one go (start, replay, stop, summarise):
+    Replay recorded tests and record their coverage in one go (start, replay,
+    stop, summarise):
       requestcov run --replay keploy:keploy -- python app.py
       requestcov run --replay har:session.har --url http://127.0.0.1:8000 -- gunicorn app:app
     """
