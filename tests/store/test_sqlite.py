@@ -108,3 +108,34 @@ def test_many_processes_write_at_once_and_nothing_is_lost(store_path: Path) -> N
     # Generated ids are numbered by the store across processes: unique, no gaps.
     expected = sorted(f"GET /hello #{number}" for number in range(1, workers * per_worker + 1))
     assert generated == expected
+
+
+def _open_together(paths: "list[str]", barrier: "multiprocessing.synchronize.Barrier", worker: int) -> None:
+    for path in paths:
+        barrier.wait(20)
+        with SQLiteStore(path, busy_timeout=20.0) as store:
+            store.write([make_record(worker, test_id=f"opener-{worker}", pid=worker)])
+
+
+def test_processes_opening_a_new_store_at_the_same_moment_all_get_in(tmp_path: Path) -> None:
+    # The switch to WAL on a new file does not wait for a lock: gunicorn's
+    # workers, all opening the store on their first request, once got
+    # "database is locked" and stopped recording.
+    workers, rounds = 8, 5
+    paths = [str(tmp_path / f"round-{number}" / "requestcov.db") for number in range(rounds)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    processes = [context.Process(target=_open_together, args=(paths, barrier, worker)) for worker in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0] * workers
+    for path in paths:
+        with SQLiteStore(path, create=False) as store:
+            assert sorted(record.test_id for record in store.records()) == sorted(
+                f"opener-{worker}" for worker in range(workers)
+            )
+        connection = sqlite3.connect(path)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        connection.close()

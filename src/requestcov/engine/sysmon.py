@@ -44,10 +44,14 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
         collector = record_current()
         lines = collector.lines
         key = id(code)
-        try:
-            lines[key].add(line)
-        except KeyError:
+        # get() rather than try/except KeyError: the first line of each code
+        # object in each request would raise, and raising costs more than
+        # the rest of this callback.
+        seen = lines.get(key)
+        if seen is None:
             lines[key] = {line}
+        else:
+            seen.add(line)
         if not may_disable:
             return None
         generation = state.generation

@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -114,7 +115,7 @@ class SQLiteStore:
                 str(self.path), timeout=busy_timeout, isolation_level=None,
                 check_same_thread=False,
             )
-            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(busy_timeout)
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -128,6 +129,35 @@ class SQLiteStore:
         self._encodings = EncodingCache()
 
     # -- schema -----------------------------------------------------------
+
+    def _use_wal(self, busy_timeout: float) -> None:
+        """Switch the file to WAL, once in its life.
+
+        SQLite does not run the busy handler for this switch: worker processes
+        opening a new store at the same moment get "database is locked" at
+        once. So the mode is read first (WAL is a property of the file: after
+        the first open nothing is locked) and the switch is retried with a
+        backoff, up to ``busy_timeout``, until this or another process made it.
+        """
+        deadline = time.monotonic() + busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                mode = self._connection.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return
+                mode = self._connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return
+                if time.monotonic() + pause > deadline:
+                    raise StoreError(f"cannot switch {self.path} to WAL mode: it stays in {mode} mode")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _schema_version(self) -> int:
         has_meta = self._connection.execute(
