@@ -133,7 +133,11 @@ def end_collecting(collector: Collector, token: "Optional[Token[Collector]]") ->
     locations to be disabled, never fewer.
     """
     with tracking.lock:
-        tracking.in_flight = tuple(other for other in tracking.in_flight if other is not collector)
+        in_flight = tracking.in_flight
+        if len(in_flight) == 1 and in_flight[0] is collector:
+            tracking.in_flight = ()
+        else:
+            tracking.in_flight = tuple(other for other in in_flight if other is not collector)
     restore_collector(token)
 
 

@@ -24,7 +24,6 @@ from requestcov.context import (
     begin_collecting,
     current_collector,
     end_collecting,
-    measured_code,
     reset_after_fork,
     restore_collector,
     startup_collector,
@@ -90,8 +89,11 @@ class Recorder:
         self._finish_lock = threading.Lock()
         atexit.register(self.close)
         _write_then_die_on_sigterm()
+        #: This process's id, kept here: getpid() is a system call per request.
+        self.pid = os.getpid()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=reset_after_fork)
+            os.register_at_fork(after_in_child=self._after_fork)
         logger.info(
             "requestcov: recording %s with %s into %s", ", ".join(self.source), self.engine.name, self.db_path
         )
@@ -129,9 +131,12 @@ class Recorder:
             request.status = status
         # Queued before it leaves the in-flight set: shutdown, which waits for
         # requests in flight and then flushes the queue, always finds it.
-        self.writer.submit(_Finished(request, duration_ms, os.getpid()))
+        self.writer.submit(_Finished(request, duration_ms, self.pid))
         end_collecting(request.collector, request.token)
         request.token = None
+
+    def _after_fork(self) -> None:
+        self.pid = os.getpid()
 
     # -- the writer thread --------------------------------------------------
 
@@ -244,40 +249,36 @@ def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool) -
     """Turn a finished request's collector (sets by code object id) into a
     record (sorted lines by file). Runs on the writer thread."""
     request = finished.request
-    lines_by_path: Dict[str, Set[int]] = {}
-    for code_key, lines in list(request.collector.lines.items()):
-        path = _path_of(matcher, code_key)
-        if path is not None:
-            _merge(lines_by_path, path, lines)
-    arcs_by_path: Optional[Dict[str, Set[Tuple[int, int]]]] = None
-    if branch:
-        arcs_by_path = {}
-        for code_key, arcs in list(request.collector.arcs.items()):
-            path = _path_of(matcher, code_key)
-            if path is not None:
-                _merge(arcs_by_path, path, arcs)
+    collector = request.collector
     return RequestRecord(
         test_id=request.test_id, test_set=request.test_set, method=request.method,
         path=request.path, route=request.route, status=request.status, start=request.start,
         duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
-        lines={path: sorted(lines) for path, lines in lines_by_path.items()},
-        arcs=None if arcs_by_path is None else {path: sorted(arcs) for path, arcs in arcs_by_path.items()},
+        lines=_by_path(collector.lines, matcher),
+        arcs=_by_path(collector.arcs, matcher) if branch else None,
     )
 
 
-def _path_of(matcher: SourceMatcher, code_key: int) -> Optional[str]:
-    code = measured_code.get(code_key)
-    return matcher.measured_path(code.co_filename) if code is not None else None
+def _by_path(by_code: Dict[int, Set[Any]], matcher: SourceMatcher) -> Dict[str, List[Any]]:
+    """Sets by code object into sorted lists by file.
 
-
-def _merge(target: Dict[str, Set[Any]], path: str, items: Set[Any]) -> None:
-    """Add a code object's set into its file's; set.update reads the set in
-    one step, so a straggling thread adding to it cannot break the copy."""
-    known = target.get(path)
-    if known is None:
-        target[path] = set(items)
-    else:
-        known.update(items)
+    Each set is read in one C call (``sorted``, ``set.union``), so a
+    straggling thread still adding to it cannot break the copy.
+    """
+    path_of = matcher.measured_path_of_code
+    sets_by_path: Dict[str, List[Set[Any]]] = {}
+    for code_key, items in list(by_code.items()):
+        path = path_of(code_key)
+        if path is not None:
+            known = sets_by_path.get(path)
+            if known is None:
+                sets_by_path[path] = [items]
+            else:
+                known.append(items)
+    return {
+        path: sorted(sets[0]) if len(sets) == 1 else sorted(set().union(*sets))
+        for path, sets in sets_by_path.items()
+    }
 
 
 def current_request() -> Optional[ActiveRequest]:

@@ -61,13 +61,13 @@ def test_wait_done_returns_once_every_item_put_is_marked_done() -> None:
         while len(handled) < 5:
             batch = queue.take(2, timeout=5)
             handled.extend(batch)
-            queue.done(len(batch))
+            queue.done()
 
     consumer = threading.Thread(target=consume)
     consumer.start()
     assert queue.wait_done(10) is True
     consumer.join(5)
-    assert handled == [0, 1, 2, 3, 4] and queue.unfinished == 0
+    assert handled == [0, 1, 2, 3, 4] and queue.wait_done(0) is True
 
 
 def test_many_producers_and_one_consumer_lose_and_repeat_nothing() -> None:
@@ -83,7 +83,7 @@ def test_many_producers_and_one_consumer_lose_and_repeat_nothing() -> None:
             batch = queue.take(32, timeout=10)
             assert batch, "the consumer starved"
             received.extend(batch)
-            queue.done(len(batch))
+            queue.done()
 
     consumer = threading.Thread(target=consume)
     consumer.start()
@@ -96,3 +96,42 @@ def test_many_producers_and_one_consumer_lose_and_repeat_nothing() -> None:
     for start in range(4):  # each producer's items stay in its order
         own = [number for origin, number in received if origin == start]
         assert own == list(range(2000))
+
+
+def test_wait_done_counts_an_item_the_consumer_holds_but_has_not_handled() -> None:
+    queue = BatchQueue(10)
+    queue.put("held")
+    assert queue.take(5) == ["held"]
+    assert queue.qsize() == 0
+    assert queue.wait_done(0.05) is False  # taken, not yet handled
+    finished = threading.Event()
+    waiter = threading.Thread(target=lambda: queue.wait_done(10) and finished.set())
+    waiter.start()
+    time.sleep(0.05)
+    assert not finished.is_set()
+    queue.done()  # the first marker was taken with nothing: take it now
+    assert queue.take(5, timeout=0.2) == []
+    assert finished.wait(5)
+    waiter.join(5)
+    assert queue.wait_done(0) is True
+
+
+def test_a_consumer_asleep_on_an_empty_queue_wakes_for_each_new_burst() -> None:
+    queue = BatchQueue(100)
+    received: List[int] = []
+
+    def consume() -> None:
+        while len(received) < 30:
+            batch = queue.take(100, timeout=10)
+            received.extend(batch)
+            queue.done()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for burst in range(3):
+        time.sleep(0.05)  # the consumer is asleep again
+        for number in range(10):
+            queue.put(burst * 10 + number)
+        assert queue.wait_done(10) is True
+    consumer.join(10)
+    assert received == list(range(30))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import gc
 import sys
 from collections import deque
-from itertools import starmap
+from itertools import chain, starmap
 from types import CodeType, FrameType, FunctionType
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from requestcov.context import Collector, current_collector, register_code, tracking
 from requestcov.engine.base import Engine, warn_about_other_tracers
@@ -50,8 +50,16 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
         seen = lines.get(key)
         if seen is None:
             lines[key] = {line}
-        else:
+            return None
+        if line not in seen:
             seen.add(line)
+            return None
+        # The second event at this location in this request. A location
+        # runs once per request is left enabled: disabling it would cost
+        # more than its events, since the next request must enable it
+        # again, and that re-instruments its whole code object. Only
+        # locations that repeat (loops, helpers called many times) are
+        # worth disabling.
         if not may_disable:
             return None
         generation = state.generation
@@ -85,6 +93,9 @@ class MonitoringEngine(Engine):
         self.tool_id: Optional[int] = None
         #: Code objects given LINE events, by id.
         self._instrumented: Dict[int, CodeType] = {}
+        #: By code id: the two set_local_events calls (off, on) that enable
+        #: its disabled locations again, built once.
+        self._toggles: Dict[int, Tuple[Tuple[int, CodeType, int], ...]] = {}
         self._finder: Optional[InstrumentingFinder] = None
         self._line_event = 0
 
@@ -103,6 +114,7 @@ class MonitoringEngine(Engine):
             self.tool_id, self._line_event,
             _make_line_callback(current_collector.get, monitoring.DISABLE, _gil_is_enabled()),
         )
+        tracking.disabled = {}
         tracking.on_request_start = self._enable_disabled_locations
         self._instrument_loaded_code()
         self._finder = InstrumentingFinder(self.matcher, self.instrument)
@@ -120,6 +132,8 @@ class MonitoringEngine(Engine):
         monitoring.free_tool_id(self.tool_id)
         tracking.on_request_start = None
         self._instrumented.clear()
+        self._toggles.clear()
+        tracking.disabled = {}
         self.tool_id = None
 
     def _enable_disabled_locations(self) -> None:
@@ -134,11 +148,7 @@ class MonitoringEngine(Engine):
         if not disabled:
             return
         tracking.disabled = {}
-        tool_id, line_event = self.tool_id, self._line_event
-        calls: List[Tuple[int, CodeType, int]] = []
-        for code in list(disabled.values()):
-            calls.append((tool_id, code, 0))
-            calls.append((tool_id, code, line_event))
+        calls = chain.from_iterable(map(self._toggles.__getitem__, disabled))
         deque(starmap(sys.monitoring.set_local_events, calls), maxlen=0)  # type: ignore[attr-defined]
 
     def instrument(self, code: CodeType) -> None:
@@ -151,7 +161,9 @@ class MonitoringEngine(Engine):
                 continue
             if not self.matcher.is_measured_code(current):
                 continue
-            self._instrumented[register_code(current)] = current
+            key = register_code(current)
+            self._instrumented[key] = current
+            self._toggles[key] = ((self.tool_id, current, 0), (self.tool_id, current, self._line_event))
             monitoring.set_local_events(self.tool_id, current, self._line_event)
             pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
 

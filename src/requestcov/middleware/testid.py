@@ -19,7 +19,7 @@ def clean_test_id(raw: Optional[str]) -> str:
     """A printable, bounded id; empty when the header is missing or blank."""
     if not raw:
         return ""
-    cleaned = _CONTROL_CHARACTERS.sub("", raw).strip()
+    cleaned = (raw if raw.isprintable() else _CONTROL_CHARACTERS.sub("", raw)).strip()
     return cleaned[:MAX_TEST_ID_LENGTH]
 
 

@@ -1,13 +1,15 @@
 """The bounded queue between request threads and the background writer.
 
-``queue.Queue`` hands items over one at a time and wakes a producer blocked
-on a full queue after every single ``get``. When the writer falls behind, that
-turns into a GIL convoy: the writer drains an item, the woken producer takes
-the GIL to add one, the writer waits to get it back, and so on for every item
-and every SQLite call that releases the GIL, which halved the writer's
-throughput in the store benchmark. Here the writer takes a whole batch under
-one lock, and blocked producers are woken only once a batch's worth of room
-is free.
+``queue.Queue`` is made for the opposite balance of work: every ``put`` takes
+a lock and notifies a condition (a few Python-level calls), and a producer
+blocked on a full queue is woken after every single ``get``, which turned
+into a GIL convoy once the writer fell behind. Here a ``put`` on a queue with
+room is a ``deque.append`` (atomic under the GIL) and a flag check; the
+writer takes whole batches; producers are only involved with a lock when the
+queue is full, and are woken once a batch's worth of room is free.
+
+There is exactly one consumer, the writer thread: the bookkeeping of what it
+holds in hand relies on that.
 """
 
 from __future__ import annotations
@@ -20,78 +22,114 @@ from typing import Any, Deque, List, Optional
 __all__ = ["BatchQueue"]
 
 
+class _Marker:
+    """Put by :meth:`BatchQueue.wait_done`: set once everything before it is handled."""
+
+    __slots__ = ("handled",)
+
+    def __init__(self) -> None:
+        self.handled = threading.Event()
+
+
 class BatchQueue:
-    """A FIFO of at most ``limit`` items, taken in batches, with task accounting
-    so :meth:`wait_done` knows when everything put so far has been handled."""
+    """A FIFO of about ``limit`` items (producers racing for the last place
+    may pass it by one each), taken in batches by one consumer."""
 
     def __init__(self, limit: int, room: int = 512) -> None:
         self.limit = max(1, limit)
         #: Producers blocked on a full queue wake once this many places are free.
         self.room = max(1, min(room, self.limit))
         self._items: Deque[Any] = deque()
+        #: Set when items may be waiting; the consumer clears it before it sleeps.
+        self._has_items = threading.Event()
         self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
-        self._all_done = threading.Condition(self._lock)
-        self._unfinished = 0
+        self._blocked_producers = 0
+        #: The consumer took items it has not yet marked done. Set *before*
+        #: it pops anything, and read by :meth:`wait_done` *after* it looked
+        #: at the queue, so an item is always seen in one place or the other.
+        self._in_hand = False
+        self._markers_in_hand: List[_Marker] = []
 
     def qsize(self) -> int:
         return len(self._items)
 
-    @property
-    def unfinished(self) -> int:
-        """Items put and not yet marked done."""
-        return self._unfinished
-
     def put(self, item: Any, timeout: Optional[float] = None) -> bool:
         """Add ``item``, waiting up to ``timeout`` seconds (None: forever, 0:
         not at all) while the queue is full; False when it stayed full."""
-        with self._not_full:
-            if len(self._items) >= self.limit:
-                if timeout == 0:
-                    return False
-                deadline = None if timeout is None else time.monotonic() + timeout
+        if len(self._items) >= self.limit and not self._wait_for_room(timeout):
+            return False
+        self._append(item)
+        return True
+
+    def _append(self, item: Any) -> None:
+        self._items.append(item)
+        # Appended before the check: a consumer that cleared the flag and then
+        # found the queue empty is about to sleep, and the flag is down.
+        if not self._has_items.is_set():
+            self._has_items.set()
+
+    def _wait_for_room(self, timeout: Optional[float]) -> bool:
+        if timeout == 0:
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            # Counted before the queue is looked at: a consumer that freed
+            # room after this look sees the count and wakes us.
+            self._blocked_producers += 1
+            try:
                 while len(self._items) >= self.limit:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
                     self._not_full.wait(remaining)
-            self._items.append(item)
-            self._unfinished += 1
-            self._not_empty.notify()
-            return True
+            finally:
+                self._blocked_producers -= 1
+        return True
 
     def take(self, most: int, timeout: Optional[float] = None) -> List[Any]:
         """Up to ``most`` items, waiting up to ``timeout`` (None: forever, 0:
-        not at all) for the first; [] when none came."""
-        with self._not_empty:
-            if not self._items and timeout != 0:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while not self._items:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    self._not_empty.wait(remaining)
-            items = self._items
-            batch = [items.popleft() for _ in range(min(most, len(items)))]
-            if batch and len(items) <= self.limit - self.room:
-                self._not_full.notify_all()
-            return batch
+        not at all) for the first; [] when none came. Call :meth:`done` once
+        the items taken are handled."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        items = self._items
+        while True:
+            if not items and timeout != 0:
+                self._has_items.clear()
+                if not items:
+                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    self._has_items.wait(remaining)
+            already_in_hand = self._in_hand
+            self._in_hand = True
+            batch: List[Any] = []
+            while items and len(batch) < most:
+                item = items.popleft()
+                if type(item) is _Marker:
+                    self._markers_in_hand.append(item)
+                else:
+                    batch.append(item)
+            if self._blocked_producers and len(items) <= self.limit - self.room:
+                with self._lock:
+                    self._not_full.notify_all()
+            if batch:
+                return batch
+            if not already_in_hand:
+                # Only markers, with nothing taken before them: they are done.
+                self.done()
+            if timeout == 0 or (deadline is not None and time.monotonic() >= deadline):
+                return []
 
-    def done(self, count: int) -> None:
-        """Mark ``count`` taken items as handled."""
-        with self._lock:
-            self._unfinished = max(0, self._unfinished - count)
-            if not self._unfinished:
-                self._all_done.notify_all()
+    def done(self) -> None:
+        """Everything taken so far is handled."""
+        markers, self._markers_in_hand = self._markers_in_hand, []
+        self._in_hand = False
+        for marker in markers:
+            marker.handled.set()
 
     def wait_done(self, timeout: float) -> bool:
-        """Wait until every item put so far is marked done; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._all_done:
-            while self._unfinished:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._all_done.wait(remaining)
-        return True
+        """Wait until every item put so far is handled; False on timeout."""
+        if not self._items and not self._in_hand:
+            return True
+        marker = _Marker()
+        self._append(marker)
+        return marker.handled.wait(timeout)

@@ -88,7 +88,9 @@ class BackgroundWriter:
 
     def _ensure_thread(self) -> bool:
         """Start the writer thread if needed; False when no thread can start."""
-        if self._thread is not None and self._pid == os.getpid():
+        # No getpid() here, on every request: a forked child has reset
+        # ``_thread`` through the at-fork hook.
+        if self._thread is not None:
             return True
         with self._lock:
             if self._pid != os.getpid():
@@ -170,7 +172,7 @@ class BackgroundWriter:
                 log_once("writer-crash", "requestcov: the writer failed", exc_info=True)
             finally:
                 self._stuck = False
-                self._queue.done(len(batch))
+                self._queue.done()
             if stop:
                 if store is not None:
                     store.close()
