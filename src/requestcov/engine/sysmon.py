@@ -2,10 +2,11 @@
 
 LINE events are set *locally* on the code objects of measured files, so code
 outside them (the standard library, the framework, installed packages) runs at
-full speed. A location reports until every request in flight has recorded it,
-then returns DISABLE. When a new request starts, the code objects with
-disabled locations are switched off and on again, which enables their
-locations; unlike ``restart_events()``, that leaves every other code object
+full speed. A location that repeats within a request reports until every
+request in flight has recorded it, then returns DISABLE; one that runs once
+per request stays enabled, which is cheaper than enabling it again. When a
+new request starts, the code objects with disabled locations are switched off
+and on again, which enables their locations; unlike ``restart_events()``, that leaves every other code object
 in the process alone, so the framework's code is not re-instrumented on each
 request.
 """
@@ -55,9 +56,9 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
             seen.add(line)
             return None
         # The second event at this location in this request. A location
-        # runs once per request is left enabled: disabling it would cost
-        # more than its events, since the next request must enable it
-        # again, and that re-instruments its whole code object. Only
+        # that runs once per request is left enabled: disabling it would
+        # cost more than its one event, since the next request must enable
+        # it again, and that re-instruments its whole code object. Only
         # locations that repeat (loops, helpers called many times) are
         # worth disabling.
         if not may_disable:
