@@ -8,15 +8,17 @@ app's in-process loop is timed with the recorder switched on piece by piece,
 each variant in a fresh process, repetitions interleaved, medians reported.
 
 3.12 variants: ``none``; ``engine`` (LINE events on, no requests: every
-location is disabled after it first fires); ``engine+restart`` (plus
-``restart_events()`` before each request, as every request start does);
+location that repeats is disabled); ``engine+requests`` (plus a collector
+begun and ended around each request, which enables the disabled locations
+again, with no middleware);
 ``no-writer`` (the real middleware with the writer's submit dropped); ``full``.
 3.11 variants: ``none``; ``settrace-floor`` (a global trace function that
 returns None: the price of having any tracer); ``engine`` (the real tracer,
 no requests); ``no-writer``; ``full``.
 
 Also counted (in an untimed pass): callbacks and line events per request, code
-objects instrumented, the cost of one ``restart_events()``; and a cProfile of
+objects instrumented, those enabled again per request and what that costs;
+and a cProfile of
 the full loop for the Python-level parts (middleware, begin/finish). Writes
 ``results/profile-X.Y.md``.
 """
@@ -42,12 +44,13 @@ from benchlib import APPS_DIR, inprocess  # noqa: E402
 from benchlib.mix import MIX  # noqa: E402
 
 MONITORING = sys.version_info >= (3, 12)
-VARIANTS = (["none", "engine", "engine+restart", "no-writer", "full"] if MONITORING
+VARIANTS = (["none", "engine", "engine+requests", "no-writer", "full"] if MONITORING
             else ["none", "settrace-floor", "engine", "no-writer", "full"])
 EXPLAINED = {
-    "engine": "line events in app code, no requests (locations disabled after their first event)"
+    "engine": "line events in app code, no requests (repeating locations disabled)"
     if MONITORING else "the real global tracer and line tracers, no requests",
-    "engine+restart": "plus restart_events() before every request: every location fires again",
+    "engine+requests": "plus a collector per request (no middleware): disabled locations enabled again, "
+    "each request's lines recorded",
     "settrace-floor": "a global trace function that returns None for every call",
     "no-writer": "the real middleware (begin/finish, collectors), writer submit dropped",
     "full": "requestcov as shipped, writer thread included",
@@ -72,14 +75,17 @@ def build(variant: str, workdir: str) -> Callable:
         from requestcov.engine import SourceMatcher, make_engine
 
         make_engine(SourceMatcher([APPS_DIR])).start()
-        if variant == "engine+restart":
-            restart = sys.monitoring.restart_events  # type: ignore[attr-defined]
+        if variant == "engine+requests":
+            from requestcov.context import begin_collecting, end_collecting
 
-            def restarting(environ: dict, start_response: Callable) -> Any:
-                restart()
-                return application(environ, start_response)
+            def collecting(environ: dict, start_response: Callable) -> Any:
+                collector, token = begin_collecting()
+                try:
+                    return list(application(environ, start_response))
+                finally:
+                    end_collecting(collector, token)
 
-            return restarting
+            return collecting
         return application
     import requestcov
     from requestcov.recorder import current_recorder
@@ -114,19 +120,33 @@ def count_and_profile(rotations: int) -> Dict[str, Any]:
         monitoring = sys.monitoring  # type: ignore[attr-defined]
         tool, line_event = recorder.engine.tool_id, monitoring.events.LINE
         original = monitoring.register_callback(tool, line_event, None)
+        from requestcov.context import tracking
 
         def counting(code: Any, line: int) -> Any:
             calls[0] += 1
-            return original(code, line)
+            answer = original(code, line)
+            if answer is monitoring.DISABLE:
+                calls[1] += 1
+            return answer
+
+        enable_again = tracking.on_request_start
+        enabling = {"code_objects": 0, "seconds": 0.0, "requests": 0}
+
+        def timed_enable_again() -> None:
+            enabling["code_objects"] += len(tracking.disabled)
+            enabling["requests"] += 1
+            started = time.perf_counter()
+            enable_again()
+            enabling["seconds"] += time.perf_counter() - started
 
         monitoring.register_callback(tool, line_event, counting)
+        tracking.on_request_start = timed_enable_again
         inprocess.run(app, "wsgi", warmup=0, requests=rotations * len(MIX), max_seconds=20)
         monitoring.register_callback(tool, line_event, original)
+        tracking.on_request_start = enable_again
         facts["instrumented_code_objects"] = len(recorder.engine._instrumented)
-        started = time.perf_counter()
-        for _ in range(1000):
-            monitoring.restart_events()
-        facts["restart_events_us"] = (time.perf_counter() - started) / 1000 * 1e6
+        facts["code_objects_enabled_again_per_request"] = enabling["code_objects"] / max(1, enabling["requests"])
+        facts["enabling_again_us_per_request"] = enabling["seconds"] / max(1, enabling["requests"]) * 1e6
     else:
         engine_trace = sys.gettrace()
 
@@ -150,6 +170,7 @@ def count_and_profile(rotations: int) -> Dict[str, Any]:
     requests = (rotations + 1) * len(MIX)  # run() adds one warm-up rotation
     if MONITORING:
         facts["line_callbacks_per_request"] = calls[0] / requests
+        facts["disables_per_request"] = calls[1] / requests
     else:
         facts["global_trace_calls_per_request"] = calls[0] / requests
         facts["line_events_per_request"] = calls[1] / requests
