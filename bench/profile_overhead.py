@@ -81,7 +81,13 @@ def build(variant: str, workdir: str) -> Callable:
             def collecting(environ: dict, start_response: Callable) -> Any:
                 collector, token = begin_collecting()
                 try:
-                    return list(application(environ, start_response))
+                    body = application(environ, start_response)
+                    try:
+                        return list(body)
+                    finally:
+                        close = getattr(body, "close", None)
+                        if close is not None:
+                            close()
                 finally:
                     end_collecting(collector, token)
 
