@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from requestcov.context import Collector, current_collector, register_code, unrecorded_collector
@@ -41,7 +41,8 @@ class TraceEngine(Engine):
     def __init__(self, matcher: SourceMatcher, *, branch: bool = False) -> None:
         self.matcher = matcher
         self.branch = branch
-        self._measured: Dict[CodeType, Tuple[str, bool]] = {}
+        #: The decision for each code object seen, by ``id()``, with its file.
+        self._measured: Dict[int, Tuple[str, bool]] = {}
         self._global_trace: Optional[Callable] = None
         self.stepped_aside = False
 
@@ -80,9 +81,13 @@ class TraceEngine(Engine):
             sys.settrace(self._global_trace)
 
     def _make_global_trace(self) -> Callable:
-        # Keyed by code object, with the file name in the value: code objects
-        # compare equal when only their file differs, so the file decides.
-        measured: Dict[CodeType, Tuple[str, bool]] = self._measured
+        # Keyed by id(): hashing a code object hashes its constants and
+        # names on every call, up to a few hundred nanoseconds on each frame
+        # of the whole process. An id can be reused once its code object is
+        # gone, so the file is kept beside the decision and checked: the
+        # decision depends on the file alone, and measured code objects are
+        # kept alive by register_code, so their ids are never reused.
+        measured: Dict[int, Tuple[str, bool]] = self._measured
         is_measured_code = self.matcher.is_measured_code
         current = current_collector.get
         unrecorded = unrecorded_collector
@@ -90,14 +95,14 @@ class TraceEngine(Engine):
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
             code = frame.f_code
-            known = measured.get(code)
+            key = id(code)
+            known = measured.get(key)
             if known is None or known[0] != code.co_filename:
-                known = measured[code] = (code.co_filename, is_measured_code(code))
+                known = measured[key] = (code.co_filename, is_measured_code(code))
                 if known[1]:
                     register_code(code)
             if not known[1]:
                 return None
-            key = id(code)
             collector: Collector = current()
             if collector is unrecorded:
                 return None
