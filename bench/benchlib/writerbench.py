@@ -13,8 +13,7 @@ of consecutive lines as executed code has. Three figures:
   conversion on the writer thread: the path a server really takes. Every
   request runs different lines here, the worst case;
 * ``writer+convert, repeating paths``: the same, but requests take one of
-  ``DISTINCT_PATHS`` code paths, as requests to a handful of endpoints do; the
-  store then encodes each distinct line set once.
+  ``DISTINCT_PATHS`` code paths, as requests to a handful of endpoints do.
 
 A cProfile of the writer's work on one thread says where the time goes.
 """

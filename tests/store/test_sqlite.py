@@ -7,10 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from coverage.numbits import nums_to_numbits
 
 from requestcov.errors import StoreError
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SCHEMA_VERSION, SQLiteStore
+from requestcov.store.sqlite import _MIGRATIONS
 
 
 def make_record(number: int, **changes) -> RequestRecord:
@@ -65,6 +67,32 @@ def test_a_store_of_a_newer_schema_is_refused_clearly(store_path: Path) -> None:
     connection.close()
     with pytest.raises(StoreError, match="newer than this requestcov"):
         SQLiteStore(store_path)
+
+
+def test_a_version_1_store_is_migrated_with_its_lines_intact(store_path: Path) -> None:
+    # Version 1 kept coverage.py's numbits bitmaps; build such a file the way
+    # that version did, with coverage.py's own encoder.
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(store_path)
+    connection.executescript(_MIGRATIONS[1])
+    connection.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    connection.execute("INSERT INTO file VALUES (1, '/app/views.py'), (2, '/app/empty.py')")
+    connection.execute(
+        "INSERT INTO request (id, test_id, start, duration_ms, pid) VALUES (1, 'test-1', 1.0, 2.0, 7)"
+    )
+    connection.execute(
+        "INSERT INTO request_file VALUES (1, 1, ?, NULL), (1, 2, ?, NULL)",
+        (nums_to_numbits([1, 2, 30, 70_000]), b""),
+    )
+    connection.commit()
+    connection.close()
+    with SQLiteStore(store_path) as store:
+        [record] = store.records()
+        store.write([make_record(2)])
+        assert len(store.records()) == 2
+    assert record.lines == {"/app/views.py": [1, 2, 30, 70_000], "/app/empty.py": []}
+    connection = sqlite3.connect(store_path)
+    assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
 
 
 def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:

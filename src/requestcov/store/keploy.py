@@ -68,8 +68,8 @@ def yaml_error_message(source: Path, error: "yaml.YAMLError") -> str:
     return f"{where}: not valid YAML ({' '.join(str(problem).split())})"
 
 
-#: Line numbers above this are not lines of a source file; they would only make
-#: the line bitmaps of the store and the analyses enormous.
+#: Line numbers above this are not lines of a source file: a file that holds
+#: them is damaged, and is refused rather than stored.
 MAX_LINE_NUMBER = 10_000_000
 _EMPTY_SCALARS = ("", "null", "Null", "NULL", "~")
 

@@ -1,36 +1,65 @@
 """Compact encoding of a set of line numbers.
 
-The same "numbits" layout coverage.py keeps in its SQLite files: bit ``n`` of
-the byte string is set when line ``n`` ran. A request touching 500 lines of a
-2,000-line file costs 250 bytes, and the encoding is stable across versions.
+The lines are packed little-endian, two bytes each (four when a file runs past
+line 65,535), after one byte that gives that width: a request touching 50
+lines of a file costs 101 bytes. Packing and unpacking are single ``struct``
+calls, so the writer thread spends about a microsecond per file where a bitmap
+built line by line in Python cost ten times that; that time is taken from the
+app's own threads.
+
+Stores of schema version 1 held coverage.py's "numbits" bitmaps;
+:func:`numbits_to_lines` reads them for the migration.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Sequence, Tuple
+import struct
+from typing import List, Sequence
 
-__all__ = ["encode_lines", "decode_lines", "EncodingCache"]
+__all__ = ["encode_lines", "decode_lines", "numbits_to_lines"]
+
+_NARROW = 2
+_WIDE = 4
+_FORMAT_OF_WIDTH = {_NARROW: "H", _WIDE: "I"}
+_LARGEST_NARROW = 0xFFFF
+_LARGEST_WIDE = 0xFFFFFFFF
 
 
-def encode_lines(lines: Iterable[int]) -> bytes:
-    """Encode non-negative line numbers as a little-endian bitmap."""
-    numbers = lines if isinstance(lines, (list, tuple, set, frozenset)) else list(lines)
-    if not numbers:
+def encode_lines(lines: Sequence[int]) -> bytes:
+    """Pack sorted, distinct, non-negative line numbers (a ``LinesByFile``
+    value); an empty sequence packs to ``b""``."""
+    if not lines:
         return b""
-    if min(numbers) < 0:
-        raise ValueError(f"line numbers are never negative, got {min(numbers)}")
-    bitmap = bytearray(max(numbers) // 8 + 1)
-    for line in numbers:
-        bitmap[line >> 3] |= 1 << (line & 7)
-    return bytes(bitmap)
+    first, last = lines[0], lines[-1]
+    if first < 0:
+        raise ValueError(f"line numbers are never negative, got {first}")
+    if last <= _LARGEST_NARROW:
+        width = _NARROW
+    elif last <= _LARGEST_WIDE:
+        width = _WIDE
+    else:
+        raise ValueError(f"{last} is not a line number")
+    return bytes((width,)) + struct.pack(f"<{len(lines)}{_FORMAT_OF_WIDTH[width]}", *lines)
+
+
+def decode_lines(blob: bytes) -> List[int]:
+    """The sorted line numbers :func:`encode_lines` packed."""
+    if not blob:
+        return []
+    width = blob[0]
+    letter = _FORMAT_OF_WIDTH.get(width)
+    if letter is None or (len(blob) - 1) % width:
+        raise ValueError(f"not a packed line set (width byte {width}, {len(blob)} bytes)")
+    return list(struct.unpack_from(f"<{(len(blob) - 1) // width}{letter}", blob, 1))
 
 
 #: The set bits of every byte value, so decoding touches each byte once.
 _BITS_OF_BYTE = tuple(tuple(bit for bit in range(8) if value & (1 << bit)) for value in range(256))
 
 
-def decode_lines(blob: bytes) -> List[int]:
-    """Decode a bitmap made by :func:`encode_lines` into sorted line numbers."""
+def numbits_to_lines(blob: bytes) -> List[int]:
+    """Decode a numbits bitmap (bit ``n`` set when line ``n`` ran), the
+    encoding of schema version 1, into sorted line numbers."""
     lines: List[int] = []
     extend = lines.extend
     bits_of_byte = _BITS_OF_BYTE
@@ -39,26 +68,3 @@ def decode_lines(blob: bytes) -> List[int]:
             base = byte_index << 3
             extend([base + bit for bit in bits_of_byte[byte]])
     return lines
-
-
-class EncodingCache:
-    """Encode each distinct line set once.
-
-    Requests to one endpoint mostly run the same lines of each file, so a
-    store writing live traffic sees the same sets again and again; a tuple of
-    the lines is hashed in C, far cheaper than encoding it again. Bounded:
-    the cache starts over when it holds ``limit`` sets.
-    """
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._encoded: Dict[Tuple[int, ...], bytes] = {}
-
-    def encode(self, lines: Sequence[int]) -> bytes:
-        key = tuple(lines)
-        encoded = self._encoded.get(key)
-        if encoded is None:
-            if len(self._encoded) >= self.limit:
-                self._encoded.clear()
-            encoded = self._encoded[key] = encode_lines(key)
-        return encoded

@@ -3,7 +3,7 @@
 WAL mode lets readers and the writers of several processes work side by side;
 every write is one ``BEGIN IMMEDIATE`` transaction per batch, so a process
 killed mid-batch leaves the database as it was before the batch. Lines are kept
-as numbits blobs, one row per request and file.
+as packed blobs (see ``lineset``), one row per request and file.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
-from requestcov.store.lineset import EncodingCache, decode_lines
+from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 
 __all__ = ["SQLiteStore", "StoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB_PATH = os.path.join(".requestcov", "requestcov.db")
 _BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -63,9 +63,23 @@ CREATE TABLE IF NOT EXISTS id_counter (
 );
 """
 
-#: Schema version -> script that brings a database of the version before it up
-#: to that version. A new schema adds an entry; old stores migrate on open.
-_MIGRATIONS: Dict[int, str] = {1: _SCHEMA_V1}
+
+def _numbits_to_packed_lines(connection: sqlite3.Connection) -> None:
+    """Version 2 packs line numbers instead of keeping numbits bitmaps: the
+    writer encodes and the analyses decode them in one C call each."""
+    connection.create_function(
+        "requestcov_packed_lines", 1, lambda blob: encode_lines(numbits_to_lines(blob)), deterministic=True,
+    )
+    connection.execute("UPDATE request_file SET lines = requestcov_packed_lines(lines)")
+
+
+#: Schema version -> the script (or function) that brings a database of the
+#: version before it up to that version. A new schema adds an entry; old
+#: stores migrate on open, in one transaction.
+_MIGRATIONS: Dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
+    1: _SCHEMA_V1,
+    2: _numbits_to_packed_lines,
+}
 
 
 def _request_values(record: RequestRecord) -> Tuple[Any, ...]:
@@ -126,7 +140,6 @@ class SQLiteStore:
             self._close_quietly()
             raise
         self._file_ids: Dict[str, int] = {}
-        self._encodings = EncodingCache()
 
     # -- schema -----------------------------------------------------------
 
@@ -185,9 +198,13 @@ class SQLiteStore:
             # Another process may have migrated while we waited for the lock.
             version = self._schema_version()
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+                migration = _MIGRATIONS[target]
+                if callable(migration):
+                    migration(connection)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
                 connection.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(target),),
@@ -303,7 +320,7 @@ class SQLiteStore:
     def _file_rows(self, row_id: int, record: RequestRecord) -> List[Tuple[int, int, bytes, Optional[bytes]]]:
         arcs: ArcsByFile = record.arcs or {}
         lines = record.lines
-        encode = self._encodings.encode
+        encode = encode_lines
         return [
             (row_id, self._file_id(path), encode(lines.get(path, ())),
              _encode_arcs(arcs[path]) if path in arcs else None)
