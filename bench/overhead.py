@@ -134,6 +134,20 @@ def writer(size: Dict[str, Any], version: str) -> Optional[Dict[str, Any]]:
                       timeout=600)
 
 
+def reference_loop_ns(steps: int = 2_000_000) -> float:
+    """Nanoseconds per step of a plain Python loop, best of three: the
+    machine's speed, so absolute figures (the writer's records per second)
+    of runs on different machines or days can be compared; ratios need not."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for step in range(steps):
+            total += step
+        best = min(best, time.perf_counter() - started)
+    return best / steps * 1e9
+
+
 def library_versions() -> Dict[str, str]:
     versions = {}
     for name in LIBRARIES:
@@ -176,7 +190,7 @@ def main() -> None:
         "version": version, "platform": platform.platform(), "cpus": os.cpu_count(),
         "libraries": library_versions(), "profile": "quick" if args.quick else "full", "size": size,
         "apps": apps, "modes": mode_names, "notes": notes, "load_before": os.getloadavg(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "reference_loop_ns": reference_loop_ns(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     if "inprocess" not in skip:
         report["inprocess"] = inprocess(apps, mode_names, size)

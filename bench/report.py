@@ -166,7 +166,11 @@ def write_markdown(runs: List[Dict[str, Any]]) -> str:
         out += [f"## Python {run['python']} (requestcov engine: {engine})", "",
                 f"{run['profile']} run, {run['started']}, {run['seconds']:.0f}s, {run['cpus']} CPUs, "
                 f"load average {run['load_before'][0]:.2f} before and {run['load_after'][0]:.2f} after; "
-                f"{run['platform']}.", "", f"Libraries: {libraries}.", ""]
+                f"{run['platform']}.", ""]
+        if "reference_loop_ns" in run:
+            out += [f"Machine speed: {run['reference_loop_ns']:.0f} ns per step of a plain Python loop "
+                    "(absolute figures such as records per second scale with it; ratios do not).", ""]
+        out += [f"Libraries: {libraries}.", ""]
         for note in run["notes"]:
             out.append(f"- Note: {note}")
         if run["notes"]:
