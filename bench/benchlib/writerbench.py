@@ -9,7 +9,7 @@ of consecutive lines as executed code has. Three figures:
   batching), timed from the first submit until ``flush()`` returns;
 * ``convert``: the recorder's conversion alone, on one thread;
 * ``writer+convert``: finished requests as the recorder queues them, with
-  collectors keyed by code objects, turned into records by the recorder's own
+  collectors holding a line set per file, turned into records by the recorder's own
   conversion on the writer thread: the path a server really takes. Every
   request runs different lines here, the worst case;
 * ``writer+convert, repeating paths``: the same, but requests take one of
@@ -28,11 +28,10 @@ import pstats
 import random
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any, Dict, List
 
-from requestcov.context import Collector, register_code
+from requestcov.context import Collector
 from requestcov.engine.source import SourceMatcher
 from requestcov.records import RequestRecord
 from requestcov.recorder import ActiveRequest, _Finished, build_record
@@ -41,7 +40,6 @@ from requestcov.store.writer import BackgroundWriter
 
 FILES = 10
 LINES_PER_FILE = 50
-FUNCTIONS_PER_FILE = 5
 #: Code paths of the "repeating" traffic: a few endpoints with a few branches each.
 DISTINCT_PATHS = 40
 
@@ -67,40 +65,30 @@ def make_records(count: int, root: str) -> List[RequestRecord]:
     ]
 
 
-def _code_objects(root: str) -> List[types.CodeType]:
-    """Real code objects whose files live under ``root``.
-
-    The bodies differ from file to file on purpose: code objects compare
-    equal when only their file names differ, and a dict keyed by them would
-    fold the files together.
-    """
-    codes = []
+def _measured_files(root: str) -> List[str]:
+    """Real files under ``root``, as the engine would have seen them compiled."""
+    filenames = []
     for number in range(FILES):
         filename = os.path.join(root, f"module_{number}.py")
-        source = "\n".join(
-            f"def f{index}(x):\n" + "".join(f"    x = x + {number * 100 + line}\n" for line in range(10)) + "    return x\n"
-            for index in range(FUNCTIONS_PER_FILE)
-        )
-        Path(filename).write_text(source)
-        module = compile(source, filename, "exec")
-        codes.extend(const for const in module.co_consts if isinstance(const, types.CodeType))
-    return codes
+        Path(filename).write_text("".join(f"x = {line}\n" for line in range(700)))
+        filenames.append(filename)
+    return filenames
 
 
 def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
-    """Finished requests; with ``distinct_paths`` each one runs the lines of
+    """Finished requests, their collectors holding one line set per file as
+    the engine fills them; with ``distinct_paths`` each one runs the lines of
     one of that many code paths, else lines of its own."""
     generator = random.Random(2)
-    codes = _code_objects(root)
-    per_code = (FILES * LINES_PER_FILE) // len(codes)
-    paths = [[sorted(_line_runs(generator, per_code)) for _ in codes] for _ in range(distinct_paths)]
+    filenames = _measured_files(root)
+    paths = [[_line_runs(generator, LINES_PER_FILE) for _ in filenames] for _ in range(distinct_paths)]
     finished = []
     for index in range(count):
         collector = Collector()
         lines_of_path = paths[generator.randrange(distinct_paths)] if paths else None
-        for number, code in enumerate(codes):
-            lines = lines_of_path[number] if lines_of_path else _line_runs(generator, per_code)
-            collector.lines[register_code(code)] = set(lines)
+        for number, filename in enumerate(filenames):
+            lines = lines_of_path[number] if lines_of_path else _line_runs(generator, LINES_PER_FILE)
+            collector.lines[filename] = set(lines)
         request = ActiveRequest(collector=collector, token=None, test_id=f"test-{index}", test_set="",
                                 method="GET", path=f"/api/items/{index}", start=time.time(),
                                 started_counter=0.0, route="/api/items/<id>", status=200)

@@ -31,31 +31,19 @@ __all__ = [
     "begin_collecting",
     "end_collecting",
     "restore_collector",
-    "measured_code",
-    "register_code",
 ]
 
 
-#: Every code object an engine measures, by ``id()``. Collectors key their
-#: sets by that id, not by the code object: two code objects compare equal when
-#: only their file differs (identical functions in two modules), so a dict
-#: keyed by code would merge them. Holding the objects here keeps each id
-#: unique for the life of the process; the writer maps ids back to files.
-measured_code: Dict[int, CodeType] = {}
-
-
-def register_code(code: CodeType) -> int:
-    """Keep ``code`` alive and return the key collectors use for it."""
-    key = id(code)
-    measured_code[key] = code
-    return key
-
-
 class Collector:
-    """Lines seen by one request, by code object id (see :data:`measured_code`).
+    """Lines seen by one request, one set per file, keyed by the file name
+    the code was compiled with (``co_filename``).
 
-    Keyed by code rather than file so the engine's hot path does no path
-    work; the writer thread maps code objects to files later.
+    That name is an attribute of the code object the engine already holds, a
+    string whose hash is cached, so the hot path does no path work; the
+    writer thread maps names to canonical paths later. Line numbers are the
+    file's, so one set serves every code object of the file and the writer
+    has nothing to merge. (Not ``id(code)``, nor the code object: code objects
+    compare equal when only their file differs.)
     """
 
     __slots__ = ("lines", "arcs", "tracers", "request", "__weakref__")
@@ -63,13 +51,13 @@ class Collector:
     def __init__(self) -> None:
         #: The recorder's ActiveRequest this collector belongs to, if any.
         self.request: object = None
-        self.lines: Dict[int, Set[int]] = {}
+        self.lines: Dict[str, Set[int]] = {}
         #: With branch coverage: (from line, to line) arcs as coverage.py
         #: records them, negative numbers entering or leaving a code object.
-        self.arcs: Dict[int, Set[Tuple[int, int]]] = {}
-        #: Per-code local trace functions of the settrace engine, cached so a
+        self.arcs: Dict[str, Set[Tuple[int, int]]] = {}
+        #: Per-file local trace functions of the settrace engine, cached so a
         #: frame start costs no allocation.
-        self.tracers: Dict[int, Callable] = {}
+        self.tracers: Dict[str, Callable] = {}
 
 
 class Tracking:

@@ -246,8 +246,8 @@ def current_recorder() -> Optional[Recorder]:
 
 
 def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool) -> RequestRecord:
-    """Turn a finished request's collector (sets by code object id) into a
-    record (sorted lines by file). Runs on the writer thread."""
+    """Turn a finished request's collector (sets by compiled file name) into
+    a record (sorted lines by canonical path). Runs on the writer thread."""
     request = finished.request
     collector = request.collector
     return RequestRecord(
@@ -259,22 +259,19 @@ def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool) -
     )
 
 
-def _by_path(by_code: Dict[int, Set[Any]], matcher: SourceMatcher) -> Dict[str, List[Any]]:
-    """Sets by code object into sorted lists by file.
+def _by_path(by_filename: Dict[str, Set[Any]], matcher: SourceMatcher) -> Dict[str, List[Any]]:
+    """Sets by compiled file name into sorted lists by canonical path.
 
     Each set is read in one C call (``sorted``, ``set.union``), so a
-    straggling thread still adding to it cannot break the copy.
+    straggling thread still adding to it cannot break the copy. Two names
+    of one file (a relative and an absolute spelling, a symlink) merge.
     """
-    path_of = matcher.measured_path_of_code
+    path_of = matcher.measured_path
     sets_by_path: Dict[str, List[Set[Any]]] = {}
-    for code_key, items in list(by_code.items()):
-        path = path_of(code_key)
+    for filename, items in list(by_filename.items()):
+        path = path_of(filename)
         if path is not None:
-            known = sets_by_path.get(path)
-            if known is None:
-                sets_by_path[path] = [items]
-            else:
-                known.append(items)
+            sets_by_path.setdefault(path, []).append(items)
     return {
         path: sorted(sets[0]) if len(sets) == 1 else sorted(set().union(*sets))
         for path, sets in sets_by_path.items()

@@ -3,17 +3,17 @@
 The global trace function runs on every frame start; for a code object outside
 the measured source it returns None (one cached dict look-up), so the frame
 runs without line events. For measured code it returns the current request's
-local trace function for that code object, which adds each line to a set.
+local trace function for that file, which adds each line to the file's set.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from requestcov.context import Collector, current_collector, register_code, unrecorded_collector
+from requestcov.context import Collector, current_collector, unrecorded_collector
 from requestcov.engine.arcs import arc_tracer, entry_line
 from requestcov.engine.base import Engine, other_tracer_description
 from requestcov.engine.source import SourceMatcher
@@ -41,8 +41,9 @@ class TraceEngine(Engine):
     def __init__(self, matcher: SourceMatcher, *, branch: bool = False) -> None:
         self.matcher = matcher
         self.branch = branch
-        #: The decision for each code object seen, by ``id()``, with its file.
-        self._measured: Dict[int, Tuple[str, bool]] = {}
+        #: The decision for each code object seen, by ``id()``: its file, and
+        #: the code object itself when it is measured.
+        self._measured: Dict[int, Tuple[str, Optional[CodeType]]] = {}
         self._global_trace: Optional[Callable] = None
         self.stepped_aside = False
 
@@ -86,8 +87,8 @@ class TraceEngine(Engine):
         # of the whole process. An id can be reused once its code object is
         # gone, so the file is kept beside the decision and checked: the
         # decision depends on the file alone, and measured code objects are
-        # kept alive by register_code, so their ids are never reused.
-        measured: Dict[int, Tuple[str, bool]] = self._measured
+        # kept alive by the decision itself, so their ids are never reused.
+        measured: Dict[int, Tuple[str, Optional[CodeType]]] = self._measured
         is_measured_code = self.matcher.is_measured_code
         current = current_collector.get
         unrecorded = unrecorded_collector
@@ -95,32 +96,30 @@ class TraceEngine(Engine):
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
             code = frame.f_code
-            key = id(code)
-            known = measured.get(key)
-            if known is None or known[0] != code.co_filename:
-                known = measured[key] = (code.co_filename, is_measured_code(code))
-                if known[1]:
-                    register_code(code)
-            if not known[1]:
+            filename = code.co_filename
+            known = measured.get(id(code))
+            if known is None or known[0] != filename:
+                known = measured[id(code)] = (filename, code if is_measured_code(code) else None)
+            if known[1] is None:
                 return None
             collector: Collector = current()
             if collector is unrecorded:
                 return None
             if branch:
                 # Arcs need the previous line of this very frame: one tracer per frame.
-                lines = collector.lines.get(key)
+                lines = collector.lines.get(filename)
                 if lines is None:
-                    lines = collector.lines[key] = set()
-                arcs = collector.arcs.get(key)
+                    lines = collector.lines[filename] = set()
+                arcs = collector.arcs.get(filename)
                 if arcs is None:
-                    arcs = collector.arcs[key] = set()
+                    arcs = collector.arcs[filename] = set()
                 return arc_tracer(lines, arcs, entry_line(frame))
-            tracer = collector.tracers.get(key)
+            tracer = collector.tracers.get(filename)
             if tracer is None:
-                lines = collector.lines.get(key)
+                lines = collector.lines.get(filename)
                 if lines is None:
-                    lines = collector.lines[key] = set()
-                tracer = collector.tracers[key] = _local_tracer(lines)
+                    lines = collector.lines[filename] = set()
+                tracer = collector.tracers[filename] = _local_tracer(lines)
             return tracer
 
         return global_trace

@@ -17,7 +17,6 @@ import sysconfig
 from types import CodeType
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from requestcov.context import measured_code
 
 __all__ = ["SourceMatcher", "canonical_path", "is_third_party"]
 
@@ -93,7 +92,6 @@ class SourceMatcher:
         self.omit = _prepare_patterns(omit)
         self._third_party = _third_party_roots()
         self._by_filename: Dict[str, Optional[str]] = {}
-        self._by_code_key: Dict[int, Optional[str]] = {}
 
     def measured_path(self, filename: str) -> Optional[str]:
         """The canonical path of ``filename`` if it is measured, else None."""
@@ -103,20 +101,6 @@ class SourceMatcher:
             pass
         result = self._decide(filename)
         self._by_filename[filename] = result
-        return result
-
-    def measured_path_of_code(self, code_key: int) -> Optional[str]:
-        """The measured path of a code object by the key collectors use (see
-        :data:`requestcov.context.measured_code`); the writer asks this for
-        every code object of every request, so the answer is kept."""
-        try:
-            return self._by_code_key[code_key]
-        except KeyError:
-            pass
-        code = measured_code.get(code_key)
-        if code is None:
-            return None
-        result = self._by_code_key[code_key] = self.measured_path(code.co_filename)
         return result
 
     def is_measured_code(self, code: CodeType) -> bool:

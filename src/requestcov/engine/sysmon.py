@@ -20,7 +20,7 @@ from itertools import chain, starmap
 from types import CodeType, FrameType, FunctionType
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from requestcov.context import Collector, current_collector, register_code, tracking
+from requestcov.context import Collector, current_collector, tracking
 from requestcov.engine.base import Engine, warn_about_other_tracers
 from requestcov.engine.imports import InstrumentingFinder
 from requestcov.engine.source import SourceMatcher
@@ -44,10 +44,10 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
     def on_line(code: CodeType, line: int) -> Any:
         collector = record_current()
         lines = collector.lines
-        key = id(code)
-        # get() rather than try/except KeyError: the first line of each code
-        # object in each request would raise, and raising costs more than
-        # the rest of this callback.
+        key = code.co_filename
+        # get() rather than try/except KeyError: the first line of each file
+        # in each request would raise, and raising costs more than the rest
+        # of this callback.
         seen = lines.get(key)
         if seen is None:
             lines[key] = {line}
@@ -55,7 +55,9 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
         if line not in seen:
             seen.add(line)
             return None
-        # The second event at this location in this request. A location
+        # The second event at this line of this file in this request (from
+        # this location, or another code object on the same line, such as a
+        # comprehension: either way the line is recorded). A location
         # that runs once per request is left enabled: disabling it would
         # cost more than its one event, since the next request must enable
         # it again, and that re-instruments its whole code object. Only
@@ -71,7 +73,7 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
                     return None
         # Noted before the check below, so a request starting after it finds
         # this code among those to enable again.
-        state.disabled[key] = code
+        state.disabled[id(code)] = code
         # Everything from this comparison to the return is free of calls and
         # backward jumps, the only places the interpreter switches threads: a
         # request that starts after the comparison enables locations again
@@ -92,7 +94,7 @@ class MonitoringEngine(Engine):
     def __init__(self, matcher: SourceMatcher) -> None:
         self.matcher = matcher
         self.tool_id: Optional[int] = None
-        #: Code objects given LINE events, by id.
+        #: Code objects given LINE events, by id; held, so no id is reused.
         self._instrumented: Dict[int, CodeType] = {}
         #: By code id: the two set_local_events calls (off, on) that enable
         #: its disabled locations again, built once.
@@ -162,7 +164,7 @@ class MonitoringEngine(Engine):
                 continue
             if not self.matcher.is_measured_code(current):
                 continue
-            key = register_code(current)
+            key = id(current)
             self._instrumented[key] = current
             self._toggles[key] = ((self.tool_id, current, 0), (self.tool_id, current, self._line_event))
             monitoring.set_local_events(self.tool_id, current, self._line_event)
