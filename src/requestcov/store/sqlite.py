@@ -320,9 +320,8 @@ class SQLiteStore:
     def _file_rows(self, row_id: int, record: RequestRecord) -> List[Tuple[int, int, bytes, Optional[bytes]]]:
         arcs: ArcsByFile = record.arcs or {}
         lines = record.lines
-        encode = encode_lines
         return [
-            (row_id, self._file_id(path), encode(lines.get(path, ())),
+            (row_id, self._file_id(path), encode_lines(lines.get(path, ())),
              _encode_arcs(arcs[path]) if path in arcs else None)
             for path in (sorted(set(lines) | set(arcs)) if arcs else sorted(lines))
         ]
