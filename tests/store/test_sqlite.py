@@ -52,6 +52,16 @@ def test_empty_line_sets_and_large_line_numbers_survive(store_path: Path) -> Non
         assert store.records()[0].lines == {"/app/empty.py": [], "/app/big.py": [1, 50_000]}
 
 
+def test_arcs_survive_with_negative_entry_and_exit_lines(store_path: Path) -> None:
+    arcs = {"/app/views.py": [(-3, 4), (4, 5), (5, 4), (5, -3), (70_000, 70_001)]}
+    record = make_record(1, arcs=arcs)
+    with SQLiteStore(store_path) as store:
+        store.write([record, make_record(2)])
+        with_arcs, without = store.records()
+    assert with_arcs.arcs == arcs
+    assert without.arcs is None
+
+
 def test_start_up_records_are_kept_apart_from_requests(store_path: Path) -> None:
     with SQLiteStore(store_path) as store:
         store.write([make_record(1), RequestRecord(test_id="startup", kind=STARTUP, lines={"/app/a.py": [1]})])
