@@ -49,6 +49,20 @@ def _load_in_background(port: int, prefix: str, stop: threading.Event) -> "tuple
     return thread, result
 
 
+def _a_worker_with_records(master: int, db: Path, timeout: float = 10.0) -> int:
+    """A live worker that has records in the store already. The kernel may
+    hand every connection of the load to one worker; killing the idle one
+    would test nothing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        written = {record.pid for record in stored(db)} if db.exists() else set()
+        candidates = [pid for pid in workers(master) if pid in written]
+        if candidates or time.monotonic() > deadline:
+            assert candidates, "no worker wrote a record under load"
+            return candidates[0]
+        time.sleep(0.2)
+
+
 def test_kill_9_of_a_gunicorn_worker_loses_at_most_the_last_batch(tmp_path: Path) -> None:
     db = tmp_path / "requestcov.db"
     port = free_port()
@@ -56,7 +70,7 @@ def test_kill_9_of_a_gunicorn_worker_loses_at_most_the_last_batch(tmp_path: Path
         stop = threading.Event()
         thread, result = _load_in_background(port, "before", stop)
         time.sleep(2.0)
-        victim = workers(server.pid)[0]
+        victim = _a_worker_with_records(server.pid, db)
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
         time.sleep(1.5)  # the master starts a new worker; the load goes on
