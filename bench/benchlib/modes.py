@@ -124,7 +124,7 @@ def _requestcov(app: Any, interface: str, source: List[str], workdir: str, optio
         if recorder is None:
             return {"error": "requestcov did not start"}
         recorder.writer.flush()
-        return {"engine": recorder.engine.name, "records_written": recorder.writer.written,
+        return {"engine": recorder.engine.description, "records_written": recorder.writer.written,
                 "records_dropped": recorder.writer.dropped}
 
     return Wrapped(wrapped, interface, finish)

@@ -95,7 +95,7 @@ class Recorder:
             os.register_at_fork(after_in_child=reset_after_fork)
             os.register_at_fork(after_in_child=self._after_fork)
         logger.info(
-            "requestcov: recording %s with %s into %s", ", ".join(self.source), self.engine.name, self.db_path
+            "requestcov: recording %s with %s into %s", ", ".join(self.source), self.engine.description, self.db_path
         )
 
     # -- the request path -------------------------------------------------

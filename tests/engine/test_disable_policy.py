@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(sys.version_info < (3, 12), reason="the sys.moni
 
 
 @pytest.fixture
-def engine():
+def engine(core: str):
     engine = make_engine(SourceMatcher([os.path.dirname(race_target.__file__)]))
     engine.start()
     try:

@@ -29,7 +29,7 @@ ROUNDS = 1500
 
 
 @pytest.fixture
-def engine():
+def engine(core: str):
     matcher = SourceMatcher([os.path.dirname(race_target.__file__)])
     engine = make_engine(matcher)
     engine.start()

@@ -64,7 +64,7 @@ def record_solo(kind: str, specs: List[dict], db: Path, *extra: str) -> Dict[str
 
 
 @pytest.mark.parametrize("kind, specs", [("flask", FLASK_REQUESTS), ("fastapi", FASTAPI_REQUESTS)])
-def test_every_request_matches_coverage_py(kind: str, specs: List[dict], tmp_path: Path) -> None:
+def test_every_request_matches_coverage_py(kind: str, specs: List[dict], tmp_path: Path, core: str) -> None:
     recorded = record_solo(kind, specs, tmp_path / "requestcov.db")
     expected = coverage_oracle(kind, specs)
     for spec in specs:

@@ -18,6 +18,12 @@ class Engine(ABC):
     """
 
     name = "engine"
+    #: "compiled" when the code run per line is the C extension's, else "Python".
+    core = "Python"
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({self.core} core)"
 
     @abstractmethod
     def start(self) -> None:

@@ -4,6 +4,10 @@ The global trace function runs on every frame start; for a code object outside
 the measured source it returns None (one cached dict look-up), so the frame
 runs without line events. For measured code it returns the current request's
 local trace function for that file, which adds each line to the file's set.
+
+With the compiled core (see ``engine.core``) a C trace function does the same
+without a Python call per frame or line, and turns line events off in each
+frame outside the measured source. Branch coverage keeps the Python tracer.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from requestcov.context import Collector, current_collector, unrecorded_collector
 from requestcov.engine.arcs import arc_tracer, entry_line
 from requestcov.engine.base import Engine, other_tracer_description
+from requestcov.engine.core import compiled_core, report_core_error
 from requestcov.engine.source import SourceMatcher
 from requestcov.log import logger
 
@@ -45,6 +50,9 @@ class TraceEngine(Engine):
         #: the code object itself when it is measured.
         self._measured: Dict[int, Tuple[str, Optional[CodeType]]] = {}
         self._global_trace: Optional[Callable] = None
+        #: The compiled trace function, when there is one (lines only: arcs
+        #: need the previous line of each frame, which the Python tracer keeps).
+        self._compiled: Optional[Any] = None
         self.stepped_aside = False
 
     def start(self) -> None:
@@ -59,17 +67,34 @@ class TraceEngine(Engine):
                 other, *sys.version_info[:2],
             )
             return
+        speedups = None if self.branch else compiled_core()
+        if speedups is not None:
+            self.core = "compiled"
+            self._compiled = speedups.LineTracer(
+                self.matcher.is_measured_file, current_collector, unrecorded_collector, report_core_error,
+            )
+            # A Python function on each new thread's first call puts the
+            # compiled one in its place there.
+            self._global_trace = self._install_compiled
+            threading.settrace(self._global_trace)
+            self._compiled.install()
+            return
         self._global_trace = self._make_global_trace()
         threading.settrace(self._global_trace)
         sys.settrace(self._global_trace)
+
+    def _install_compiled(self, frame: FrameType, event: str, arg: Any) -> None:
+        self._compiled.install()
+        return None
 
     def stop(self) -> None:
         if self._global_trace is None:
             return
         threading.settrace(None)  # type: ignore[arg-type]
-        if sys.gettrace() is self._global_trace:
+        if sys.gettrace() in (self._global_trace, self._compiled):
             sys.settrace(None)
         self._global_trace = None
+        self._compiled = None
 
     def on_writer_thread(self) -> None:
         """requestcov's own threads need no tracing (threading.settrace
@@ -79,7 +104,10 @@ class TraceEngine(Engine):
     def on_thread_start_request(self) -> None:
         """Threads that existed before we started have no trace function yet."""
         if self._global_trace is not None and sys.gettrace() is None:
-            sys.settrace(self._global_trace)
+            if self._compiled is not None:
+                self._compiled.install()
+            else:
+                sys.settrace(self._global_trace)
 
     def _make_global_trace(self) -> Callable:
         # Keyed by id(): hashing a code object hashes its constants and

@@ -103,8 +103,11 @@ class SourceMatcher:
         self._by_filename[filename] = result
         return result
 
+    def is_measured_file(self, filename: str) -> bool:
+        return self.measured_path(filename) is not None
+
     def is_measured_code(self, code: CodeType) -> bool:
-        return self.measured_path(code.co_filename) is not None
+        return self.is_measured_file(code.co_filename)
 
     def _decide(self, filename: str) -> Optional[str]:
         if not filename or filename.startswith("<") or not filename.endswith((".py", ".pyw")):

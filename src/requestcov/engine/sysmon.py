@@ -9,6 +9,10 @@ new request starts, the code objects with disabled locations are switched off
 and on again, which enables their locations; unlike ``restart_events()``, that leaves every other code object
 in the process alone, so the framework's code is not re-instrumented on each
 request.
+
+The callback is the compiled core's ``LineCallback`` when it was built (see
+``engine.core``); ``_make_line_callback`` below is its pure-Python twin and
+the reference for what it does.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from requestcov.context import Collector, current_collector, tracking
 from requestcov.engine.base import Engine, warn_about_other_tracers
+from requestcov.engine.core import compiled_core, report_core_error
 from requestcov.engine.imports import InstrumentingFinder
 from requestcov.engine.source import SourceMatcher
 
@@ -113,15 +118,24 @@ class MonitoringEngine(Engine):
         else:
             raise RuntimeError("every free sys.monitoring tool id is taken by other tools")
         self._line_event = monitoring.events.LINE
-        monitoring.register_callback(
-            self.tool_id, self._line_event,
-            _make_line_callback(current_collector.get, monitoring.DISABLE, _gil_is_enabled()),
-        )
+        monitoring.register_callback(self.tool_id, self._line_event, self._line_callback())
         tracking.disabled = {}
         tracking.on_request_start = self._enable_disabled_locations
         self._instrument_loaded_code()
         self._finder = InstrumentingFinder(self.matcher, self.instrument)
         self._finder.install()
+
+    def _line_callback(self) -> Callable:
+        """The compiled callback when there is one, else the Python one."""
+        may_disable = _gil_is_enabled()
+        speedups = compiled_core()
+        if speedups is None:
+            self.core = "Python"
+            return _make_line_callback(current_collector.get, sys.monitoring.DISABLE, may_disable)  # type: ignore[attr-defined]
+        self.core = "compiled"
+        return speedups.LineCallback(  # type: ignore[no-any-return]
+            current_collector, tracking, sys.monitoring.DISABLE, may_disable, report_core_error,  # type: ignore[attr-defined]
+        )
 
     def stop(self) -> None:
         if self.tool_id is None:

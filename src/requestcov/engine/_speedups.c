@@ -1,0 +1,485 @@
+/* The compiled core of requestcov's engines: the code that runs on every
+ * recorded line.
+ *
+ * A Python callback costs a frame, a few calls and a dozen bytecodes per line
+ * event; in C the same work is a handful of dict and set operations. Both
+ * classes do exactly what their pure-Python twins do (``_make_line_callback``
+ * in sysmon.py, ``_local_tracer`` in settrace.py), which remain the
+ * reference and the fallback when this module was not built or
+ * REQUESTCOV_CORE=python asks for them.
+ *
+ * Neither ever lets an error reach the app: it is handed once to a Python
+ * function that logs it, then cleared.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <frameobject.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+Py_NewRef(PyObject *object)
+{
+    Py_INCREF(object);
+    return object;
+}
+#endif
+
+static PyObject *str_lines;       /* "lines" */
+static PyObject *str_in_flight;   /* "in_flight" */
+static PyObject *str_generation;  /* "generation" */
+static PyObject *str_disabled;    /* "disabled" */
+static PyObject *str_f_trace_lines;  /* "f_trace_lines" */
+
+/* Hand the pending exception to ``report`` the first time, then clear it. */
+static void
+report_once(PyObject *report, int *reported)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    if (!*reported) {
+        *reported = 1;
+        PyErr_NormalizeException(&type, &value, &traceback);
+        PyObject *result = PyObject_CallFunctionObjArgs(report, value ? value : Py_None, NULL);
+        Py_XDECREF(result);
+        PyErr_Clear();
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
+/* Add ``line`` to the set of ``filename`` in ``collector.lines``.
+ * Returns 1 when it was new, 0 when it was there already, -1 on error. */
+static int
+record_line(PyObject *collector, PyObject *filename, PyObject *line)
+{
+    PyObject *lines = PyObject_GetAttr(collector, str_lines);
+    if (lines == NULL) {
+        return -1;
+    }
+    int answer = -1;
+    PyObject *seen = PyDict_GetItemWithError(lines, filename);  /* borrowed */
+    if (seen == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        PyObject *fresh = PySet_New(NULL);
+        if (fresh == NULL) {
+            goto done;
+        }
+        if (PySet_Add(fresh, line) == 0 && PyDict_SetItem(lines, filename, fresh) == 0) {
+            answer = 1;
+        }
+        Py_DECREF(fresh);
+        goto done;
+    }
+    answer = PySet_Contains(seen, line);
+    if (answer == 0) {
+        answer = PySet_Add(seen, line) == 0 ? 1 : -1;
+    }
+    else if (answer == 1) {
+        answer = 0;
+    }
+done:
+    Py_DECREF(lines);
+    return answer;
+}
+
+/* 1 when ``collector`` has recorded ``line`` of ``filename``, 0 if not, -1 on error. */
+static int
+has_line(PyObject *collector, PyObject *filename, PyObject *line)
+{
+    PyObject *lines = PyObject_GetAttr(collector, str_lines);
+    if (lines == NULL) {
+        return -1;
+    }
+    int answer = 0;
+    PyObject *seen = PyDict_GetItemWithError(lines, filename);
+    if (seen == NULL) {
+        answer = PyErr_Occurred() ? -1 : 0;
+    }
+    else {
+        answer = PySet_Contains(seen, line);
+    }
+    Py_DECREF(lines);
+    return answer;
+}
+
+
+/* ---- LineCallback: the sys.monitoring LINE callback (Python 3.12+) ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *context_var;  /* ContextVar[Collector]: the current request's collector */
+    PyObject *tracking;     /* requestcov.context.tracking */
+    PyObject *disable;      /* sys.monitoring.DISABLE */
+    PyObject *report;       /* called once with the first error */
+    int may_disable;
+    int reported;
+    vectorcallfunc vectorcall;
+} LineCallback;
+
+/* The second event at this line of this file in this request: DISABLE when
+ * every other request in flight has recorded the line too. The order of the
+ * reads is that of the Python callback, whose comments explain it: the
+ * generation first, then the requests in flight, the code noted among the
+ * disabled ones, and the generation compared again last of all, with no
+ * allocation between that comparison and the return. */
+static PyObject *
+decide_disable(LineCallback *self, PyObject *collector, PyObject *code, PyObject *filename, PyObject *line)
+{
+    PyObject *generation = PyObject_GetAttr(self->tracking, str_generation);
+    if (generation == NULL) {
+        return NULL;
+    }
+    PyObject *in_flight = PyObject_GetAttr(self->tracking, str_in_flight);
+    if (in_flight == NULL) {
+        Py_DECREF(generation);
+        return NULL;
+    }
+    PyObject *answer = NULL;
+    if (!PyTuple_Check(in_flight)) {
+        PyErr_SetString(PyExc_TypeError, "tracking.in_flight is not a tuple");
+        goto done;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(in_flight);
+    for (Py_ssize_t index = 0; index < count; index++) {
+        PyObject *other = PyTuple_GET_ITEM(in_flight, index);
+        if (other == collector) {
+            continue;
+        }
+        int seen = has_line(other, filename, line);
+        if (seen < 0) {
+            goto done;
+        }
+        if (seen == 0) {
+            answer = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    PyObject *disabled = PyObject_GetAttr(self->tracking, str_disabled);
+    if (disabled == NULL) {
+        goto done;
+    }
+    PyObject *key = PyLong_FromVoidPtr(code);  /* id(code) */
+    int noted = key == NULL ? -1 : PyDict_SetItem(disabled, key, code);
+    Py_XDECREF(key);
+    Py_DECREF(disabled);
+    if (noted < 0) {
+        goto done;
+    }
+    PyObject *now = PyObject_GetAttr(self->tracking, str_generation);
+    if (now == NULL) {
+        goto done;
+    }
+    int same = PyObject_RichCompareBool(generation, now, Py_EQ);
+    Py_DECREF(now);
+    if (same < 0) {
+        goto done;
+    }
+    answer = Py_NewRef(same ? self->disable : Py_None);
+done:
+    Py_DECREF(in_flight);
+    Py_DECREF(generation);
+    return answer;
+}
+
+static PyObject *
+LineCallback_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    LineCallback *self = (LineCallback *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 2 || kwnames != NULL || !PyCode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "LineCallback takes (code, line)");
+        return NULL;
+    }
+    PyObject *code = args[0], *line = args[1];
+    PyObject *filename = ((PyCodeObject *)code)->co_filename;
+    PyObject *collector = NULL;
+    if (PyContextVar_Get(self->context_var, NULL, &collector) < 0 || collector == NULL) {
+        goto error;
+    }
+    int fresh = record_line(collector, filename, line);
+    if (fresh < 0) {
+        goto error;
+    }
+    if (fresh || !self->may_disable) {
+        Py_DECREF(collector);
+        Py_RETURN_NONE;
+    }
+    /* A location that runs once per request stays enabled (see sysmon.py):
+     * only the second event of a line within one request gets this far. */
+    PyObject *answer = decide_disable(self, collector, code, filename, line);
+    Py_DECREF(collector);
+    if (answer == NULL) {
+        goto error;
+    }
+    return answer;
+error:
+    Py_XDECREF(collector);
+    report_once(self->report, &self->reported);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+LineCallback_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"context_var", "tracking", "disable", "may_disable", "report", NULL};
+    PyObject *context_var, *tracking, *disable, *report;
+    int may_disable;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOpO:LineCallback", keywords,
+                                     &context_var, &tracking, &disable, &may_disable, &report)) {
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(context_var)) {
+        PyErr_SetString(PyExc_TypeError, "context_var must be a ContextVar");
+        return NULL;
+    }
+    LineCallback *self = (LineCallback *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->context_var = Py_NewRef(context_var);
+    self->tracking = Py_NewRef(tracking);
+    self->disable = Py_NewRef(disable);
+    self->report = Py_NewRef(report);
+    self->may_disable = may_disable;
+    self->reported = 0;
+    self->vectorcall = LineCallback_vectorcall;
+    return (PyObject *)self;
+}
+
+static void
+LineCallback_dealloc(LineCallback *self)
+{
+    Py_XDECREF(self->context_var);
+    Py_XDECREF(self->tracking);
+    Py_XDECREF(self->disable);
+    Py_XDECREF(self->report);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject LineCallbackType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.LineCallback",
+    .tp_doc = "The sys.monitoring LINE callback: LineCallback(context_var, tracking, disable, may_disable, report).",
+    .tp_basicsize = sizeof(LineCallback),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = LineCallback_new,
+    .tp_dealloc = (destructor)LineCallback_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(LineCallback, vectorcall),
+};
+
+
+/* ---- LineTracer: a C trace function (Python 3.9-3.11) ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *decisions;    /* dict: co_filename -> True (measured) or False */
+    PyObject *decide;       /* callable(co_filename) -> bool, asked once per file name */
+    PyObject *context_var;  /* ContextVar[Collector] */
+    PyObject *unrecorded;   /* the collector of requests sampling leaves out */
+    PyObject *report;
+    int reported;
+} LineTracer;
+
+/* Whether the code's file is measured: 1, 0, or -1 on error. */
+static int
+is_measured(LineTracer *self, PyObject *filename)
+{
+    PyObject *decision = PyDict_GetItemWithError(self->decisions, filename);
+    if (decision == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *asked = PyObject_CallOneArg(self->decide, filename);
+        if (asked == NULL) {
+            return -1;
+        }
+        int truth = PyObject_IsTrue(asked);
+        Py_DECREF(asked);
+        if (truth < 0 || PyDict_SetItem(self->decisions, filename, truth ? Py_True : Py_False) < 0) {
+            return -1;
+        }
+        return truth;
+    }
+    return decision == Py_True;
+}
+
+/* Ask the interpreter for no line events from this frame: it then skips
+ * the call into the trace function for each line of code we do not measure. */
+static int
+stop_line_events(PyFrameObject *frame)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    frame->f_trace_lines = 0;
+    return 0;
+#else
+    /* The frame's fields are private from 3.11 on. */
+    return PyObject_SetAttr((PyObject *)frame, str_f_trace_lines, Py_False);
+#endif
+}
+
+/* Installed with PyEval_SetTrace: every frame's call and line events come
+ * here. Lines of measured files go into the current request's collector; a
+ * frame of any other file is told, at its call event, to send no line
+ * events at all. */
+static int
+LineTracer_trace(PyObject *object, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (what != PyTrace_LINE && what != PyTrace_CALL) {
+        return 0;
+    }
+    LineTracer *self = (LineTracer *)object;
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    PyObject *collector = NULL, *line = NULL;
+    int measured = is_measured(self, code->co_filename);
+    if (measured <= 0 || what == PyTrace_CALL) {
+        Py_DECREF(code);
+        if (measured == 0 && what == PyTrace_CALL && stop_line_events(frame) < 0) {
+            measured = -1;
+        }
+        if (measured < 0) {
+            report_once(self->report, &self->reported);
+        }
+        return 0;
+    }
+    if (PyContextVar_Get(self->context_var, NULL, &collector) < 0 || collector == NULL) {
+        goto error;
+    }
+    if (collector != self->unrecorded) {
+        line = PyLong_FromLong(PyFrame_GetLineNumber(frame));
+        if (line == NULL || record_line(collector, code->co_filename, line) < 0) {
+            goto error;
+        }
+    }
+    Py_XDECREF(line);
+    Py_DECREF(collector);
+    Py_DECREF(code);
+    return 0;
+error:
+    Py_XDECREF(line);
+    Py_XDECREF(collector);
+    Py_DECREF(code);
+    report_once(self->report, &self->reported);
+    return 0;
+}
+
+static PyObject *
+LineTracer_install(LineTracer *self, PyObject *unused)
+{
+    PyEval_SetTrace(LineTracer_trace, (PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+/* Called as a Python trace function: someone passed sys.gettrace() back to
+ * sys.settrace(). Do what the C function does and stay the local tracer. */
+static PyObject *
+LineTracer_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *frame, *event, *arg;
+    if (!PyArg_ParseTuple(args, "O!UO:LineTracer", &PyFrame_Type, &frame, &event, &arg)) {
+        return NULL;
+    }
+    if (PyUnicode_CompareWithASCIIString(event, "line") == 0) {
+        LineTracer_trace(self, (PyFrameObject *)frame, PyTrace_LINE, arg);
+    }
+    return Py_NewRef(self);
+}
+
+static PyObject *
+LineTracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"decide", "context_var", "unrecorded", "report", NULL};
+    PyObject *decide, *context_var, *unrecorded, *report;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:LineTracer", keywords,
+                                     &decide, &context_var, &unrecorded, &report)) {
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(context_var)) {
+        PyErr_SetString(PyExc_TypeError, "context_var must be a ContextVar");
+        return NULL;
+    }
+    LineTracer *self = (LineTracer *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->decisions = PyDict_New();
+    if (self->decisions == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->decide = Py_NewRef(decide);
+    self->context_var = Py_NewRef(context_var);
+    self->unrecorded = Py_NewRef(unrecorded);
+    self->report = Py_NewRef(report);
+    self->reported = 0;
+    return (PyObject *)self;
+}
+
+static void
+LineTracer_dealloc(LineTracer *self)
+{
+    Py_XDECREF(self->decisions);
+    Py_XDECREF(self->decide);
+    Py_XDECREF(self->context_var);
+    Py_XDECREF(self->unrecorded);
+    Py_XDECREF(self->report);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef LineTracer_methods[] = {
+    {"install", (PyCFunction)LineTracer_install, METH_NOARGS,
+     "Make this the trace function of the calling thread (PyEval_SetTrace)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LineTracerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.LineTracer",
+    .tp_doc = "A C trace function: LineTracer(decide, context_var, unrecorded, report).",
+    .tp_basicsize = sizeof(LineTracer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = LineTracer_new,
+    .tp_dealloc = (destructor)LineTracer_dealloc,
+    .tp_call = LineTracer_call,
+    .tp_methods = LineTracer_methods,
+};
+
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "requestcov.engine._speedups",
+    .m_doc = "The compiled core of requestcov's engines.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    str_lines = PyUnicode_InternFromString("lines");
+    str_in_flight = PyUnicode_InternFromString("in_flight");
+    str_generation = PyUnicode_InternFromString("generation");
+    str_disabled = PyUnicode_InternFromString("disabled");
+    str_f_trace_lines = PyUnicode_InternFromString("f_trace_lines");
+    if (!str_lines || !str_in_flight || !str_generation || !str_disabled || !str_f_trace_lines) {
+        return NULL;
+    }
+    if (PyType_Ready(&LineCallbackType) < 0 || PyType_Ready(&LineTracerType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&LineCallbackType);
+    Py_INCREF(&LineTracerType);
+    if (PyModule_AddObject(module, "LineCallback", (PyObject *)&LineCallbackType) < 0
+        || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
