@@ -264,18 +264,18 @@ def _by_path(by_filename: Dict[str, Set[Any]], matcher: SourceMatcher) -> Dict[s
 
     Each set is read in one C call (``sorted``, ``set.union``), so a
     straggling thread still adding to it cannot break the copy. Two names
-    of one file (a relative and an absolute spelling, a symlink) merge.
+    of one file (a relative and an absolute spelling, a symlink) merge; that
+    is rare, so the common case is a single pass.
     """
     path_of = matcher.measured_path
-    sets_by_path: Dict[str, List[Set[Any]]] = {}
+    by_path: Dict[str, List[Any]] = {}
     for filename, items in list(by_filename.items()):
         path = path_of(filename)
-        if path is not None:
-            sets_by_path.setdefault(path, []).append(items)
-    return {
-        path: sorted(sets[0]) if len(sets) == 1 else sorted(set().union(*sets))
-        for path, sets in sets_by_path.items()
-    }
+        if path is None:
+            continue
+        earlier = by_path.get(path)
+        by_path[path] = sorted(items) if earlier is None else sorted(set(earlier).union(items))
+    return by_path
 
 
 def current_request() -> Optional[ActiveRequest]:
