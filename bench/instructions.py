@@ -14,6 +14,9 @@ the request mix; the difference, divided by the extra requests, is the count
 per request with start-up, imports and warm-up cancelled out. The writer
 thread is counted too: it shares the process (and the GIL) with the app.
 
+The last row, ``full:python``, is requestcov as shipped with its pure-Python
+core (``REQUESTCOV_CORE=python``): what the compiled core saves.
+
 Usage: python bench/instructions.py [--rotations 10] [--variants none,full]
 Prints a markdown table; ``--out`` also writes it to a file.
 """
@@ -42,10 +45,17 @@ SLOWDOWN = 50
 _TOTAL = re.compile(r"Collected\s*:\s*(\d+)")
 
 
+#: A variant name with this suffix runs with the pure-Python core.
+PYTHON_CORE = ":python"
+
+
 def count(variant: str, rotations: int) -> int:
     """Instructions of one whole run of ``variant`` (start-up included)."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as workdir:
         environ = dict(os.environ, PYTHONHASHSEED="0", BENCH_SLOWDOWN=str(SLOWDOWN))
+        if variant.endswith(PYTHON_CORE):
+            variant = variant[: -len(PYTHON_CORE)]
+            environ["REQUESTCOV_CORE"] = "python"
         completed = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.join(workdir, 'out')}",
              sys.executable, os.path.join(BENCH_DIR, "profile_overhead.py"), "--variant", variant,
@@ -70,14 +80,15 @@ def per_request(variant: str, rotations: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rotations", type=int, default=10)
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default=",".join(VARIANTS + ["full" + PYTHON_CORE]),
+                        help=f"comma-separated, of: {', '.join(VARIANTS)}; a name ending in {PYTHON_CORE} "
+                             "runs with the pure-Python core")
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("instructions: valgrind is not installed (Debian: apt-get install valgrind)")
     variants = [name for name in args.variants.split(",") if name]
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted({name.replace(PYTHON_CORE, "") for name in variants} - set(VARIANTS))
     if unknown:
         sys.exit(f"instructions: unknown variants {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     if "none" not in variants:
@@ -99,8 +110,11 @@ def main() -> None:
     previous = base
     for variant in variants:
         value = counts[variant]
-        lines.append(f"| {variant} | {value:,.0f} | {value / base:.3f} | {value - previous:+,.0f} | "
-                     f"{EXPLAINED.get(variant, 'no coverage')} |")
+        if variant.endswith(PYTHON_CORE):
+            meaning = "requestcov as shipped, with the pure-Python core (REQUESTCOV_CORE=python)"
+        else:
+            meaning = EXPLAINED.get(variant, "no coverage")
+        lines.append(f"| {variant} | {value:,.0f} | {value / base:.3f} | {value - previous:+,.0f} | {meaning} |")
         previous = value
     table = "\n".join(lines) + "\n"
     print(table)
