@@ -3,7 +3,9 @@
 Timings on a shared two-core machine move by 10-30% from one minute to the
 next, more than the few percent requestcov adds on 3.12. An instruction count
 does not move: the same code on the same input executes the same instructions
-whatever else the machine is doing (repeatable to about one in 100,000 here).
+whatever else the machine is doing (here two runs an hour apart, one of them
+beside a busy benchmark, agreed to within 0.1%; what differs is the writer
+thread's batching, which depends on time).
 It is not a latency (cache misses and branch mispredictions cost time that
 no count shows), so it complements the timed tables rather than replacing
 them: it tells whether a change made requestcov cheaper, on any machine.

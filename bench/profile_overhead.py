@@ -48,7 +48,7 @@ VARIANTS = (["none", "engine", "engine+requests", "no-writer", "full"] if MONITO
             else ["none", "settrace-floor", "engine", "no-writer", "full"])
 EXPLAINED = {
     "engine": "line events in app code, no requests (repeating locations disabled)"
-    if MONITORING else "the real global tracer and line tracers, no requests",
+    if MONITORING else "requestcov's tracer (the compiled one when built), no requests",
     "engine+requests": "plus a collector per request (no middleware): disabled locations enabled again, "
     "each request's lines recorded",
     "settrace-floor": "a global trace function that returns None for every call",
