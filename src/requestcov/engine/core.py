@@ -40,6 +40,7 @@ def compiled_core() -> Optional[ModuleType]:
 
 
 def report_core_error(error: BaseException) -> None:
-    """Called by the compiled core with the first error it meets; it then
-    carries on, and the line it was recording is lost."""
+    """Called by either core instead of letting an error of ours reach the
+    app; logged once. The core carries on, and the line it was recording is
+    lost."""
     log_once("core-error", "requestcov: recording a line failed: %r", error)

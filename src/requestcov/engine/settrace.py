@@ -123,31 +123,35 @@ class TraceEngine(Engine):
         branch = self.branch
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
-            code = frame.f_code
-            filename = code.co_filename
-            known = measured.get(id(code))
-            if known is None or known[0] != filename:
-                known = measured[id(code)] = (filename, code if is_measured_code(code) else None)
-            if known[1] is None:
+            try:
+                code = frame.f_code
+                filename = code.co_filename
+                known = measured.get(id(code))
+                if known is None or known[0] != filename:
+                    known = measured[id(code)] = (filename, code if is_measured_code(code) else None)
+                if known[1] is None:
+                    return None
+                collector: Collector = current()
+                if collector is unrecorded:
+                    return None
+                if branch:
+                    # Arcs need the previous line of this very frame: one tracer per frame.
+                    lines = collector.lines.get(filename)
+                    if lines is None:
+                        lines = collector.lines[filename] = set()
+                    arcs = collector.arcs.get(filename)
+                    if arcs is None:
+                        arcs = collector.arcs[filename] = set()
+                    return arc_tracer(lines, arcs, entry_line(frame))
+                tracer = collector.tracers.get(filename)
+                if tracer is None:
+                    lines = collector.lines.get(filename)
+                    if lines is None:
+                        lines = collector.lines[filename] = set()
+                    tracer = collector.tracers[filename] = _local_tracer(lines)
+                return tracer
+            except Exception as error:  # never let an error of ours reach the app
+                report_core_error(error)
                 return None
-            collector: Collector = current()
-            if collector is unrecorded:
-                return None
-            if branch:
-                # Arcs need the previous line of this very frame: one tracer per frame.
-                lines = collector.lines.get(filename)
-                if lines is None:
-                    lines = collector.lines[filename] = set()
-                arcs = collector.arcs.get(filename)
-                if arcs is None:
-                    arcs = collector.arcs[filename] = set()
-                return arc_tracer(lines, arcs, entry_line(frame))
-            tracer = collector.tracers.get(filename)
-            if tracer is None:
-                lines = collector.lines.get(filename)
-                if lines is None:
-                    lines = collector.lines[filename] = set()
-                tracer = collector.tracers[filename] = _local_tracer(lines)
-            return tracer
 
         return global_trace

@@ -47,46 +47,50 @@ def _make_line_callback(record_current: Callable[[], Collector], disable: Any, m
     state = tracking
 
     def on_line(code: CodeType, line: int) -> Any:
-        collector = record_current()
-        lines = collector.lines
-        key = code.co_filename
-        # get() rather than try/except KeyError: the first line of each file
-        # in each request would raise, and raising costs more than the rest
-        # of this callback.
-        seen = lines.get(key)
-        if seen is None:
-            lines[key] = {line}
+        try:
+            collector = record_current()
+            lines = collector.lines
+            key = code.co_filename
+            # get() rather than try/except KeyError: the first line of each file
+            # in each request would raise, and raising costs more than the rest
+            # of this callback.
+            seen = lines.get(key)
+            if seen is None:
+                lines[key] = {line}
+                return None
+            if line not in seen:
+                seen.add(line)
+                return None
+            # The second event at this line of this file in this request (from
+            # this location, or another code object on the same line, such as a
+            # comprehension: either way the line is recorded). A location
+            # that runs once per request is left enabled: disabling it would
+            # cost more than its one event, since the next request must enable
+            # it again, and that re-instruments its whole code object. Only
+            # locations that repeat (loops, helpers called many times) are
+            # worth disabling.
+            if not may_disable:
+                return None
+            generation = state.generation
+            for other in state.in_flight:
+                if other is not collector:
+                    seen = other.lines.get(key)
+                    if seen is None or line not in seen:
+                        return None
+            # Noted before the check below, so a request starting after it finds
+            # this code among those to enable again.
+            state.disabled[id(code)] = code
+            # Everything from this comparison to the return is free of calls and
+            # backward jumps, the only places the interpreter switches threads: a
+            # request that starts after the comparison enables locations again
+            # only after our DISABLE is applied, and one that started before it
+            # changed the generation and is refused here.
+            if generation == state.generation:
+                return disable
             return None
-        if line not in seen:
-            seen.add(line)
+        except Exception as error:  # never let an error of ours reach the app
+            report_core_error(error)
             return None
-        # The second event at this line of this file in this request (from
-        # this location, or another code object on the same line, such as a
-        # comprehension: either way the line is recorded). A location
-        # that runs once per request is left enabled: disabling it would
-        # cost more than its one event, since the next request must enable
-        # it again, and that re-instruments its whole code object. Only
-        # locations that repeat (loops, helpers called many times) are
-        # worth disabling.
-        if not may_disable:
-            return None
-        generation = state.generation
-        for other in state.in_flight:
-            if other is not collector:
-                seen = other.lines.get(key)
-                if seen is None or line not in seen:
-                    return None
-        # Noted before the check below, so a request starting after it finds
-        # this code among those to enable again.
-        state.disabled[id(code)] = code
-        # Everything from this comparison to the return is free of calls and
-        # backward jumps, the only places the interpreter switches threads: a
-        # request that starts after the comparison enables locations again
-        # only after our DISABLE is applied, and one that started before it
-        # changed the generation and is refused here.
-        if generation == state.generation:
-            return disable
-        return None
 
     return on_line
 
