@@ -1,7 +1,7 @@
 """How many records per second the store and the background writer take.
 
 Records are shaped like real ones: ~500 lines spread over 10 files, in runs
-of consecutive lines as executed code has. Three figures:
+of consecutive lines as executed code has. Five figures:
 
 * ``store``: ``SQLiteStore.write`` in batches of 512 (the writer's batch
   size), records already built;

@@ -38,7 +38,8 @@ def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
 @click.option("--startup/--no-startup", "include_startup", default=True, show_default=True,
               help="Count code the store's start-up records ran outside requests (imports, "
                    "module-level definitions) as run, as `coverage report` would; --no-startup "
-                   "counts requests only. A dedupData.yaml has no start-up records.")
+                   "counts requests only (what the HTML report's percentage counts, so the two "
+                   "numbers differ by the start-up code). A dedupData.yaml has no start-up records.")
 @click.option("--rcfile", type=click.Path(dir_okay=False, exists=True), default=None,
               help="coverage.py configuration whose exclusions to use [default: the one coverage.py finds].")
 @click.option("--all", "show_all", is_flag=True, help="Also list fully covered files.")
