@@ -84,7 +84,11 @@ class TraceEngine(Engine):
         sys.settrace(self._global_trace)
 
     def _install_compiled(self, frame: FrameType, event: str, arg: Any) -> None:
-        self._compiled.install()
+        # Read once: stop() may clear it on another thread while a thread
+        # started just before runs this, and an error here would reach the app.
+        compiled = self._compiled
+        if compiled is not None:
+            compiled.install()
         return None
 
     def stop(self) -> None:
