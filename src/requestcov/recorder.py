@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import threading
 from pathlib import Path
 import time
 from contextvars import Token
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from requestcov.config import Config
 from requestcov.context import (
@@ -34,6 +33,7 @@ from requestcov.engine import Engine, SourceMatcher, make_engine
 from requestcov.log import log_once, logger
 from requestcov.records import REQUEST, STARTUP, RequestRecord
 from requestcov.sampling import Sampler
+from requestcov.shutdown import install_stop_handlers, loop_running_here, signals_held
 from requestcov.store import resolve_db_path
 from requestcov.store.writer import BackgroundWriter
 
@@ -57,9 +57,16 @@ class ActiveRequest:
     #: The whole response body has been handed to the server; only cleanup
     #: (the WSGI ``close()``) is left.
     body_sent: bool = False
-    finished: bool = False
     #: False when sampling left this request out.
     recorded: bool = True
+    #: Emptied by the one call of :meth:`Recorder.finish` that ends the request:
+    #: ``list.pop`` is atomic, so no lock is taken, and a signal handler that
+    #: finishes requests at shutdown can never wait on a lock its own thread holds.
+    unfinished: List[bool] = field(default_factory=lambda: [True])
+
+    @property
+    def finished(self) -> bool:
+        return not self.unfinished
 
 
 @dataclass
@@ -86,9 +93,9 @@ class Recorder:
         )
         self.engine.start()
         self._closed = False
-        self._finish_lock = threading.Lock()
+        self._startup_submitted = False
         atexit.register(self.close)
-        _write_then_die_on_sigterm()
+        install_stop_handlers(self.close)
         #: This process's id, kept here: getpid() is a system call per request.
         self.pid = os.getpid()
         if hasattr(os, "register_at_fork"):
@@ -118,10 +125,10 @@ class Recorder:
 
     def finish(self, request: ActiveRequest, *, status: Optional[int] = None) -> None:
         """End a request once (later calls do nothing) and queue its record."""
-        with self._finish_lock:
-            if request.finished:
-                return
-            request.finished = True
+        try:
+            request.unfinished.pop()
+        except IndexError:
+            return
         if not request.recorded:
             restore_collector(request.token)
             request.token = None
@@ -145,28 +152,41 @@ class Recorder:
 
     # -- shutdown -----------------------------------------------------------
 
-    def _finish_sent_requests(self, drain_timeout: float, close_grace: float = 0.5) -> None:
+    def _finish_sent_requests(self, drain_timeout: float, quiet: float = 0.2, close_grace: float = 0.5) -> None:
         """Give requests in flight time to finish, then record those whose
-        response was fully sent. A server may hold ``close()`` back while it
-        waits on the client's socket (werkzeug drains unread input first); the
-        client has its whole response, so the request counts as finished."""
+        response was fully sent.
+
+        Waiting ends once no request has been in flight for ``quiet`` seconds:
+        a server whose serving thread is a daemon (Django's autoreloader runs
+        it beside the main thread) keeps accepting requests while the process
+        exits, and one accepted just before a stop may start a moment later.
+        A server may hold ``close()`` back while it waits on the client's
+        socket (werkzeug drains unread input first); the client has its whole
+        response, so such a request counts as finished after ``close_grace``.
+        """
         # A request on this very thread (a single-threaded server interrupted
         # by SIGTERM) cannot progress while we wait: it is not waited for.
         interrupted = current_request()
         deadline = time.monotonic() + drain_timeout
+        quiet_since: Optional[float] = None
         only_cleanup_since: Optional[float] = None
-        while time.monotonic() < deadline:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
             pending = [c.request for c in tracking.in_flight if c.request is not interrupted]
             if not pending:
-                break
-            if all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
-                now = time.monotonic()
-                if only_cleanup_since is None:
-                    only_cleanup_since = now
-                elif now - only_cleanup_since >= close_grace:
+                only_cleanup_since = None
+                quiet_since = quiet_since or now
+                if now - quiet_since >= quiet:
+                    break
+            elif all(isinstance(request, ActiveRequest) and request.body_sent for request in pending):
+                quiet_since = None
+                only_cleanup_since = only_cleanup_since or now
+                if now - only_cleanup_since >= close_grace:
                     break
             else:
-                only_cleanup_since = None
+                quiet_since = only_cleanup_since = None
             time.sleep(0.01)
         for collector in tracking.in_flight:
             request = collector.request
@@ -176,11 +196,16 @@ class Recorder:
     def flush(self, timeout: float = 30.0) -> bool:
         """Write the start-up record and wait until everything queued is written.
 
-        Called at exit, and by the ASGI middleware when the server's lifespan
-        ends: uvicorn re-raises SIGTERM after its shutdown, which kills the
-        process without running ``atexit``.
+        Called by the ASGI middleware when the server's lifespan ends: uvicorn
+        re-raises SIGTERM after its shutdown, which kills the process without
+        running ``atexit``. Signals that come meanwhile wait until it is done.
         """
-        if startup_collector.lines:
+        with signals_held(at_exit=False):
+            return self._flush(timeout)
+
+    def _flush(self, timeout: float) -> bool:
+        if startup_collector.lines and not self._startup_submitted:
+            self._startup_submitted = True
             startup = ActiveRequest(
                 collector=startup_collector, token=None, test_id="startup", test_set="", method="",
                 path="", start=_PROCESS_START, started_counter=time.perf_counter(),
@@ -188,26 +213,53 @@ class Recorder:
             self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
         return self.writer.flush(timeout)
 
-    def close(self, drain_timeout: float = 5.0) -> None:
-        """Flush and stop recording; idempotent.
+    def close(self, in_signal_handler: bool = False, drain_timeout: float = 5.0) -> None:
+        """Write everything and stop recording; once per process.
 
         A server stopping right after it sent a response may not have closed
         that response yet: requests still in flight get ``drain_timeout``
-        seconds to finish, so a request the client saw complete is not lost.
+        seconds to finish, so a request the client saw complete is not lost;
+        in a signal handler on an event loop's thread nothing can finish while
+        we wait, so requests whose response was sent are recorded at once.
+        Signals that arrive meanwhile are held until the records are written
+        (see :mod:`requestcov.shutdown`), and an interruption that still gets
+        through (``SystemExit``, ``KeyboardInterrupt``) does not cut it short.
         """
         if self._closed:
             return
-        self._finish_sent_requests(drain_timeout)
         self._closed = True
-        self.flush()
-        self.writer.close()
-        try:
-            self.engine.stop()
-        except Exception:  # pragma: no cover - interpreter shutting down
-            pass
-        if self.writer.dropped and self.writer.failed is None:
-            # (When the store failed, the writer has said so once already.)
-            logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
+        if in_signal_handler and loop_running_here():
+            drain_timeout = 0.0
+        with signals_held(at_exit=not in_signal_handler):
+            interruption = _run_through_interruptions(
+                lambda: self._finish_sent_requests(drain_timeout),
+                lambda: self._flush(30.0),
+                self.writer.close,
+            )
+            try:
+                self.engine.stop()
+            except Exception:  # pragma: no cover - interpreter shutting down
+                pass
+            if self.writer.dropped and self.writer.failed is None:
+                # (When the store failed, the writer has said so once already.)
+                logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
+        if interruption is not None and in_signal_handler:
+            raise interruption
+
+
+def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseException]:
+    """Run each step to its end even when ``SystemExit`` or ``KeyboardInterrupt``
+    is raised into it (each step can be run again); returns the first such
+    interruption, for the caller to raise once the records are safe."""
+    interruption: Optional[BaseException] = None
+    for step in steps:
+        for _attempt in range(5):
+            try:
+                step()
+                break
+            except (SystemExit, KeyboardInterrupt) as error:
+                interruption = interruption or error
+    return interruption
 
 
 _PROCESS_START = time.time()
@@ -293,35 +345,3 @@ def set_route(route: str) -> None:
     request = current_request()
     if request is not None:
         request.route = route
-
-
-def _write_then_die_on_sigterm() -> None:
-    """On SIGTERM, write every finished request, then die of the signal as the
-    process would have without requestcov.
-
-    The default action kills the process without running ``atexit``, which
-    would lose the requests still queued. Raising SystemExit instead is not
-    enough: a server's catch-all around a request (wsgiref's) swallows it and
-    keeps serving. Servers that install a handler of their own (gunicorn,
-    uvicorn, Django's reloader) keep it and stop their own way, through
-    ``atexit`` or the ASGI lifespan.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-
-        def write_then_die(signum: int, frame: object) -> None:
-            recorder = _recorder
-            if recorder is not None:
-                try:
-                    recorder.close()
-                except Exception:
-                    log_once("sigterm", "requestcov: could not write the last records", exc_info=True)
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-
-        signal.signal(signal.SIGTERM, write_then_die)
-    except (ValueError, OSError):  # not the main thread of the main interpreter
-        pass

@@ -96,7 +96,7 @@ def tool(name: str) -> str:
     return str(BIN / name)
 
 
-def _clean_environment() -> Dict[str, str]:
+def clean_environment() -> Dict[str, str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("REQUESTCOV_")}
     environment["PYTHONUNBUFFERED"] = "1"
     return environment
@@ -169,7 +169,7 @@ def run_session(
     """
     db = workdir / f"{name}.db"
     log = workdir / f"{name}.log"
-    server_environment = _clean_environment()
+    server_environment = clean_environment()
     server_environment.update(environment or {})
     if launch:
         full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
@@ -226,7 +226,7 @@ def export_keploy(db: Path, output: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "requestcov.cli", "export", "--db", str(db), "--format", "keploy-yaml",
          "-o", str(output)],
-        capture_output=True, text=True, timeout=60, env=_clean_environment(),
+        capture_output=True, text=True, timeout=60, env=clean_environment(),
     )
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Sequence
 
-from tests.e2e.harness import OMIT, SERVED, _clean_environment, _stop, _wait_until_answering, tool
+from tests.e2e.harness import OMIT, SERVED, clean_environment, _stop, _wait_until_answering, tool
 
 __all__ = ["launched", "descendants", "workers", "rss_mb", "gunicorn", "uvicorn"]
 
@@ -30,7 +30,7 @@ def launched(command: Sequence[str], db: Path, port: int, log: Path) -> Iterator
     the block ends: then SIGTERM, and SIGKILL for the whole group if needed."""
     full = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
     with log.open("a") as output:
-        process = subprocess.Popen(full, cwd=str(SERVED), env=_clean_environment(), stdout=output,
+        process = subprocess.Popen(full, cwd=str(SERVED), env=clean_environment(), stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_until_answering(f"http://127.0.0.1:{port}", process, log)

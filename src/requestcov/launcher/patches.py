@@ -18,8 +18,8 @@ django.core.servers.basehttp   ``run`` (``manage.py runserver``)
 django.core.handlers.base      ``load_middleware``: adds the route-naming middleware
 waitress                       ``serve`` (``waitress-serve``, ``waitress.serve``)
 hypercorn.utils                ``load_application`` (``hypercorn module:app``)
-django.utils.autoreload        SIGTERM reaches the reloaded child
-werkzeug._reloader             SIGTERM reaches the reloaded child
+django.utils.autoreload        SIGTERM, SIGINT reach the reloaded child
+werkzeug._reloader             SIGTERM, SIGINT reach the reloaded child
 =============================  ===============================================
 """
 
@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 from requestcov.engine.imports import find_spec_skipping
-from requestcov.launcher.reloader import forward_sigterm_while
+from requestcov.launcher.reloader import forward_stop_signals_while
 from requestcov.launcher.wrapping import wrap_application, wrap_asgi, wrap_wsgi
 from requestcov.log import log_once
 
@@ -181,12 +181,12 @@ def _patch_django_handlers(module: ModuleType) -> None:
 
 
 def _patch_django_autoreload(module: ModuleType) -> None:
-    module.restart_with_reloader = forward_sigterm_while(module.restart_with_reloader)
+    module.restart_with_reloader = forward_stop_signals_while(module.restart_with_reloader)
 
 
 def _patch_werkzeug_reloader(module: ModuleType) -> None:
     loop_class = module.ReloaderLoop
-    loop_class.restart_with_reloader = forward_sigterm_while(loop_class.restart_with_reloader)
+    loop_class.restart_with_reloader = forward_stop_signals_while(loop_class.restart_with_reloader)
 
 
 def _patch_waitress(module: ModuleType) -> None:

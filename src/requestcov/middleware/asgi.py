@@ -2,7 +2,9 @@
 
 The app call returns only after the response is sent and, in Starlette and
 FastAPI, after the response's background tasks have run, so their lines belong
-to the request. WebSocket and lifespan scopes pass through untouched.
+to the request. The request counts as answered once its last body message
+(``more_body`` false) is sent: a server stopped before the app call returns
+still records it. WebSocket and lifespan scopes pass through untouched.
 """
 
 from __future__ import annotations
@@ -48,11 +50,17 @@ class ASGIMiddleware(RecordingMiddleware):
             return
 
         async def recording_send(message: Message) -> None:
-            if message.get("type") == "http.response.start":
+            kind = message.get("type")
+            if kind == "http.response.start":
                 try:
                     request.status = int(message["status"])
                 except (KeyError, TypeError, ValueError):
                     pass
+            if kind == "http.response.body" and not message.get("more_body", False):
+                # The whole response is the server's to send (marked before the
+                # await, which may not resume): a stop from here on records the
+                # request even if the app call never returns.
+                request.body_sent = True
             await send(message)
 
         try:

@@ -74,6 +74,7 @@ class BackgroundWriter:
         #: Set when a submit found the queue full: later ones do not wait
         #: again until the writer thread has finished another batch.
         self._stuck = False
+        self._closed = False
         self._lock = threading.Lock()
         self._reset()
         if hasattr(os, "register_at_fork"):
@@ -122,7 +123,9 @@ class BackgroundWriter:
         if self.failed is not None:
             self.dropped += 1
             return
-        if not self._ensure_thread():
+        if self._closed or not self._ensure_thread():
+            # After close(): a request that a server still finished while the
+            # process exits is written at once, on its own thread.
             self._write_now([item])
             return
         if not self._queue.put(item, timeout=0 if self._stuck else self.put_timeout):
@@ -144,7 +147,10 @@ class BackgroundWriter:
             self._hurry.clear()
 
     def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued and stop the thread; later submits write
+        on the caller's thread."""
         self.flush(timeout)
+        self._closed = True
         thread = self._thread
         if thread is not None and self._pid == os.getpid() and thread.is_alive():
             if not self._queue.put(_STOP, timeout=1.0):

@@ -4,6 +4,7 @@
 from fastapi import BackgroundTasks, FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
 
+import own_signals  # noqa: F401  (the app's own SIGTERM handler, when asked for)
 import served_logic
 import sync_point
 

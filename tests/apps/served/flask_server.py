@@ -1,9 +1,10 @@
-"""Flask app served with ``python flask_server.py PORT`` or ``flask --app flask_server run``."""
+"""Flask app served with ``python flask_server.py PORT [--debug]`` or ``flask --app flask_server run``."""
 
 import sys
 
 from flask import Flask, Response, abort, jsonify, request
 
+import own_signals  # noqa: F401  (the app's own SIGTERM handler, when asked for)
 import served_logic
 import sync_point
 
@@ -48,4 +49,4 @@ def boom():
 
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True)
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True, debug="--debug" in sys.argv[2:])

@@ -1,0 +1,258 @@
+"""Every request a server answered is recorded, however the server is stopped.
+
+A matrix of real servers under ``requestcov run`` (Werkzeug with and without
+its reloader, ``flask run`` with and without ``--debug``, Django runserver with
+and without autoreload, gunicorn sync and gthread, uvicorn with workers and
+with ``--reload``, hypercorn, waitress) and ways to stop them (SIGTERM to the
+process group and to the top process, SIGINT to the group once and twice
+20 ms apart, SIGHUP, the app's own ``sys.exit`` SIGTERM handler). Each cell
+sends a burst of requests with test ids, signals the server right after a
+response arrived while more requests are on their way, waits for it to exit,
+and checks that every request the client received a whole response for has
+exactly one record.
+
+Each server's cells run at once, on ports of their own. The matrix runs on
+3.11 and on the newest Python (the interpreters that matter for the two
+engines); ``REQUESTCOV_STOP_MATRIX=all`` runs it on every interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import pytest
+import requests
+
+from requestcov.store import SQLiteStore
+from tests.e2e.harness import DJANGO_SITE, SERVED, clean_environment, free_port, tool
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        sys.version_info[:2] not in ((3, 11), (3, 13)) and os.environ.get("REQUESTCOV_STOP_MATRIX") != "all",
+        reason="the stop matrix runs on 3.11 and the newest Python (REQUESTCOV_STOP_MATRIX=all: everywhere)",
+    ),
+]
+
+#: Requests per cell, how many are answered before the signal, client threads.
+REQUESTS = 36
+SIGNAL_AFTER = 12
+CLIENTS = 6
+START_TIMEOUT = 60.0
+#: How long a server that a signal does not stop (gunicorn reloads on SIGHUP)
+#: keeps running before the cell sends it SIGTERM.
+STILL_RUNNING_AFTER = 4.0
+STOP_TIMEOUT = 40.0
+
+
+@dataclass(frozen=True)
+class Server:
+    command: Callable[[int], List[str]]
+    cwd: Path = SERVED
+    #: Stops that mean nothing for this server (and why, in SERVERS below).
+    skip_stops: Tuple[str, ...] = ()
+
+
+#: An app handler that raises SystemExit on an event loop's thread lands in
+#: whichever request task runs at that moment; uvicorn and hypercorn treat it
+#: as that request's error and serve on, with or without requestcov. ASGI apps
+#: stop through the server's own handlers and the lifespan instead.
+_ASYNCIO = ("own-exit-handler",)
+
+
+SERVERS: Dict[str, Server] = {
+    "werkzeug": Server(lambda port: [sys.executable, "flask_server.py", str(port)]),
+    "werkzeug-debug": Server(lambda port: [sys.executable, "flask_server.py", str(port), "--debug"]),
+    "flask-run": Server(lambda port: [tool("flask"), "--app", "flask_server", "run", "--port", str(port)]),
+    "flask-run-debug": Server(
+        lambda port: [tool("flask"), "--app", "flask_server", "run", "--port", str(port), "--debug"]
+    ),
+    "runserver": Server(lambda port: [sys.executable, "manage.py", "runserver", str(port)], DJANGO_SITE),
+    "runserver-noreload": Server(
+        lambda port: [sys.executable, "manage.py", "runserver", "--noreload", str(port)], DJANGO_SITE
+    ),
+    "gunicorn-sync": Server(lambda port: [tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"]),
+    "gunicorn-gthread": Server(
+        lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"]
+    ),
+    "uvicorn-workers": Server(
+        lambda port: [tool("uvicorn"), "--workers", "2", "--port", str(port), "fastapi_server:app"],
+        skip_stops=_ASYNCIO,
+    ),
+    "uvicorn-reload": Server(
+        lambda port: [tool("uvicorn"), "--reload", "--port", str(port), "fastapi_server:app"], skip_stops=_ASYNCIO
+    ),
+    "hypercorn": Server(
+        lambda port: [tool("hypercorn"), "-b", f"127.0.0.1:{port}", "fastapi_server:app"], skip_stops=_ASYNCIO
+    ),
+    "waitress": Server(lambda port: [tool("waitress-serve"), "--listen", f"127.0.0.1:{port}", "flask_server:app"]),
+}
+
+
+def _group(signum: int) -> Callable[[int], None]:
+    return lambda pid: os.killpg(pid, signum)
+
+
+def _top(signum: int) -> Callable[[int], None]:
+    return lambda pid: os.kill(pid, signum)
+
+
+def _twice(signum: int) -> Callable[[int], None]:
+    def send(pid: int) -> None:
+        os.killpg(pid, signum)
+        time.sleep(0.02)
+        os.killpg(pid, signum)
+
+    return send
+
+
+#: stop name -> (how the signal is sent, the app installs its own SIGTERM handler)
+STOPS: Dict[str, tuple] = {
+    "sigterm-group": (_group(signal.SIGTERM), False),
+    "sigterm-top": (_top(signal.SIGTERM), False),
+    "sigint-group": (_group(signal.SIGINT), False),
+    "sigint-twice": (_twice(signal.SIGINT), False),
+    "sighup": (_top(signal.SIGHUP), False),
+    "own-exit-handler": (_top(signal.SIGTERM), True),
+}
+
+
+@dataclass
+class Cell:
+    stop: str
+    answered: List[str]
+    records: Dict[str, int]
+    exited: bool
+    log: str
+
+    def problems(self) -> List[str]:
+        found = []
+        lost = [test_id for test_id in self.answered if self.records.get(test_id, 0) == 0]
+        twice = sorted(test_id for test_id, count in self.records.items() if count > 1)
+        if not self.exited:
+            found.append("the server did not stop")
+        if lost:
+            found.append(f"{len(lost)} of {len(self.answered)} answered requests not recorded: {lost[:8]}")
+        if twice:
+            found.append(f"recorded more than once: {twice[:8]}")
+        if len(self.answered) < SIGNAL_AFTER:
+            found.append(f"only {len(self.answered)} requests answered before the stop")
+        return found
+
+
+def _wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with {process.returncode} before answering:\n{log.read_text()}")
+        try:
+            requests.get(base_url + "/hello", timeout=2.0)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise TimeoutError(f"{base_url} did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
+
+
+def _send(base_url: str, test_id: str) -> Optional[str]:
+    """The test id when the whole response arrived, else None."""
+    try:
+        response = requests.get(f"{base_url}/users/{len(test_id)}", headers={"KEPLOY-TEST-ID": test_id},
+                                timeout=10)
+        response.content  # noqa: B018 - the whole body
+    except requests.RequestException:
+        return None
+    return test_id if response.status_code == 200 else None
+
+
+def _wait_for_exit(process: subprocess.Popen, timeout: float) -> bool:
+    try:
+        process.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
+    send_signal, own_handler = STOPS[stop]
+    port = free_port()
+    db = workdir / f"{stop}.db"
+    log = workdir / f"{stop}.log"
+    environment = clean_environment()
+    if own_handler:
+        environment["SERVED_OWN_SIGTERM_HANDLER"] = "1"
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--", *server.command(port)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=str(server.cwd), env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    answered: List[str] = []
+    exited = False
+    try:
+        _wait_until_answering(base_url, process, log)
+        signalled = threading.Event()
+        lock = threading.Lock()
+
+        def one(number: int) -> None:
+            test_id = _send(base_url, f"r-{number}")
+            if test_id is None:
+                return
+            with lock:
+                answered.append(test_id)
+                # Right after a response arrived, with more requests on their way.
+                if len(answered) == SIGNAL_AFTER and not signalled.is_set():
+                    signalled.set()
+                    send_signal(process.pid)
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(one, range(REQUESTS)))
+        if not signalled.is_set():
+            raise AssertionError(f"only {len(answered)} requests answered; the signal was never sent")
+        exited = _wait_for_exit(process, STILL_RUNNING_AFTER)
+        if not exited:  # a signal that does not stop this server (a reload): stop it now
+            os.kill(process.pid, signal.SIGTERM)
+            exited = _wait_for_exit(process, STOP_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        time.sleep(0.5)  # workers that outlive their master get a moment, then the group goes
+        _kill_group(process.pid)
+    counts: Dict[str, int] = {}
+    if db.exists():
+        with SQLiteStore(db, create=False) as store:
+            for record in store.records():
+                counts[record.test_id] = counts.get(record.test_id, 0) + 1
+    return Cell(stop=stop, answered=answered, records=counts, exited=exited, log=log.read_text(errors="replace"))
+
+
+def run_cells(server: Server, stops: Sequence[str], workdir: Path) -> List[Cell]:
+    with ThreadPoolExecutor(len(stops)) as pool:
+        return list(pool.map(lambda stop: run_cell(server, stop, workdir), stops))
+
+
+@pytest.mark.parametrize("server_name", sorted(SERVERS))
+def test_no_answered_request_is_lost_whatever_stops_the_server(server_name: str, tmp_path: Path) -> None:
+    server = SERVERS[server_name]
+    cells = run_cells(server, [stop for stop in sorted(STOPS) if stop not in server.skip_stops], tmp_path)
+    failures = [(cell, problems) for cell in cells for problems in [cell.problems()] if problems]
+    report = "\n\n".join(
+        f"{server_name} / {cell.stop}: {'; '.join(problems)}\n--- server log (tail) ---\n{cell.log[-3000:]}"
+        for cell, problems in failures
+    )
+    assert not failures, report
