@@ -99,9 +99,11 @@ def build(variant: str, workdir: str) -> Callable:
     wrapped = requestcov.WSGIMiddleware(application, source=[APPS_DIR], db=os.path.join(workdir, "p.db"))
     writer = current_recorder().writer  # type: ignore[union-attr]
     # Under callgrind the program runs tens of times slower: the writer's
-    # gather window is stretched as much, so its batches hold as many
+    # gather and idle windows are stretched as much, so its batches hold as many
     # requests as at full speed and its per-request count is the real one.
-    writer.gather_seconds *= float(os.environ.get("BENCH_SLOWDOWN", "1"))
+    slowdown = float(os.environ.get("BENCH_SLOWDOWN", "1"))
+    writer.gather_seconds *= slowdown
+    writer.idle_seconds *= slowdown
     if variant == "no-writer":
         writer.submit = lambda item: None  # type: ignore[method-assign]
     return wrapped

@@ -195,7 +195,7 @@ def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
     log = workdir / f"{stop}.log"
     environment = clean_environment()
     if own_handler:
-        environment["SERVED_OWN_SIGTERM_HANDLER"] = "1"
+        environment["SERVED_OWN_SIGTERM_HANDLER"] = "sys-exit"
     command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--", *server.command(port)]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=str(server.cwd), env=environment, stdout=output,
@@ -256,3 +256,59 @@ def test_no_answered_request_is_lost_whatever_stops_the_server(server_name: str,
         for cell, problems in failures
     )
     assert not failures, report
+
+
+#: A record is committed within this long of its response (on the writer's
+#: timer, or sooner once no new request comes).
+DURABLE_WITHIN = 0.1
+
+
+@pytest.mark.parametrize("server_name", ["werkzeug", "gunicorn-gthread"])
+def test_an_app_that_ends_with_os_exit_loses_at_most_the_last_100_ms(server_name: str, tmp_path: Path) -> None:
+    """``os._exit`` in the app's SIGTERM handler skips every flush at exit:
+    only records committed while the server ran survive, and every request
+    answered more than 100 ms before the signal must be among them."""
+    server = SERVERS[server_name]
+    port = free_port()
+    db = tmp_path / "requestcov.db"
+    log = tmp_path / "server.log"
+    environment = clean_environment()
+    environment["SERVED_OWN_SIGTERM_HANDLER"] = "os-exit"
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--", *server.command(port)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=str(server.cwd), env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    answered_at: Dict[str, float] = {}
+    try:
+        _wait_until_answering(base_url, process, log)
+        stop_sending = time.monotonic() + 1.5
+
+        def client(number: int) -> None:
+            sent = 0
+            while time.monotonic() < stop_sending:
+                test_id = _send(base_url, f"c{number}-{sent}")
+                if test_id is not None:
+                    answered_at[test_id] = time.monotonic()
+                sent += 1
+
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(client, number) for number in range(3)]
+            while time.monotonic() < stop_sending - 0.5:
+                time.sleep(0.05)
+            signalled_at = time.monotonic()
+            os.kill(process.pid, signal.SIGTERM)  # while the clients are still sending
+            for future in futures:
+                future.result(timeout=30)
+        assert _wait_for_exit(process, STOP_TIMEOUT), log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        _kill_group(process.pid)
+    with SQLiteStore(db, create=False) as store:
+        recorded = {record.test_id for record in store.records()}
+    older = sorted(test_id for test_id, at in answered_at.items() if at < signalled_at - DURABLE_WITHIN)
+    assert len(older) >= 10, f"only {len(older)} requests answered before the signal"
+    lost = [test_id for test_id in older if test_id not in recorded]
+    assert not lost, f"{len(lost)} of {len(older)} requests answered over 100 ms before os._exit were lost: {lost[:8]}"

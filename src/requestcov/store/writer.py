@@ -45,6 +45,7 @@ class BackgroundWriter:
         max_queued: int = 5_000,
         put_timeout: float = 5.0,
         gather_seconds: float = 0.05,
+        idle_seconds: float = 0.01,
         on_thread_start: Optional[Callable[[], None]] = None,
         fallback_path: Optional[Path] = None,
         busy_timeout: float = 60.0,
@@ -61,6 +62,8 @@ class BackgroundWriter:
         #: one transaction per burst rather than per request, and far fewer
         #: wake-ups competing with the app's threads for the GIL.
         self.gather_seconds = gather_seconds
+        #: A batch is written once this long passes with no new request.
+        self.idle_seconds = min(idle_seconds, gather_seconds)
         self.on_thread_start = on_thread_start
         self._hurry = threading.Event()
         self.batch_size = batch_size
@@ -165,10 +168,7 @@ class BackgroundWriter:
             self.on_thread_start()
         store = self._open_store()
         while True:
-            batch = self._queue.take(self.batch_size)
-            if len(batch) < self.batch_size and batch[-1] is not _STOP and not self._hurry.is_set():
-                self._hurry.wait(self.gather_seconds)
-                batch += self._queue.take(self.batch_size - len(batch), timeout=0)
+            batch = self._gather()
             stop = any(item is _STOP for item in batch)
             items = [item for item in batch if item is not _STOP]
             try:
@@ -183,6 +183,24 @@ class BackgroundWriter:
                 if store is not None:
                     store.close()
                 return
+
+    def _gather(self) -> List[Any]:
+        """The next batch: everything that comes within ``gather_seconds`` of
+        the first item, cut short once ``idle_seconds`` pass with nothing new
+        (or at a flush), so a record is committed well within 100 ms of its
+        response while a burst still goes in one transaction."""
+        batch = self._queue.take(self.batch_size)
+        deadline = time.monotonic() + self.gather_seconds
+        while len(batch) < self.batch_size and batch[-1] is not _STOP and not self._hurry.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._hurry.wait(min(self.idle_seconds, remaining))
+            more = self._queue.take(self.batch_size - len(batch), timeout=0)
+            if not more:
+                break
+            batch += more
+        return batch
 
     def _open_store(self) -> Optional[SQLiteStore]:
         """The store to write to: ``db_path``, else the fallback; None (and
