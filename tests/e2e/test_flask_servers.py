@@ -10,7 +10,7 @@ from typing import Dict, List, Sequence
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
-from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool
+from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, run_session, tool
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,20 @@ def test_functions_of_the_script_are_measured(session: Session) -> None:
     """``python flask_server.py``: the views live in ``__main__``."""
     reference: Dict[str, List[int]] = session.reference("hello").lines
     assert any(Path(path).name == "flask_server.py" for path in reference)
+
+
+def test_the_module_level_lines_of_every_served_module_are_start_up(session: Session) -> None:
+    """Imports, ``def`` lines and module constants run once per process, before
+    any request: the serving process's start-up record has them, including
+    those of the script itself when it runs as ``__main__`` (``python
+    flask_server.py``), which never passes the import system."""
+    serving_pids = {record.pid for record in session.records}
+    startup_lines: Dict[str, set] = {}
+    for record in session.startup:
+        if record.pid in serving_pids:
+            for path, lines in record.lines.items():
+                startup_lines.setdefault(Path(path).name, set()).update(lines)
+    for name, texts in [("flask_server.py", ["app = Flask(__name__)", "def hello():", "import served_logic"]),
+                        ("served_logic.py", ["def describe_user"])]:
+        expected = {line for text in texts for line in lines_with(SERVED / name, text)}
+        assert expected and expected <= startup_lines.get(name, set()), (name, sorted(startup_lines.get(name, ())))

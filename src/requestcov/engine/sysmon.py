@@ -128,6 +128,7 @@ class MonitoringEngine(Engine):
         self._instrument_loaded_code()
         self._finder = InstrumentingFinder(self.matcher, self.instrument)
         self._finder.install()
+        self._catch_code_run_without_import()
 
     def _line_callback(self) -> Callable:
         """The compiled callback when there is one, else the Python one."""
@@ -141,10 +142,41 @@ class MonitoringEngine(Engine):
             current_collector, tracking, sys.monitoring.DISABLE, may_disable, report_core_error,  # type: ignore[attr-defined]
         )
 
+    def _catch_code_run_without_import(self) -> None:
+        """Measured code that never passes the import system: the script
+        ``python app.py`` runs as ``__main__`` (compiled after we started, so
+        neither the garbage collector nor the import hook can see it), or code
+        an app compiles and runs with ``exec`` itself.
+
+        A global PY_START event sees each code object once as it first runs;
+        the callback instruments it when it is measured (its LINE events then
+        start with this very frame, so the module's own lines are recorded)
+        and returns DISABLE, which switches PY_START off for that code object
+        for good: one call per code object in the life of the process.
+        """
+        monitoring = sys.monitoring  # type: ignore[attr-defined]
+        disable = monitoring.DISABLE
+        instrumented = self._instrumented
+        is_measured = self.matcher.is_measured_code
+        instrument = self.instrument
+
+        def on_start(code: CodeType, offset: int) -> Any:
+            try:
+                if id(code) not in instrumented and is_measured(code):
+                    instrument(code)
+            except Exception as error:  # never let an error of ours reach the app
+                report_core_error(error)
+            return disable
+
+        monitoring.register_callback(self.tool_id, monitoring.events.PY_START, on_start)
+        monitoring.set_events(self.tool_id, monitoring.events.PY_START)
+
     def stop(self) -> None:
         if self.tool_id is None:
             return
         monitoring = sys.monitoring  # type: ignore[attr-defined]
+        monitoring.set_events(self.tool_id, 0)
+        monitoring.register_callback(self.tool_id, monitoring.events.PY_START, None)
         if self._finder is not None:
             self._finder.uninstall()
         for code in self._instrumented.values():

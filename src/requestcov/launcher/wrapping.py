@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import inspect
 import sys
-from types import FrameType, FunctionType
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from requestcov.log import log_once
 from requestcov.middleware import ASGIMiddleware, WSGIMiddleware
 from requestcov.middleware.common import RecordingMiddleware
-from requestcov.recorder import current_recorder, set_route
+from requestcov.recorder import set_route
 
-__all__ = ["wrap_application", "wrap_wsgi", "wrap_asgi", "already_recorded", "looks_asgi", "instrument_main_module"]
+__all__ = ["wrap_application", "wrap_wsgi", "wrap_asgi", "already_recorded", "looks_asgi"]
 
 #: How many ``.app`` links to follow when looking for a recording middleware.
 _MAX_DEPTH = 32
@@ -62,7 +61,6 @@ def wrap_application(app: Any) -> Any:
 
 def wrap_wsgi(app: Any) -> Any:
     """The WSGI app to serve instead of ``app``; never raises."""
-    _instrument_main_module_safely()
     try:
         if app is None or already_recorded(app):
             return app
@@ -86,7 +84,6 @@ def wrap_asgi(app: Any) -> Any:
     gets its route from the middleware :mod:`requestcov.launcher.patches`
     adds to ``MIDDLEWARE``.
     """
-    _instrument_main_module_safely()
     try:
         if app is None or already_recorded(app):
             return app
@@ -122,40 +119,3 @@ def _name_bottle_routes(app: Any) -> None:
 
     if not any(getattr(plugin, "name", None) == "requestcov" for plugin in getattr(app, "plugins", ())):
         app.install(RouteNamingPlugin())
-
-
-def _instrument_main_module_safely() -> None:
-    try:
-        instrument_main_module()
-    except Exception:
-        log_once("launcher-main", "requestcov: could not instrument the __main__ script", exc_info=True)
-
-
-def instrument_main_module() -> None:
-    """Let the engine see the code of the script run as ``python app.py``.
-
-    ``__main__`` is not imported through the import system, so the engine's
-    import hook never saw it. When a server receives its app, the script's
-    module frame is normally still on the stack (``app.run()`` at its end):
-    instrumenting that code object covers every function defined in it. The
-    settrace engine needs none of this; only engines offering ``instrument``
-    are asked.
-    """
-    recorder = current_recorder()
-    instrument = getattr(getattr(recorder, "engine", None), "instrument", None)
-    if instrument is None:
-        return
-    main_module = sys.modules.get("__main__")
-    main_file = getattr(main_module, "__file__", None)
-    if not main_file:
-        return
-    frame: Optional[FrameType] = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_filename == main_file:
-            instrument(frame.f_code)
-        frame = frame.f_back
-    for value in list(vars(main_module).values()):
-        # Only plain functions: getattr on other module globals (a Flask
-        # ``request`` proxy) may run code that fails outside a request.
-        if isinstance(value, FunctionType) and value.__code__.co_filename == main_file:
-            instrument(value.__code__)
