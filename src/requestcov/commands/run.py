@@ -259,6 +259,9 @@ def _check_outcome(outcome: SupervisedReplay, plan: ReplayPlan, recorded: Record
     if outcome.killed:
         warn(f"the server did not stop within {plan.stop_timeout:g} s of SIGTERM and was killed; "
              "requests it had not written yet are lost")
+    elif outcome.group_terminated:
+        warn(f"processes of the server were still running {plan.group_grace:g} s after its main process exited: "
+             "they were sent SIGTERM" + (" and then killed" if outcome.group_killed else ""))
     if outcome.summary.sent == 0:
         reason = outcome.summary.results[0].error if outcome.summary.results else "no request"
         fail(f"nothing could be replayed to {outcome.url}: {reason}")
@@ -289,9 +292,8 @@ def _loss_reasons(outcome: SupervisedReplay, plan: ReplayPlan, recorded: Recorde
         reasons.append(f"the server did not stop within {plan.stop_timeout:g} s of SIGTERM and was killed")
     elif outcome.returncode is not None and outcome.returncode < 0 and outcome.returncode not in _STOPPED_AS_ASKED:
         reasons.append(f"the server stopped with {exit_description(outcome.returncode)}")
-    if outcome.group_killed:
-        reasons.append(f"processes of the server were still running {plan.group_grace:g} s after its main "
-                       "process exited and after SIGTERM, and were killed")
+    if outcome.group_killed and not outcome.killed:
+        reasons.append("processes the server left running after its main process exited were killed")
     if recorded.requests_recorded == 0 and not recorded.store_errors:
         if recorded.startup_recorded == 0:
             reasons.append("nothing at all was recorded during this run, not even the server's start-up: the "

@@ -108,7 +108,8 @@ class SupervisedReplay:
     exited_early: Optional[int]
     #: The server's exit status once stopped.
     returncode: Optional[int]
-    #: True when the server ignored SIGTERM for ``stop_timeout`` and was killed.
+    #: True when the server ignored SIGTERM for ``stop_timeout``, and the
+    #: group's SIGTERM for ``group_grace``, and was killed.
     killed: bool
     #: Processes of the server's group that outlived its main process by the
     #: grace period got SIGTERM (``group_terminated``), and were still there to
@@ -381,8 +382,33 @@ def _signal_group(group: int, signum: int) -> None:
 
 
 def _group_alive(group: int) -> bool:
+    """True while a process of ``group`` still runs. A zombie does not count:
+    an orphan that exited waits for init to reap it, which some container
+    inits do late or never, and signalling it does nothing anyway."""
     try:
         os.killpg(group, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    return _running_member(group) is not False
+
+
+def _running_member(group: int) -> Optional[bool]:
+    """Whether ``/proc`` shows a process of ``group`` that is not a zombie;
+    None where there is no ``/proc`` to ask."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
