@@ -57,6 +57,8 @@ _PROBE_INTERVAL = 0.1
 #: Seconds the rest of the server's process group gets to exit by itself once
 #: the main process has, and again after the group's last-resort SIGTERM.
 GROUP_GRACE = 5.0
+#: Seconds SIGKILLed processes get to be gone (the kernel needs a moment under load).
+_KILLED_GONE = 10.0
 
 
 class SupervisorError(RequestcovError):
@@ -338,9 +340,11 @@ def _stop(server: "subprocess.Popen[bytes]", timeout: float, grace: float, *, te
     if group_killed:
         _signal_group(group, signal.SIGKILL)
     try:
-        server.wait(10.0)
+        server.wait(10.0)  # reaped first: where no /proc tells, a zombie looks alive
     except subprocess.TimeoutExpired:
         return _StopOutcome(None, killed=True, group_terminated=True, group_killed=True)
+    if group_killed:
+        _wait_for_group(group, _KILLED_GONE)
     return _StopOutcome(server.returncode, killed=killed, group_terminated=True, group_killed=group_killed)
 
 
@@ -351,8 +355,15 @@ def _end_group(group: int, grace: float) -> bool:
     _signal_group(group, signal.SIGTERM)
     if _wait_for_group(group, grace):
         return True
-    _signal_group(group, signal.SIGKILL)
+    _kill_group(group)
     return False
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL the group and wait (briefly) until its processes are gone, so
+    none is still dying when the command exits."""
+    _signal_group(group, signal.SIGKILL)
+    _wait_for_group(group, _KILLED_GONE)
 
 
 def _wait_for_group(group: int, timeout: float) -> bool:
