@@ -1,5 +1,7 @@
 """``requestcov run --replay``: start, replay, stop and summarise in one command,
-with a real Flask server in a process of its own; and its failure paths."""
+with real servers in processes of their own (Flask, gunicorn and uvicorn with
+two workers, werkzeug's and Django's reloaders); the check that every answered
+request was recorded; and the failure paths."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from requestcov.launcher.supervise import ReplayPlan, SupervisorError, load_plan
 from requestcov.config import Config
 from requestcov.replay import load_recordings, recorded_base_url
 from requestcov.store import SQLiteStore
+from tests.e2e.harness import DJANGO_SITE, SERVED, tool
 from tests.replay.test_keploy_replay import keploy_test, write_test
 from tests.support.servers import free_port
 
@@ -208,7 +211,7 @@ def test_a_server_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path: Pa
     port = free_port()
     keploy = make_test_sets(tmp_path, port)
     pid_file = tmp_path / "server.pid"
-    plan = ReplayPlan("keploy", str(keploy), wait_timeout=1.0, stop_timeout=1.0)
+    plan = ReplayPlan("keploy", str(keploy), wait_timeout=1.0, stop_timeout=1.0, group_grace=1.0)
     launch = launch_environment(Config.resolve(db=str(tmp_path / "store.db")), environment(port, pid_file))
     with pytest.raises(SupervisorError, match="did not listen"):
         run_and_replay([sys.executable, "-c", IGNORES_SIGTERM], launch, plan)
@@ -293,3 +296,260 @@ def test_the_base_url_of_recorded_requests(tmp_path: Path, urls: List[str], expe
     if expected is None:
         with pytest.raises(SupervisorError, match="name no http\\(s\\) host and port: give the app's --url"):
             load_plan(ReplayPlan("keploy", str(keploy)))
+
+
+# -- every server stops cleanly, and every answered request is recorded ------
+
+#: werkzeug's reloader re-runs this script in a child that serves; the parent
+#: only watches files and waits for it.
+FLASK_DEBUG = textwrap.dedent(f'''
+    import sys
+    sys.path.insert(0, {str(SERVED)!r})
+    from flask_server import app
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), debug=True)
+''')
+
+#: Server name -> (working folder, command for a port). Each one runs the
+#: requests in processes other than the one requestcov starts, and stops them
+#: itself when that one gets SIGTERM.
+SERVERS = {
+    "gunicorn-2-workers": (SERVED, lambda port, folder: [
+        tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"]),
+    "uvicorn-2-workers": (SERVED, lambda port, folder: [
+        tool("uvicorn"), "--workers", "2", "--port", str(port), "fastapi_server:app"]),
+    "flask-debug-reloader": (SERVED, lambda port, folder: [sys.executable, str(folder / "flask_debug.py"), str(port)]),
+    "django-runserver": (DJANGO_SITE, lambda port, folder: [sys.executable, "manage.py", "runserver", str(port)]),
+}
+#: (test set, test id) of the requests ``make_served_test_sets`` records.
+SERVED_KEYS = [
+    ("test-set-0", "test-1"), ("test-set-0", "test-2"), ("test-set-0", "test-3"), ("test-set-0", "test-4"),
+    ("test-set-0", "test-5"), ("test-set-1", "test-1"),
+]
+
+
+def make_served_test_sets(folder: Path, port: int) -> Path:
+    """Requests every app of tests/apps/served answers alike; test-1 is in both
+    sets, which the store must keep apart."""
+    keploy = folder / "keploy"
+    base = f"http://127.0.0.1:{port}"
+    for number, path in enumerate(["/hello", "/users/4", "/users/7", "/users/500"], start=1):
+        write_test(keploy, "test-set-0", f"test-{number}", keploy_test(
+            f"test-{number}", "GET", base + path, 404 if path == "/users/500" else 200))
+    write_test(keploy, "test-set-0", "test-5", keploy_test(
+        "test-5", "POST", f"{base}/cart/total", 200, body='{"items": [{"price": 3, "quantity": 2}]}',
+        headers={"Content-Type": "application/json"},
+    ))
+    write_test(keploy, "test-set-1", "test-1", keploy_test("test-1", "GET", f"{base}/users/2", 200))
+    return keploy
+
+
+def processes_of_this_test(token: str) -> List[int]:
+    """Pids of the live processes whose environment holds ``token`` (every
+    process a server of this test started, whatever its group), so no test
+    lets a worker outlive it unnoticed."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if token.encode() in environ and "zombie" not in state:
+            found.append(int(entry.name))
+    return found
+
+
+def records_of_this_run(db: Path, since: float) -> List[tuple]:
+    with SQLiteStore(db, create=False) as store:
+        return sorted((record.test_set, record.test_id) for record in store.records() if record.start >= since)
+
+
+@pytest.mark.parametrize("name", sorted(SERVERS))
+def test_servers_with_workers_or_reloaders_stop_cleanly_and_record_every_request(tmp_path: Path, name: str) -> None:
+    """requestcov signals only the process it started: each of these passes
+    SIGTERM on to the processes that serve, which write every record."""
+    folder, make_command = SERVERS[name]
+    port = free_port()
+    (tmp_path / "flask_debug.py").write_text(FLASK_DEBUG)
+    keploy = make_served_test_sets(tmp_path, port)
+    db = tmp_path / "store.db"
+    started = time.time()
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--replay", f"keploy:{keploy}", "--db", str(db),
+               "--omit", "*/sync_point.py", "--", *make_command(port, tmp_path)]
+    token = str(tmp_path / "server.pid")
+    try:
+        completed = subprocess.run(command, cwd=str(folder), env=environment(port, Path(token)),
+                                   capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "not recorded" not in completed.stderr
+        assert "Traceback" not in completed.stderr
+        assert "Duplicate tests" in completed.stdout
+        assert records_of_this_run(db, started) == sorted(SERVED_KEYS)
+        assert processes_of_this_test(token) == []
+    finally:
+        for pid in processes_of_this_test(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_server_requestcov_cannot_record_never_gives_a_green_replay(tmp_path: Path) -> None:
+    """The standard library's http.server answers every request, and nothing
+    wraps it: the replay is complete, the records are not, and the command
+    says so and fails."""
+    port = free_port()
+    keploy = make_served_test_sets(tmp_path, port)
+    db = tmp_path / "store.db"
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--replay", f"keploy:{keploy}", "--db", str(db),
+               "--", sys.executable, "plain_http_server.py", str(port)]
+    completed = subprocess.run(command, cwd=str(SERVED), env=environment(port, tmp_path / "server.pid"),
+                               capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    summary_row = [line for line in completed.stdout.splitlines() if line.count("│") >= 6][0]
+    assert [cell.strip() for cell in summary_row.strip("│ ").split("│")][:2] == ["6", "6"]
+    assert "Error: 6 of 6 replayed requests were not recorded (test-set-0/test-1, " in completed.stderr
+    assert "this server looks unsupported by requestcov run; wrap the app by hand" in completed.stderr
+    assert "README's Record section" in completed.stderr
+    assert "Duplicate tests" not in completed.stdout
+    assert "Traceback" not in completed.stderr
+    assert processes_of_this_test(str(tmp_path / "server.pid")) == []
+
+
+def test_records_of_an_earlier_run_do_not_hide_a_loss(tmp_path: Path) -> None:
+    """The same test ids recorded by a run before count for nothing: only
+    records written while this server ran do."""
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    keploy = make_test_sets(tmp_path, port)
+    db = tmp_path / "store.db"
+    first = requestcov_run(tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(db)], [sys.executable, "app.py"],
+                           port)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "not recorded" not in first.stderr
+    (tmp_path / "plain_http_server.py").write_text((SERVED / "plain_http_server.py").read_text())
+    (tmp_path / "served_logic.py").write_text((SERVED / "served_logic.py").read_text())
+    second = requestcov_run(tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(db)],
+                            [sys.executable, "plain_http_server.py", str(port)], port)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "Error: 5 of 5 replayed requests were not recorded" in second.stderr
+    with SQLiteStore(db, create=False) as store:
+        assert len(store.records()) == 5  # the first run's, still there
+
+
+@pytest.mark.parametrize("name", ["django-runserver", "flask-debug-reloader"])
+def test_ctrl_c_stops_a_reloaded_server_cleanly(tmp_path: Path, name: str) -> None:
+    """Ctrl-C reaches the reloader only, which passes it on to the serving
+    child: the child stops as it would in a terminal and writes its records
+    (its start-up record too, which only a clean stop writes), instead of
+    being killed by the reloader a moment later."""
+    folder, make_command = SERVERS[name]
+    port = free_port()
+    (tmp_path / "flask_debug.py").write_text(FLASK_DEBUG)
+    keploy = tmp_path / "keploy"
+    base = f"http://127.0.0.1:{port}"
+    write_test(keploy, "test-set-0", "test-1", keploy_test("test-1", "GET", f"{base}/hello", 200))
+    write_test(keploy, "test-set-0", "test-2", keploy_test("test-2", "GET", f"{base}/users/4", 200))
+    # Waits in the handler for a second request that never comes: in flight when Ctrl-C arrives.
+    write_test(keploy, "test-set-0", "test-3", keploy_test("test-3", "GET", f"{base}/price/DE?group=c&parties=2", 200))
+    db = tmp_path / "store.db"
+    token = str(tmp_path / "server.pid")
+    started = time.time()
+    command = [sys.executable, "-m", "requestcov.cli", "run", "--replay", f"keploy:{keploy}", "--db", str(db),
+               "--omit", "*/sync_point.py", "--", *make_command(port, tmp_path)]
+    process = subprocess.Popen(command, cwd=str(folder), env=environment(port, Path(token)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists() and len(records_of_this_run(db, started)) == 2:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 130, errors
+        assert "requestcov: interrupted by SIGINT; the server was stopped" in errors
+        assert records_of_this_run(db, started)[:2] == [("test-set-0", "test-1"), ("test-set-0", "test-2")]
+        with SQLiteStore(db, create=False) as store:
+            startup_pids = {record.pid for record in store.startup_records() if record.start >= started}
+        assert len(startup_pids) == 2  # the reloader's and the serving child's
+        assert processes_of_this_test(token) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        for pid in processes_of_this_test(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+#: A main process that starts a serving child in its own process group and,
+#: on SIGTERM, exits without passing it on. Both note the signals they get.
+LEAVES_A_CHILD = textwrap.dedent('''
+    import os, signal, subprocess, sys, time
+    log = os.environ["APP_PID_FILE"] + ".signals"
+    def note(signum, frame):
+        with open(log, "a") as handle:
+            handle.write("main " + signal.Signals(signum).name + "\\n")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, note)
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]])
+    open(os.environ["APP_PID_FILE"], "w").write(str(os.getpid()))
+    child.wait()
+''')
+CHILD = textwrap.dedent('''
+    import os, signal, sys
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    log = os.environ["APP_PID_FILE"] + ".signals"
+    def note(signum, frame):
+        with open(log, "a") as handle:
+            handle.write("child " + signal.Signals(signum).name + "\\n")
+        if sys.argv[2] == "stops":
+            os._exit(0)
+    signal.signal(signal.SIGTERM, note)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+''')
+
+
+@pytest.mark.parametrize("child", ["stops", "ignores"])
+def test_processes_a_server_leaves_behind_get_sigterm_after_a_grace_then_sigkill(tmp_path: Path, child: str) -> None:
+    """Only the main process gets the stopping SIGTERM; the rest of its group
+    is signalled once the main process is gone and the grace has passed: SIGTERM,
+    then SIGKILL for what still runs after another grace."""
+    port = free_port()
+    keploy = tmp_path / "keploy"
+    write_test(keploy, "test-set-0", "test-1", keploy_test("test-1", "GET", f"http://127.0.0.1:{port}/hello", 200))
+    pid_file = tmp_path / "server.pid"
+    plan = ReplayPlan("keploy", str(keploy), wait_timeout=30.0, stop_timeout=10.0, group_grace=1.0)
+    started = time.monotonic()
+    outcome = run_and_replay([sys.executable, "-c", LEAVES_A_CHILD, CHILD, str(port), child],
+                             environment(port, pid_file), plan)
+    assert outcome.summary.sent == 1
+    assert time.monotonic() - started < 20
+    assert (tmp_path / "server.pid.signals").read_text().splitlines() == ["main SIGTERM", "child SIGTERM"]
+    assert outcome.returncode == 0 and not outcome.killed
+    assert outcome.group_terminated
+    assert outcome.group_killed == (child == "ignores")
+    assert processes_of_this_test(str(pid_file)) == []
+
+
+def test_a_store_that_cannot_be_written_is_named_as_the_reason(tmp_path: Path) -> None:
+    """The server answers while its recorder cannot open the store (the file
+    is no SQLite database): the check says which store and why."""
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    keploy = make_test_sets(tmp_path, port)
+    db = tmp_path / "store.db"
+    db.write_bytes(b"not a database, " * 512)
+    completed = requestcov_run(tmp_path, ["--replay", f"keploy:{keploy}", "--db", str(db)],
+                               [sys.executable, "app.py"], port)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert (f"Error: 5 of 5 replayed requests were not recorded (test-set-0/test-1, test-set-0/test-2, "
+            f"test-set-0/test-3, test-set-1/test-1, test-set-1/test-2): cannot open the requestcov store {db}"
+            in completed.stderr)
+    assert "Traceback" not in completed.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -24,6 +25,7 @@ from requestcov.commands._common import console, fail, load_index_or_fail, warn
 from requestcov.config import Config
 from requestcov.errors import RequestcovError
 from requestcov.launcher import launch_environment
+from requestcov.launcher.recorded import RecordedCheck, check_recorded
 from requestcov.launcher.supervise import (
     Interrupted,
     ReplayPlan,
@@ -221,7 +223,8 @@ def _run_with_replay(arguments: List[str], environment: Dict[str, str], plan: Re
     """Supervise the server through the replay, then print what it gave: the
     replay tally and the duplicate tests of the store, as ``requestcov replay``
     and ``requestcov dedup`` print them. Exits non-zero when the server failed
-    or nothing could be replayed, so scripts and CI can trust exit code 0."""
+    or nothing could be replayed, or when a request the server answered has no
+    record of this run in the store, so scripts and CI can trust exit code 0."""
     from requestcov.analysis.dedup import find_duplicates
     from requestcov.commands.dedup import print_duplicates
     from requestcov.commands.replay import print_result, print_summary
@@ -246,18 +249,61 @@ def _run_with_replay(arguments: List[str], environment: Dict[str, str], plan: Re
     except RequestcovError as error:
         fail(str(error))
     print_summary(out, outcome.summary)
-    _check_outcome(outcome, plan)
+    recorded = check_recorded(config.db, outcome.summary.results, outcome.started_at, config.fallback_db)
+    _check_outcome(outcome, plan, recorded, config)
     index = load_index_or_fail(config.db, None)
     print_duplicates(index, find_duplicates(index), out)
 
 
-def _check_outcome(outcome: SupervisedReplay, plan: ReplayPlan) -> None:
+def _check_outcome(outcome: SupervisedReplay, plan: ReplayPlan, recorded: RecordedCheck, config: Config) -> None:
     if outcome.killed:
         warn(f"the server did not stop within {plan.stop_timeout:g} s of SIGTERM and was killed; "
              "requests it had not written yet are lost")
+    elif outcome.group_terminated:
+        warn(f"processes of the server were still running {plan.group_grace:g} s after its main process exited: "
+             "they were sent SIGTERM" + (" and then killed" if outcome.group_killed else ""))
     if outcome.summary.sent == 0:
         reason = outcome.summary.results[0].error if outcome.summary.results else "no request"
         fail(f"nothing could be replayed to {outcome.url}: {reason}")
+    if recorded.in_fallback:
+        warn(f"{recorded.in_fallback} of {recorded.answered} replayed requests were recorded in the fallback "
+             f"store {config.fallback_db}: {config.db} could not be written")
+    if not recorded.complete:
+        missing = len(recorded.missing)
+        shown = ", ".join(str(key) for key in recorded.missing[:5]) + (", ..." if missing > 5 else "")
+        message = f"{missing} of {recorded.answered} replayed requests were not recorded ({shown})"
+        reasons = _loss_reasons(outcome, plan, recorded)
+        fail(f"{message}: {'; '.join(reasons)}" if reasons else message)
     if outcome.exited_early is not None:
         fail(f"the server exited with {exit_description(outcome.exited_early)} during the replay")
 
+
+#: Exit statuses of a server that stopped as asked (or died of the SIGTERM it was sent).
+_STOPPED_AS_ASKED = (-signal.SIGTERM, -signal.SIGINT)
+
+
+def _loss_reasons(outcome: SupervisedReplay, plan: ReplayPlan, recorded: RecordedCheck) -> List[str]:
+    """What is known about why requests have no record; the stop first, since
+    a server killed or crashed loses what it had not written, whatever it is."""
+    reasons = list(recorded.store_errors)
+    if outcome.exited_early is not None:
+        reasons.append(f"the server exited with {exit_description(outcome.exited_early)} during the replay")
+    elif outcome.killed:
+        reasons.append(f"the server did not stop within {plan.stop_timeout:g} s of SIGTERM and was killed")
+    elif outcome.returncode is not None and outcome.returncode < 0 and outcome.returncode not in _STOPPED_AS_ASKED:
+        reasons.append(f"the server stopped with {exit_description(outcome.returncode)}")
+    if outcome.group_killed and not outcome.killed:
+        reasons.append("processes the server left running after its main process exited were killed")
+    if recorded.requests_recorded == 0 and not recorded.store_errors:
+        if recorded.startup_recorded == 0:
+            reasons.append("nothing at all was recorded during this run, not even the server's start-up: the "
+                           "store could not be written or requestcov did not start in the server (see the "
+                           "server's output above), or " + _UNSUPPORTED)
+        else:
+            reasons.append("no request was recorded at all: " + _UNSUPPORTED + ", or its processes stopped "
+                           "before they wrote a record (see the server's output above)")
+    return reasons
+
+
+_UNSUPPORTED = ("this server looks unsupported by requestcov run; wrap the app by hand (see the README's "
+                "Record section: requestcov.WSGIMiddleware or ASGIMiddleware, or the Flask or Django adapter)")

@@ -6,14 +6,21 @@ outlive the server, to replay before it stops and to summarise what it
 recorded after, so it runs the server as a child instead:
 
 - The server gets a process group of its own (``start_new_session``): a Ctrl-C
-  in the terminal then reaches requestcov only, which forwards it to the whole
-  group once. Sharing the group would deliver every Ctrl-C twice, and the
-  second copy can cut the recorder's flush at exit short.
+  in the terminal then reaches requestcov only, which forwards it once.
 - Readiness is a bare TCP connection to the host and port the requests go to,
   never an HTTP request, which the server would record as a request of its own.
-- Stopping is SIGTERM to the group (what a terminal's Ctrl-C or systemd does to
-  a server and its workers), a bounded wait so every recorder writes what is
-  queued, then SIGKILL, so a hung server never hangs the command.
+- Every signal (the stopping SIGTERM, a forwarded Ctrl-C or SIGTERM) goes to
+  the one process requestcov started, never to its whole group. The servers
+  that run workers or a reloaded child (gunicorn's master, uvicorn's and
+  hypercorn's supervisors, werkzeug's and Django's reloaders) pass it on to
+  them themselves; a signal to the group as well would reach each worker twice
+  a fraction of a millisecond apart, and the second one cuts the recorder's
+  flush short.
+- The group is signalled only as a last resort: when the main process has not
+  exited within the stop timeout, or has exited and left processes of its
+  group running for a grace period (a parent that does not pass SIGTERM on).
+  Then the group gets SIGTERM, a grace to write what is queued, and SIGKILL,
+  so nothing outlives the command and a hung server never hangs it.
 """
 
 from __future__ import annotations
@@ -42,12 +49,16 @@ __all__ = [
     "run_and_replay",
     "load_plan",
     "exit_description",
+    "GROUP_GRACE",
 ]
 
 #: Seconds between two readiness probes.
 _PROBE_INTERVAL = 0.1
-#: After the server's main process exits, how long its workers get to follow.
-_GROUP_GRACE = 5.0
+#: Seconds the rest of the server's process group gets to exit by itself once
+#: the main process has, and again after the group's last-resort SIGTERM.
+GROUP_GRACE = 5.0
+#: Seconds SIGKILLed processes get to be gone (the kernel needs a moment under load).
+_KILLED_GONE = 10.0
 
 
 class SupervisorError(RequestcovError):
@@ -82,8 +93,11 @@ class ReplayPlan:
     test_set: str = ""
     id_header: str = DEFAULT_ID_HEADER
     test_set_header: str = DEFAULT_TEST_SET_HEADER
-    #: Seconds the server gets to exit after SIGTERM before SIGKILL.
+    #: Seconds the server's main process gets to exit after SIGTERM before its
+    #: group is stopped (SIGTERM, ``group_grace``, SIGKILL).
     stop_timeout: float = 30.0
+    #: See :data:`GROUP_GRACE`.
+    group_grace: float = GROUP_GRACE
 
 
 @dataclass(frozen=True)
@@ -96,8 +110,16 @@ class SupervisedReplay:
     exited_early: Optional[int]
     #: The server's exit status once stopped.
     returncode: Optional[int]
-    #: True when the server ignored SIGTERM for ``stop_timeout`` and was killed.
+    #: True when the server ignored SIGTERM for ``stop_timeout``, and the
+    #: group's SIGTERM for ``group_grace``, and was killed.
     killed: bool
+    #: Processes of the server's group that outlived its main process by the
+    #: grace period got SIGTERM (``group_terminated``), and were still there to
+    #: be killed after another (``group_killed``).
+    group_terminated: bool = False
+    group_killed: bool = False
+    #: Unix time just before the server started: records of this run start later.
+    started_at: float = 0.0
 
 
 def exit_description(returncode: int) -> str:
@@ -152,8 +174,9 @@ def run_and_replay(
             f"something already listens on {where} before the server started: stop it, or give --url"
         )
     with _SignalForwarder() as forwarder:
+        started_at = time.time()
         server = _start(arguments, environment)
-        forwarder.group = server.pid
+        forwarder.server = server
         signalled = forwarder.forward_pending()
         summary = ReplaySummary()
         exited_early: Optional[int] = None
@@ -184,11 +207,14 @@ def run_and_replay(
             signalled = signalled or bool(forwarder.received)
             if server.poll() is None and not signalled:
                 status("stopping the server (SIGTERM)")
-            returncode, killed = _stop(server, plan.stop_timeout, terminate=not signalled)
+            stopped = _stop(server, plan.stop_timeout, plan.group_grace, terminate=not signalled)
         if forwarder.received:
             raise Interrupted(forwarder.received[0])
-    return SupervisedReplay(url=url, summary=summary, exited_early=exited_early, returncode=returncode,
-                            killed=killed)
+    return SupervisedReplay(
+        url=url, summary=summary, exited_early=exited_early, returncode=stopped.returncode,
+        killed=stopped.killed, group_terminated=stopped.group_terminated, group_killed=stopped.group_killed,
+        started_at=started_at,
+    )
 
 
 class _Stopped(Exception):
@@ -197,14 +223,14 @@ class _Stopped(Exception):
 
 class _SignalForwarder:
     """While active, SIGINT and SIGTERM sent to requestcov go to the server's
-    process group instead of stopping requestcov, which then stops the replay
+    main process instead of stopping requestcov, which then stops the replay
     and waits for the server. Only the main thread can own signal handlers;
     elsewhere (an embedding program's thread) signals keep their handlers."""
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.group: Optional[int] = None
+        self.server: "Optional[subprocess.Popen[bytes]]" = None
         self.received: List[int] = []
         self._forwarded = 0
         self._previous: List[Tuple[int, object]] = []
@@ -226,9 +252,9 @@ class _SignalForwarder:
     def forward_pending(self) -> bool:
         """Send the signals received so far that the server has not had yet;
         True when the server has had at least one."""
-        if self.group is not None:
+        if self.server is not None:
             while self._forwarded < len(self.received):
-                _signal_group(self.group, self.received[self._forwarded])
+                _signal_process(self.server, self.received[self._forwarded])
                 self._forwarded += 1
         return self._forwarded > 0
 
@@ -275,30 +301,88 @@ def _wait_until_listening(server: "subprocess.Popen[bytes]", address: AppAddress
         time.sleep(_PROBE_INTERVAL)
 
 
-def _stop(server: "subprocess.Popen[bytes]", timeout: float, *, terminate: bool) -> Tuple[Optional[int], bool]:
-    """SIGTERM the server's group (unless a forwarded signal already asked it
-    to stop), wait up to ``timeout``, then SIGKILL; returns the exit status
-    and whether SIGKILL was needed. Workers left behind by a main process that
-    exited are given a short grace, then killed, so nothing outlives the command."""
+@dataclass(frozen=True)
+class _StopOutcome:
+    returncode: Optional[int]
+    #: The main process outlived its SIGTERM and the group's, and was killed.
+    killed: bool
+    #: The group got the last-resort SIGTERM, and then SIGKILL.
+    group_terminated: bool = False
+    group_killed: bool = False
+
+
+def _stop(server: "subprocess.Popen[bytes]", timeout: float, grace: float, *, terminate: bool) -> _StopOutcome:
+    """SIGTERM the server's main process (unless a forwarded signal already
+    asked it to stop) and wait up to ``timeout`` for it; then see that nothing
+    of its group is left (see the module's docstring)."""
     group = server.pid
-    deadline = time.monotonic() + timeout
-    if terminate and server.poll() is None:
-        _signal_group(group, signal.SIGTERM)
-    killed = False
+    if terminate:
+        _signal_process(server, signal.SIGTERM)
     try:
-        server.wait(max(0.0, deadline - time.monotonic()))
+        server.wait(timeout)
     except subprocess.TimeoutExpired:
-        killed = True
+        pass
+    else:
+        if _wait_for_group(group, grace):
+            return _StopOutcome(server.returncode, killed=False)
+        return _StopOutcome(server.returncode, killed=False, group_terminated=True,
+                            group_killed=not _end_group(group, grace))
+    # The main process is still there: the whole group, itself included, gets
+    # SIGTERM and the grace, as a last resort.
+    _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    try:
+        server.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    killed = server.poll() is None
+    group_killed = not _wait_for_group(group, max(0.0, deadline - time.monotonic()))
+    if group_killed:
         _signal_group(group, signal.SIGKILL)
-        try:
-            server.wait(10.0)
-        except subprocess.TimeoutExpired:
-            return None, True
-    grace = time.monotonic() + min(_GROUP_GRACE, max(0.0, deadline - time.monotonic()))
-    while _group_alive(group) and time.monotonic() < grace:
-        time.sleep(0.05)
+    try:
+        server.wait(10.0)  # reaped first: where no /proc tells, a zombie looks alive
+    except subprocess.TimeoutExpired:
+        return _StopOutcome(None, killed=True, group_terminated=True, group_killed=True)
+    if group_killed:
+        _wait_for_group(group, _KILLED_GONE)
+    return _StopOutcome(server.returncode, killed=killed, group_terminated=True, group_killed=group_killed)
+
+
+def _end_group(group: int, grace: float) -> bool:
+    """The last resort for processes left behind by the main one: SIGTERM to
+    the group, ``grace`` seconds to exit, then SIGKILL; True when SIGKILL was
+    not needed."""
+    _signal_group(group, signal.SIGTERM)
+    if _wait_for_group(group, grace):
+        return True
+    _kill_group(group)
+    return False
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL the group and wait (briefly) until its processes are gone, so
+    none is still dying when the command exits."""
     _signal_group(group, signal.SIGKILL)
-    return server.returncode, killed
+    _wait_for_group(group, _KILLED_GONE)
+
+
+def _wait_for_group(group: int, timeout: float) -> bool:
+    """True once no process of ``group`` is left, False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(group):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _signal_process(server: "subprocess.Popen[bytes]", signum: int) -> None:
+    """``signum`` to the server's main process only, if it still runs (Popen
+    checks, so a pid reused after the server was reaped is never signalled)."""
+    try:
+        server.send_signal(signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _signal_group(group: int, signum: int) -> None:
@@ -309,9 +393,33 @@ def _signal_group(group: int, signum: int) -> None:
 
 
 def _group_alive(group: int) -> bool:
+    """True while a process of ``group`` still runs. A zombie does not count:
+    an orphan that exited waits for init to reap it, which some container
+    inits do late or never, and signalling it does nothing anyway."""
     try:
         os.killpg(group, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    return _running_member(group) is not False
 
+
+def _running_member(group: int) -> Optional[bool]:
+    """Whether ``/proc`` shows a process of ``group`` that is not a zombie;
+    None where there is no ``/proc`` to ask."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
