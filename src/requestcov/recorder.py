@@ -190,7 +190,12 @@ class Recorder:
             time.sleep(0.01)
         for collector in tracking.in_flight:
             request = collector.request
-            if isinstance(request, ActiveRequest) and request.body_sent:
+            if not isinstance(request, ActiveRequest):
+                continue
+            # The interrupted request has started its response and will never
+            # finish it: the client may well have all of it already (a body
+            # with its length, written before the signal came), so it counts.
+            if request.body_sent or (request is interrupted and request.status is not None):
                 self.finish(request)
 
     def flush(self, timeout: float = 30.0) -> bool:

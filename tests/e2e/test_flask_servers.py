@@ -1,4 +1,5 @@
-"""Flask under its dev server (``python app.py``, ``flask run``) and gunicorn
+"""Flask under its dev server (``python app.py``, ``flask run``, each also
+with the reloader and debugger) and gunicorn
 (sync and gthread workers) and waitress, recorded by ``requestcov run`` without code changes."""
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ SPECS = [
 SERVERS: Dict[str, tuple] = {
     "python-app-py": (lambda port: [sys.executable, "flask_server.py", str(port)], 2),
     "flask-run": (lambda port: [tool("flask"), "--app", "flask_server", "run", "--port", str(port)], 2),
+    # Under the reloader and the debugger, which wraps the Flask object.
+    "python-app-py-debug": (lambda port: [sys.executable, "flask_server.py", str(port), "--debug"], 2),
+    "flask-run-debug": (
+        lambda port: [tool("flask"), "--app", "flask_server", "run", "--port", str(port), "--debug"], 2
+    ),
     "gunicorn-sync": (lambda port: [tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"], 0),
     "gunicorn-gthread": (
         lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"],

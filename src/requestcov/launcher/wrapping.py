@@ -10,13 +10,11 @@ returned unchanged, so no request is ever recorded twice.
 from __future__ import annotations
 
 import inspect
-import sys
-from typing import Any, Callable
+from typing import Any
 
 from requestcov.log import log_once
 from requestcov.middleware import ASGIMiddleware, WSGIMiddleware
 from requestcov.middleware.common import RecordingMiddleware
-from requestcov.recorder import set_route
 
 __all__ = ["wrap_application", "wrap_wsgi", "wrap_asgi", "already_recorded", "looks_asgi"]
 
@@ -64,14 +62,10 @@ def wrap_wsgi(app: Any) -> Any:
     try:
         if app is None or already_recorded(app):
             return app
-        if _is_instance_of(app, "flask", "Flask"):
-            from requestcov.flask import RequestCov
+        from requestcov.integrations import adopt
 
-            RequestCov(app)
-            return app
-        if _is_instance_of(app, "bottle", "Bottle"):
-            _name_bottle_routes(app)
-        return WSGIMiddleware(app)
+        adopted = adopt(app)
+        return adopted if adopted is not None else WSGIMiddleware(app)
     except Exception:
         log_once("launcher-wrap", "requestcov: could not wrap the app; it runs unmeasured", exc_info=True)
         return app
@@ -81,41 +75,16 @@ def wrap_asgi(app: Any) -> Any:
     """The ASGI app to serve instead of ``app``; never raises.
 
     Starlette and FastAPI leave the matched route in the scope; Django (ASGI)
-    gets its route from the middleware :mod:`requestcov.launcher.patches`
+    gets its route from the middleware :mod:`requestcov.integrations.django`
     adds to ``MIDDLEWARE``.
     """
     try:
         if app is None or already_recorded(app):
             return app
-        return ASGIMiddleware(app)
+        from requestcov.integrations import adopt
+
+        adopted = adopt(app)
+        return adopted if adopted is not None else ASGIMiddleware(app)
     except Exception:
         log_once("launcher-wrap", "requestcov: could not wrap the app; it runs unmeasured", exc_info=True)
         return app
-
-
-def _is_instance_of(app: Any, module_name: str, class_name: str) -> bool:
-    """isinstance without importing a framework the app does not use."""
-    module = sys.modules.get(module_name)
-    framework_class = getattr(module, class_name, None) if module is not None else None
-    return inspect.isclass(framework_class) and isinstance(app, framework_class)
-
-
-def _name_bottle_routes(app: Any) -> None:
-    """A Bottle plugin that names the request's route before each callback runs."""
-
-    class RouteNamingPlugin:
-        name = "requestcov"
-        api = 2
-
-        def apply(self, callback: Callable[..., Any], route: Any) -> Callable[..., Any]:
-            rule = getattr(route, "rule", None)
-
-            def named_callback(*args: Any, **kwargs: Any) -> Any:
-                if isinstance(rule, str):
-                    set_route(rule)
-                return callback(*args, **kwargs)
-
-            return named_callback
-
-    if not any(getattr(plugin, "name", None) == "requestcov" for plugin in getattr(app, "plugins", ())):
-        app.install(RouteNamingPlugin())
