@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,9 +23,10 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import pytest
 import requests
 
+import requestcov
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore
-from tests.support.servers import free_port, running_server, serve_command
+from tests.support.servers import REPOSITORY, free_port, running_server, serve_command
 
 pytestmark = pytest.mark.slow
 
@@ -70,10 +72,37 @@ def stored(db: Path) -> List[RequestRecord]:
         return [record for record in store.records() if record.test_id.startswith("faulty-")]
 
 
+#: The files of the requestcov the servers run (this checkout's src/requestcov,
+#: or an installed copy): a traceback frame in one of them is a traceback of ours.
+OUR_PACKAGE = Path(requestcov.__file__).resolve().parent
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+', re.MULTILINE)
+
+
+def is_our_file(path: str) -> bool:
+    """By the frame's file, not by a name in the text: the folder a clone
+    sits in may well be called requestcov too."""
+    resolved = Path(path).resolve()
+    return resolved == OUR_PACKAGE or OUR_PACKAGE in resolved.parents
+
+
 def no_traceback_of_ours(log: str) -> bool:
     """The app's /boom tracebacks (Flask logs them) are expected; none may
     come from requestcov."""
-    return log.count("Traceback") == ROUNDS and "requestcov/" not in log.replace("requestcov/test", "")
+    return log.count("Traceback") == ROUNDS and not any(is_our_file(match["path"]) for match in _FRAME.finditer(log))
+
+
+def test_a_traceback_is_ours_by_its_frames_files_whatever_the_clone_is_called() -> None:
+    flask_file = REPOSITORY / ".venvs" / "py3.11" / "lib" / "python3.11" / "site-packages" / "flask" / "app.py"
+    app_traceback = (
+        "Traceback (most recent call last):\n"
+        f'  File "{flask_file}", line 1, in wsgi_app\n'
+        '  File "/home/me/requestcov/.venv/lib/python3.11/site-packages/werkzeug/serving.py", line 1, in run\n'
+        f'  File "{REPOSITORY / "tests" / "apps" / "flask_app.py"}", line 9, in boom\n'
+        "RuntimeError: boom\n"
+    )
+    ours = f'Traceback (most recent call last):\n  File "{OUR_PACKAGE / "store" / "writer.py"}", line 1, in _run\n'
+    assert no_traceback_of_ours(app_traceback * ROUNDS)
+    assert not no_traceback_of_ours(app_traceback * (ROUNDS - 1) + ours)
 
 
 def assert_one_clear_error(log: str, text: str) -> None:
