@@ -94,6 +94,19 @@ _LINE_DECODERS: Dict[int, Callable[[bytes], List[int]]] = {
 _STORE_TABLES = frozenset({"meta", "file", "request", "request_file"})
 
 
+#: The files SQLite keeps beside a WAL database while it is open.
+_COMPANIONS = ("-wal", "-shm")
+
+
+def _identity(path: Path) -> Optional[Tuple[int, int]]:
+    """Device and inode: what tells one file from another put at the same path."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def _request_values(record: RequestRecord) -> Tuple[Any, ...]:
     """The ``request`` columns after ``id``, in table order."""
     return (
@@ -162,6 +175,10 @@ class SQLiteStore:
         except StoreError:
             self._close_quietly()
             raise
+        #: The file this connection writes to, and the -wal and -shm files it
+        #: uses: told apart from whatever is at those paths later (see moved).
+        self._opened_file = _identity(self.path)
+        self._opened_companions = {suffix: _identity(Path(f"{self.path}{suffix}")) for suffix in _COMPANIONS}
 
     def _open_for_reading(self, busy_timeout: float) -> None:
         check_store_file(self.path)
@@ -460,6 +477,46 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._connection.close()
+
+    # -- the file under a writer ------------------------------------------
+
+    def moved(self) -> Optional[str]:
+        """``"deleted"`` or ``"replaced"`` when the file at :attr:`path` is no
+        longer the one this connection writes to (SQLite would go on writing
+        into the old file, unseen); None while it is."""
+        if self.read_only:
+            return None
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return "deleted"
+        except OSError:  # cannot tell (a folder made unreadable): carry on
+            return None
+        return None if (status.st_dev, status.st_ino) == self._opened_file else "replaced"
+
+    def close_moved(self) -> None:
+        """Close after :meth:`moved` said so, leaving the path clean for a new store.
+
+        The WAL is first folded into the old file: a store renamed away (a
+        rotation) then keeps every record written to it. SQLite does not
+        remove the ``-wal`` and ``-shm`` of a moved file on close, and a new
+        file at the path would take them for its own (reading the old store's
+        pages into it); so they are removed here, but only while they are
+        still the very files this connection used: another process may
+        already have started the new store, and its files are left alone.
+        """
+        try:
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        self._close_quietly()
+        for suffix, opened in self._opened_companions.items():
+            companion = Path(f"{self.path}{suffix}")
+            if opened is not None and _identity(companion) == opened:
+                try:
+                    companion.unlink()
+                except OSError:
+                    pass
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already: after a full
