@@ -200,7 +200,7 @@ class SQLiteStore:
             if version > SCHEMA_VERSION:
                 raise StoreError(self._newer_schema_message(version))
             if version not in _LINE_DECODERS:
-                raise NotAStoreError(f"{self.path} is not a requestcov store (schema version {version})")
+                raise NotAStoreError(f"{self.path} is not a requestcov store (it records no schema version)")
             self._decode_lines = _LINE_DECODERS[version]
         except BaseException:
             self._close_quietly()
