@@ -339,3 +339,20 @@ def test_a_store_replaced_by_something_else_stops_recording_and_counts_the_rest(
     assert_one_clear_error(log, f"the store {db} was replaced while recording, and cannot open", rounds=2 * ROUNDS)
     assert db.read_bytes() == content
     assert not_written(log) == len(after), log
+
+
+def test_under_uvicorn_the_count_comes_when_the_lifespan_ends(tmp_path: Path) -> None:
+    """The recorder starts with the first request, after uvicorn took SIGTERM:
+    uvicorn then dies of its re-raised signal without closing the recorder,
+    so the count is logged when the lifespan ends."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    port = free_port()
+    output: List[str] = []
+    with running_server(serve_command("fastapi", port, blocker / "requestcov.db"), port, output=output) as base_url:
+        sent = len(fetch(base_url, "faulty"))
+    log = output[0]
+    assert log.count("cannot create the folder") == 1, log
+    # Every request is counted: those sent here, and the start-up probe (or
+    # the few probes a slow start may take).
+    assert 1 <= not_written(log) - sent <= 5, log

@@ -211,6 +211,11 @@ class BackgroundWriter:
             # count was logged: the count is logged again, whole.
             self._log_losses(0, 0.0, late=True)
 
+    def report_losses(self) -> None:
+        """Log now, once, how many requests were not written (as :meth:`close`
+        does): for servers whose process may die before it closes the writer."""
+        self._report_losses(0, 0.0)
+
     def _report_losses(self, still_queued: int, timeout: float) -> None:
         if self._losses_reported or self._pid != os.getpid():
             return
