@@ -4,6 +4,7 @@ read-only folder, reads an old schema as it is, and refuses what is not a store.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -124,6 +125,21 @@ def test_what_is_not_a_store_is_refused_and_left_alone(tmp_path: Path, make, mes
         SQLiteStore(path, read_only=True)
     assert folder_state(tmp_path) == before
     assert sorted(item.name for item in tmp_path.iterdir()) == (["requestcov.db"] if path.exists() else [])
+
+
+def test_a_path_with_uri_characters_is_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "odd?name#1 %41.db"
+    with SQLiteStore(path) as store:
+        store.write(_records(2))
+    assert _read_ids(path) == ["test-0", "test-1"]
+    assert sorted(item.name for item in tmp_path.iterdir()) == [path.name]
+
+
+def test_a_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    pipe = tmp_path / "requestcov.db"
+    os.mkfifo(pipe)
+    with pytest.raises(NotAStoreError, match="not a regular file"):
+        SQLiteStore(pipe, read_only=True)
 
 
 def test_a_store_opened_for_reading_refuses_to_write(store_path: Path) -> None:

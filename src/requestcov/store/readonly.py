@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import NamedTuple, Optional, Tuple
-from urllib.parse import quote
 
 from requestcov.errors import StoreError
 
@@ -65,6 +65,8 @@ def check_store_file(path: Path) -> None:
         )
     if path.is_dir():
         raise NotAStoreError(f"{path} is not a requestcov store (it is a folder)")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or a device: reading it could block
+        raise NotAStoreError(f"{path} is not a requestcov store (not a regular file)")
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
@@ -94,13 +96,13 @@ def _wal_in_use(path: Path) -> bool:
 def connect_read_only(path: Path, timeout: float) -> Tuple[sqlite3.Connection, Optional[FileStamp]]:
     """A read-only connection, and the stamp to compare after reading when
     it was opened ``immutable`` (None when SQLite's locking keeps it consistent)."""
-    uri_path = quote(str(path.resolve()))
+    uri = path.resolve().as_uri()  # percent-encoded: a "?" or "#" in the path stays the path's
     stamp: Optional[FileStamp] = None
     if _wal_in_use(path) or Path(f"{path}-journal").exists():
-        uri = f"file:{uri_path}?mode=ro"
+        uri += "?mode=ro"
     else:
         stamp = FileStamp.of(path)
-        uri = f"file:{uri_path}?immutable=1"
+        uri += "?immutable=1"
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
