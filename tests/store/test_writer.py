@@ -91,3 +91,8 @@ def test_every_request_not_written_is_counted_once_at_close(tmp_path: Path, capl
     assert _lines_of_ours(caplog, r"\d+ requests? not written") == [
         "requestcov: 30 requests not written, nor the start-up record (recording had stopped after the error above)"
     ]
+    writer.submit(_record(99))  # a request a server finished while the process exits
+    assert _lines_of_ours(caplog, r"\d+ requests? not written")[1:] == [
+        "requestcov: 31 requests not written in all, counting requests finished after the writer closed, "
+        "nor the start-up record (recording had stopped after the error above)"
+    ]

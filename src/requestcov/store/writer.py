@@ -204,8 +204,10 @@ class BackgroundWriter:
                 self.dropped += 1
                 if getattr(item, "kind", None) == STARTUP:
                     self.dropped_startup += 1
+            if self.dropped == before:
+                return
             self._drop_reasons.setdefault(reason, None)
-            late = self._losses_reported and self.dropped > before
+            late = self._losses_reported
         if late:
             # A request a server finished while the process exits, after the
             # count was logged: the count is logged again, whole.
@@ -227,11 +229,10 @@ class BackgroundWriter:
         requests = self.dropped - self.dropped_startup
         if requests or not self.dropped_startup:
             what = f"{requests} request{'' if requests == 1 else 's'} not written"
+            what += " in all, counting requests finished after the writer closed" if late else ""
             what += ", nor the start-up record" if self.dropped_startup else ""
         else:
             what = "the start-up record not written"
-        if late:
-            what += " in all, with requests finished after the writer closed"
         reasons = list(self._drop_reasons)
         if still_queued:
             what += f", and {still_queued} more were still queued"
