@@ -16,6 +16,7 @@ from requestcov.cli import main
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 from tests.commands.conftest import run, suite
+from tests.support.readonly import read_only
 from tests.support.storefiles import VERSION_1_LINES, a_foreign_database, a_version_1_store, folder_state
 
 #: Each reading command with the arguments it needs besides --db; what it
@@ -109,6 +110,26 @@ def test_a_store_being_written_is_read_whole_and_left_to_its_writer(tmp_path: Pa
         writer.close()
     with SQLiteStore(db, read_only=True) as store:
         assert store.count() == 2 * len(suite(app_file))
+
+
+@pytest.mark.parametrize("with_wal", [False, True], ids=["closed", "with-wal"])
+def test_a_store_in_a_read_only_folder_is_reported(tmp_path: Path, app_file: str, with_wal: bool) -> None:
+    db = tmp_path / "store" / "requestcov.db"
+    writer = SQLiteStore(db)
+    writer.write(suite(app_file))
+    if not with_wal:
+        writer.close()
+    try:  # with the writer open, the folder holds a -wal, as a writer killed with -9 leaves it
+        with read_only(db.parent):
+            before = folder_state(db.parent)
+            report = json.loads(run(main, "report", "--db", str(db), "--json").stdout)
+            assert len(report["requests"]) == len(suite(app_file))
+            run(main, "html", "--db", str(db), "-o", str(tmp_path / "html"))
+            assert folder_state(db.parent) == before
+    finally:
+        if with_wal:
+            writer.close()
+    assert (tmp_path / "html" / "index.html").exists()
 
 
 def test_a_version_1_store_is_reported_without_migrating_it(tmp_path: Path) -> None:
