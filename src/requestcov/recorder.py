@@ -245,9 +245,6 @@ class Recorder:
                 self.engine.stop()
             except Exception:  # pragma: no cover - interpreter shutting down
                 pass
-            if self.writer.dropped and self.writer.failed is None:
-                # (When the store failed, the writer has said so once already.)
-                logger.warning("requestcov: %d request records could not be written", self.writer.dropped)
         if interruption is not None and in_signal_handler:
             raise interruption
 

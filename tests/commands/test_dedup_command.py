@@ -76,8 +76,8 @@ def test_keep_policy_option(tmp_path: Path):
 
 
 def test_missing_store_is_a_one_line_error(tmp_path: Path):
-    result = run(command, "--db", str(tmp_path / "none.db"), expect=1)
-    assert result.stderr.startswith("Error: no requestcov store at")
+    result = run(command, "--db", str(tmp_path / "none.db"), expect=2)
+    assert result.stderr.startswith(f"Error: {tmp_path / 'none.db'} does not exist")
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
 

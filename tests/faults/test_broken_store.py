@@ -1,30 +1,33 @@
 """A store that cannot be used never changes what the app answers.
 
 Each case starts the Flask test app under werkzeug with a store that is
-read-only, full, locked by another process, corrupt or of a newer schema, and
-checks: every response equals the app's answer without requestcov, requestcov
-says what is wrong in one line (no traceback), and, when given a fallback
-store, records every request there instead.
+read-only, full, locked by another process, corrupt or of a newer schema, or
+that is deleted or replaced while the app runs, and checks: every response
+equals the app's answer without requestcov, requestcov says what is wrong in
+one line (no traceback), and at exit the exact number of requests it did not
+write; when given a fallback store, it records every request there instead,
+and a store deleted or replaced goes on in the file now at its path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 import requests
 
+import requestcov
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore
-from tests.support.servers import free_port, running_server, serve_command
+from tests.support.readonly import read_only
+from tests.support.servers import REPOSITORY, free_port, running_server, serve_command
 
 pytestmark = pytest.mark.slow
 
@@ -64,20 +67,90 @@ def run_app(db: Path, *options: str) -> Tuple[List[Tuple[int, Optional[str], byt
     return responses, output[0]
 
 
-def stored(db: Path) -> List[RequestRecord]:
+Responses = List[Tuple[int, Optional[str], bytes]]
+
+
+def run_app_through(db: Path, between: Callable[[], None], *options: str) -> Tuple[Responses, Responses, str]:
+    """Requests (ids ``before-*``) until every one is in the store, then
+    ``between()`` while the server runs on, then the same again (``after-*``)."""
+    port = free_port()
+    output: List[str] = []
+    with running_server(serve(port, db, *options), port, output=output) as base_url:
+        before = fetch(base_url, "before")
+        wait_until_stored(db, "before-", len(before))
+        between()
+        after = fetch(base_url, "after")
+    return before, after, output[0]
+
+
+def wait_until_stored(db: Path, prefix: str, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with SQLiteStore(db, read_only=True) as store:
+            found = sum(record.test_id.startswith(prefix) for record in store.records())
+        if found == count:
+            return
+        assert time.monotonic() < deadline, f"{found} of {count} {prefix}* records written after {timeout} s"
+        time.sleep(0.05)
+
+
+def stored(db: Path, prefix: str = "faulty-") -> List[RequestRecord]:
     with SQLiteStore(db, create=False) as store:
         assert store.integrity_check() == "ok"
-        return [record for record in store.records() if record.test_id.startswith("faulty-")]
+        return [record for record in store.records() if record.test_id.startswith(prefix)]
 
 
-def no_traceback_of_ours(log: str) -> bool:
-    """The app's /boom tracebacks (Flask logs them) are expected; none may
-    come from requestcov."""
-    return log.count("Traceback") == ROUNDS and "requestcov/" not in log.replace("requestcov/test", "")
+def ids_sent(prefix: str) -> List[str]:
+    return sorted(f"{prefix}-{round_number}-{number}" for round_number in range(ROUNDS) for number in range(len(PATHS)))
 
 
-def assert_one_clear_error(log: str, text: str) -> None:
-    assert no_traceback_of_ours(log), log
+def served(log: str) -> int:
+    """Requests the server answered, by werkzeug's access log (the start-up probe too)."""
+    return sum(line.startswith("127.0.0.1 - - [") for line in log.splitlines())
+
+
+def not_written(log: str) -> int:
+    """The count requestcov logs at exit."""
+    [count] = re.findall(r"requestcov: (\d+) requests? not written", log)
+    return int(count)
+
+
+#: The files of the requestcov the servers run (this checkout's src/requestcov,
+#: or an installed copy): a traceback frame in one of them is a traceback of ours.
+OUR_PACKAGE = Path(requestcov.__file__).resolve().parent
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+', re.MULTILINE)
+
+
+def is_our_file(path: str) -> bool:
+    """By the frame's file, not by a name in the text: the folder a clone
+    sits in may well be called requestcov too."""
+    resolved = Path(path).resolve()
+    return resolved == OUR_PACKAGE or OUR_PACKAGE in resolved.parents
+
+
+def no_traceback_of_ours(log: str, rounds: int = ROUNDS) -> bool:
+    """The app's /boom tracebacks (Flask logs them, one a round) are
+    expected; none may come from requestcov."""
+    return log.count("Traceback") == rounds and not any(is_our_file(match["path"]) for match in _FRAME.finditer(log))
+
+
+def test_a_traceback_is_ours_by_its_frames_files_whatever_the_clone_is_called() -> None:
+    flask_file = REPOSITORY / ".venvs" / "py3.11" / "lib" / "python3.11" / "site-packages" / "flask" / "app.py"
+    app_traceback = (
+        "Traceback (most recent call last):\n"
+        f'  File "{flask_file}", line 1, in wsgi_app\n'
+        '  File "/home/me/requestcov/.venv/lib/python3.11/site-packages/werkzeug/serving.py", line 1, in run\n'
+        f'  File "{REPOSITORY / "tests" / "apps" / "flask_app.py"}", line 9, in boom\n'
+        "RuntimeError: boom\n"
+    )
+    ours = f'Traceback (most recent call last):\n  File "{OUR_PACKAGE / "store" / "writer.py"}", line 1, in _run\n'
+    assert no_traceback_of_ours(app_traceback * ROUNDS)
+    assert not no_traceback_of_ours(app_traceback * (ROUNDS - 1) + ours)
+
+
+def assert_one_clear_error(log: str, text: str, rounds: int = ROUNDS) -> None:
+    """``text`` once, and at most one more line of ours: the count at exit."""
+    assert no_traceback_of_ours(log, rounds), log
     assert log.count(text) == 1, log
     assert sum("requestcov:" in line and "recording" not in line.split("requestcov:")[1][:11]
                for line in log.splitlines()) <= 2, log
@@ -89,35 +162,6 @@ def a_store_with_records(db: Path) -> None:
 
 
 # -- read-only folders ------------------------------------------------------
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` read-only for this process's children. root ignores
-    file modes, so as root the folder becomes a read-only tmpfs holding a copy
-    of its files (skipped where mounting is not allowed)."""
-    if os.geteuid() != 0:
-        modes = {path: path.stat().st_mode for path in [folder, *folder.iterdir()]}
-        for path in modes:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
-        return
-    saved = folder.with_name(folder.name + "-saved")
-    shutil.copytree(folder, saved)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        for path in saved.iterdir():
-            shutil.copy2(path, folder / path.name)
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def test_a_new_store_in_a_read_only_folder(tmp_path: Path, expected) -> None:
@@ -144,7 +188,7 @@ def test_an_existing_store_in_a_read_only_folder_falls_back(tmp_path: Path, expe
 # -- full disk, lock, corruption, schema -------------------------------------
 
 
-def test_a_full_disk_stops_recording_and_keeps_what_was_written(tmp_path: Path, expected) -> None:
+def test_a_full_disk_stops_recording_keeps_what_was_written_and_counts_the_rest(tmp_path: Path, expected) -> None:
     db = tmp_path / "requestcov.db"
     a_store_with_records(db)
     limit = db.stat().st_size + 16_000  # a few batches fit in the WAL, then the "disk" is full
@@ -154,6 +198,11 @@ def test_a_full_disk_stops_recording_and_keeps_what_was_written(tmp_path: Path, 
     assert "full" in log or "disk" in log, log
     written = stored(db)
     assert 0 < len(written) < len(expected), len(written)
+    # Every request the server answered is in the store or in the count:
+    # the batch that failed and every one after it, the probe included.
+    in_store = [record for record in stored(db, "") if not record.test_id.startswith("old-")]
+    assert not_written(log) == served(log) - len(in_store), log
+    assert "nor the start-up record" in log, log
 
 
 def test_a_store_locked_longer_than_the_busy_timeout(tmp_path: Path, expected) -> None:
@@ -169,6 +218,7 @@ def test_a_store_locked_longer_than_the_busy_timeout(tmp_path: Path, expected) -
     assert responses == expected
     assert_one_clear_error(log, "database is locked")
     assert stored(db) == []
+    assert not_written(log) == served(log), log
 
 
 def test_a_locked_store_falls_back_without_losing_a_request(tmp_path: Path, expected) -> None:
@@ -230,3 +280,79 @@ def test_an_unreadable_store(tmp_path: Path, expected, damage: Callable[[Path], 
         assert len(stored(fallback)) == len(expected)
     else:
         assert not fallback.exists()
+
+
+# -- a store deleted or replaced while recording -------------------------------
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_store_deleted_while_recording_is_started_anew(tmp_path: Path, expected, what: str) -> None:
+    folder = tmp_path / "store"
+    db = folder / "requestcov.db"
+
+    def delete() -> None:
+        if what == "file":  # the -wal and -shm left behind belong to the deleted file
+            db.unlink()
+        else:
+            shutil.rmtree(folder)
+
+    before, after, log = run_app_through(db, delete)
+    assert before == expected and after == expected
+    assert_one_clear_error(log, f"the store {db} was deleted while recording; recording goes on in a new {db}",
+                           rounds=2 * ROUNDS)
+    assert "not written" not in log, log
+    recorded = [record.test_id for record in stored(db, "")]
+    assert sorted(test_id for test_id in recorded if test_id.startswith("after-")) == ids_sent("after")
+    assert not any(test_id.startswith("before-") for test_id in recorded), recorded
+
+
+def test_a_store_rotated_while_recording_goes_on_in_the_file_now_at_its_path(tmp_path: Path, expected) -> None:
+    db = tmp_path / "requestcov.db"
+    rotated = tmp_path / "requestcov-1.db"
+    replacement = tmp_path / "new.db"
+    a_store_with_records(replacement)
+
+    def rotate() -> None:
+        db.rename(rotated)
+        replacement.rename(db)
+
+    before, after, log = run_app_through(db, rotate)
+    assert before == expected and after == expected
+    assert_one_clear_error(log, f"the store {db} was replaced while recording; recording goes on in the file now at",
+                           rounds=2 * ROUNDS)
+    # The file now at the path has its own records and every later one; the
+    # old WAL (which SQLite names after the path) was not read into it.
+    assert sorted(record.test_id for record in stored(db, "")) == sorted(
+        [f"old-{number}" for number in range(20)] + ids_sent("after"))
+    # The file rotated away keeps what was written to it, WAL included.
+    assert sorted(record.test_id for record in stored(rotated, "before-")) == ids_sent("before")
+    assert stored(rotated, "after-") == []
+
+
+def test_a_store_replaced_by_something_else_stops_recording_and_counts_the_rest(tmp_path: Path, expected) -> None:
+    db = tmp_path / "requestcov.db"
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(os.urandom(64 * 1024))
+    content = garbage.read_bytes()
+    before, after, log = run_app_through(db, lambda: garbage.replace(db))
+    assert before == expected and after == expected
+    assert_one_clear_error(log, f"the store {db} was replaced while recording, and cannot open", rounds=2 * ROUNDS)
+    assert db.read_bytes() == content
+    assert not_written(log) == len(after), log
+
+
+def test_under_uvicorn_the_count_comes_when_the_lifespan_ends(tmp_path: Path) -> None:
+    """The recorder starts with the first request, after uvicorn took SIGTERM:
+    uvicorn then dies of its re-raised signal without closing the recorder,
+    so the count is logged when the lifespan ends."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    port = free_port()
+    output: List[str] = []
+    with running_server(serve_command("fastapi", port, blocker / "requestcov.db"), port, output=output) as base_url:
+        sent = len(fetch(base_url, "faulty"))
+    log = output[0]
+    assert log.count("cannot create the folder") == 1, log
+    # Every request is counted: those sent here, and the start-up probe (or
+    # the few probes a slow start may take).
+    assert 1 <= not_written(log) - sent <= 5, log

@@ -7,12 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from coverage.numbits import nums_to_numbits
 
 from requestcov.errors import StoreError
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SCHEMA_VERSION, SQLiteStore
-from requestcov.store.sqlite import _MIGRATIONS
+from tests.support.storefiles import VERSION_1_LINES, a_version_1_store
 
 
 def make_record(number: int, **changes) -> RequestRecord:
@@ -80,27 +79,12 @@ def test_a_store_of_a_newer_schema_is_refused_clearly(store_path: Path) -> None:
 
 
 def test_a_version_1_store_is_migrated_with_its_lines_intact(store_path: Path) -> None:
-    # Version 1 kept coverage.py's numbits bitmaps; build such a file the way
-    # that version did, with coverage.py's own encoder.
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(store_path)
-    connection.executescript(_MIGRATIONS[1])
-    connection.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    connection.execute("INSERT INTO file VALUES (1, '/app/views.py'), (2, '/app/empty.py')")
-    connection.execute(
-        "INSERT INTO request (id, test_id, start, duration_ms, pid) VALUES (1, 'test-1', 1.0, 2.0, 7)"
-    )
-    connection.execute(
-        "INSERT INTO request_file VALUES (1, 1, ?, NULL), (1, 2, ?, NULL)",
-        (nums_to_numbits([1, 2, 30, 70_000]), b""),
-    )
-    connection.commit()
-    connection.close()
+    a_version_1_store(store_path)
     with SQLiteStore(store_path) as store:
         [record] = store.records()
         store.write([make_record(2)])
         assert len(store.records()) == 2
-    assert record.lines == {"/app/views.py": [1, 2, 30, 70_000], "/app/empty.py": []}
+    assert record.lines == VERSION_1_LINES
     connection = sqlite3.connect(store_path)
     assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
 
@@ -113,7 +97,7 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> Non
 
 
 def test_reading_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="record some requests first"):
+    with pytest.raises(StoreError, match="does not exist: record some requests first"):
         SQLiteStore(tmp_path / "missing.db", create=False)
 
 

@@ -1,13 +1,15 @@
 """The background writer on a real SQLite file: everything submitted is written
-by ``flush``, a stuck store drops (and counts) instead of blocking requests."""
+by ``flush``, a stuck store drops (and counts) instead of blocking requests, a
+deleted store is started anew, and what was not written is counted exactly."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
-from requestcov.records import RequestRecord
+from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
 
@@ -48,3 +50,49 @@ def test_a_store_that_does_not_keep_up_drops_and_counts_instead_of_blocking(tmp_
     assert writer.written + writer.dropped == 20
     with SQLiteStore(tmp_path / "store.db", create=False) as store:
         assert store.count() == writer.written
+
+
+def _lines_of_ours(caplog: Any, pattern: str) -> List[str]:
+    return [record.getMessage() for record in caplog.records if re.search(pattern, record.getMessage())]
+
+
+def test_records_after_the_store_was_deleted_go_to_a_new_one(tmp_path: Path, caplog: Any) -> None:
+    db = tmp_path / "store" / "store.db"
+    writer = BackgroundWriter(db, lambda record: record)
+    for number in range(5):
+        writer.submit(_record(number))
+    assert writer.flush(timeout=60)
+    for path in db.parent.iterdir():
+        path.unlink()
+    for round_number in range(2):  # a second batch finds the new file in place: no second warning
+        for number in range(10 + 10 * round_number, 20 + 10 * round_number):
+            writer.submit(_record(number))
+        assert writer.flush(timeout=60)
+    writer.close()
+    with SQLiteStore(db, read_only=True) as store:
+        assert [record.test_id for record in store.records()] == [f"test-{number}" for number in range(10, 30)]
+    assert len(_lines_of_ours(caplog, "was deleted while recording")) == 1
+    assert writer.written == 25 and writer.dropped == 0
+
+
+def test_every_request_not_written_is_counted_once_at_close(tmp_path: Path, caplog: Any) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    writer = BackgroundWriter(blocker / "store.db", lambda record: record, batch_size=4)
+    for number in range(30):
+        writer.submit(_record(number))
+        if number == 3:
+            assert writer.flush(timeout=60)  # the store has failed: the rest is dropped on submit
+    writer.submit(RequestRecord(test_id="startup", kind=STARTUP))
+    writer.close()
+    writer.close()
+    assert writer.failed is not None and writer.written == 0
+    assert writer.dropped == 31 and writer.dropped_startup == 1
+    assert _lines_of_ours(caplog, r"\d+ requests? not written") == [
+        "requestcov: 30 requests not written, nor the start-up record (recording had stopped after the error above)"
+    ]
+    writer.submit(_record(99))  # a request a server finished while the process exits
+    assert _lines_of_ours(caplog, r"\d+ requests? not written")[1:] == [
+        "requestcov: 31 requests not written in all, counting requests finished after the writer closed, "
+        "nor the start-up record (recording had stopped after the error above)"
+    ]

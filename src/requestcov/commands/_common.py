@@ -1,5 +1,10 @@
 """Pieces every command shares: where records come from, ``--json``, and
-turning requestcov's errors into one clean line instead of a traceback."""
+turning requestcov's errors into one clean line instead of a traceback.
+
+Reading commands open the store read-only (see ``requestcov.store.readonly``):
+they never create, migrate or otherwise change a file. A ``--db`` that is not
+a store (missing, empty, something else) is a wrong argument, exit code 2; a
+store with no requests says so instead of reporting on nothing."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ __all__ = [
     "load_or_fail",
     "load_index_or_fail",
     "fail",
+    "fail_if_empty",
     "user_errors",
     "print_json",
     "console",
@@ -57,6 +63,12 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(function)
 
 
+class _NotAStore(click.ClickException):
+    """``Error: <message>`` like any other, with the exit code of a wrong argument."""
+
+    exit_code = 2
+
+
 def fail(message: str) -> NoReturn:
     """Stop the command: ``Error: <message>`` on stderr, exit code 1."""
     raise click.ClickException(message)
@@ -64,11 +76,29 @@ def fail(message: str) -> NoReturn:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a :class:`RequestcovError` raised inside the block into :func:`fail`."""
+    """Turn a :class:`RequestcovError` raised inside the block into :func:`fail`
+    (exit code 2 when the file named as the store is not one)."""
     try:
         yield
     except RequestcovError as error:
+        from requestcov.store.readonly import NotAStoreError  # the store package loads only when used
+
+        if isinstance(error, NotAStoreError):
+            raise _NotAStore(str(error)) from error
         fail(str(error))
+
+
+def _source(db: Optional[str], from_file: Optional[str]) -> str:
+    from requestcov.store import resolve_db_path
+
+    return str(from_file) if from_file is not None else str(resolve_db_path(db))
+
+
+def fail_if_empty(count: int, db: Optional[str], from_file: Optional[str] = None) -> None:
+    """Stop when there is nothing to report on: "100.0% of 0 statements"
+    or an empty table would read as an answer."""
+    if count == 0:
+        fail(f"no requests recorded in {_source(db, from_file)}")
 
 
 def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRecord]:
@@ -76,7 +106,9 @@ def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRec
     from requestcov.store import load_records
 
     with user_errors():
-        return list(load_records(db, from_file))
+        records = list(load_records(db, from_file))
+    fail_if_empty(len(records), db, from_file)
+    return records
 
 
 def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
@@ -86,7 +118,9 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
     from requestcov.store import load_records
 
     with user_errors():
-        return build_index(load_records(db, from_file))
+        index = build_index(load_records(db, from_file))
+    fail_if_empty(len(index), db, from_file)
+    return index
 
 
 def console() -> Console:

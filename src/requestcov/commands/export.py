@@ -7,7 +7,7 @@ from typing import Callable, Dict, Optional
 
 import click
 
-from requestcov.commands._common import db_option, reports_errors
+from requestcov.commands._common import db_option, fail_if_empty, reports_errors
 from requestcov.records import STARTUP
 from requestcov.store import SQLiteStore, resolve_db_path, write_dedup_yaml
 from requestcov.store.coveragepy import write_coverage_data
@@ -46,6 +46,7 @@ def command(db: Optional[str], output_format: str, output: Optional[str]) -> Non
     """Write the recorded requests for Keploy, coverage.py or your own tools."""
     writer, default_output = FORMATS[output_format]
     destination = output or default_output
-    with SQLiteStore(resolve_db_path(db), create=False) as store:
+    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        fail_if_empty(store.count(), db)
         count = writer(store, destination)
     click.echo(f"wrote {count} request{'s' if count != 1 else ''} to {os.path.abspath(destination)}", err=True)

@@ -25,7 +25,7 @@ def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
     from requestcov.store import SQLiteStore, resolve_db_path
 
     lines: Dict[str, set] = {}
-    with user_errors(), SQLiteStore(resolve_db_path(db), create=False) as store:
+    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
         for record in store.startup_records():
             for path, numbers in record.lines.items():
                 lines.setdefault(path, set()).update(numbers)

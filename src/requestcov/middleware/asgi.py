@@ -128,6 +128,8 @@ def _flush_at_shutdown(recorder: Recorder, send: Send) -> Send:
         if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             try:
                 recorder.flush()
+                # The process may die next without closing the recorder.
+                recorder.writer.report_losses()
             except Exception:
                 log_once("asgi-flush", "requestcov: could not flush at shutdown", exc_info=True)
         await send(message)

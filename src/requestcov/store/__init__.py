@@ -9,10 +9,11 @@ from typing import Iterator, Optional
 
 from requestcov.records import RequestRecord
 from requestcov.store.keploy import read_dedup_yaml, write_dedup_yaml
-from requestcov.store.sqlite import DEFAULT_DB_PATH, SCHEMA_VERSION, SQLiteStore
+from requestcov.store.sqlite import DEFAULT_DB_PATH, SCHEMA_VERSION, NotAStoreError, SQLiteStore
 
 __all__ = [
     "SQLiteStore",
+    "NotAStoreError",
     "SCHEMA_VERSION",
     "DEFAULT_DB_PATH",
     "resolve_db_path",
@@ -32,9 +33,10 @@ def load_records(
     from_file: "Optional[str | os.PathLike[str]]" = None,
 ) -> Iterator[RequestRecord]:
     """Request records from a Keploy ``dedupData.yaml`` when ``from_file`` is
-    given, otherwise from the SQLite store. Start-up records are not included."""
+    given, otherwise from the SQLite store, opened read-only: reading never
+    changes a store. Start-up records are not included."""
     if from_file is not None:
         yield from read_dedup_yaml(from_file)
         return
-    with SQLiteStore(resolve_db_path(db), create=False) as store:
+    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
         yield from store.iter_records()

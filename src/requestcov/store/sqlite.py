@@ -19,8 +19,9 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
+from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 
-__all__ = ["SQLiteStore", "StoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
+__all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
 SCHEMA_VERSION = 2
 DEFAULT_DB_PATH = os.path.join(".requestcov", "requestcov.db")
@@ -82,6 +83,29 @@ _MIGRATIONS: Dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     2: _numbits_to_packed_lines,
 }
 
+#: Schema version -> how its ``lines`` blobs decode. Reading never migrates
+#: the file, so every version that has ever been written is read as it is.
+_LINE_DECODERS: Dict[int, Callable[[bytes], List[int]]] = {
+    1: numbits_to_lines,
+    2: decode_lines,
+}
+
+#: The tables every version of the store has.
+_STORE_TABLES = frozenset({"meta", "file", "request", "request_file"})
+
+
+#: The files SQLite keeps beside a WAL database while it is open.
+_COMPANIONS = ("-wal", "-shm")
+
+
+def _identity(path: Path) -> Optional[Tuple[int, int]]:
+    """Device and inode: what tells one file from another put at the same path."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
 
 def _request_values(record: RequestRecord) -> Tuple[Any, ...]:
     """The ``request`` columns after ``id``, in table order."""
@@ -107,14 +131,28 @@ class SQLiteStore:
     thread and each reader open their own."""
 
     def __init__(
-        self, path: "str | os.PathLike[str]", *, create: bool = True, busy_timeout: float = _BUSY_TIMEOUT_SECONDS,
+        self, path: "str | os.PathLike[str]", *, create: bool = True, read_only: bool = False,
+        busy_timeout: float = _BUSY_TIMEOUT_SECONDS,
     ) -> None:
         """``busy_timeout``: how long a write waits for another process's
-        transaction before it fails with "database is locked"."""
+        transaction before it fails with "database is locked".
+
+        ``read_only`` opens an existing store for reading and changes nothing
+        on disk (see :mod:`requestcov.store.readonly`): a file that is not a
+        store raises :class:`NotAStoreError`, and an older schema is read as
+        it is instead of being migrated."""
         self.path = Path(path)
+        self.read_only = read_only
+        self._decode_lines: Callable[[bytes], List[int]] = decode_lines
+        #: Compared after reading an ``immutable`` connection (see readonly).
+        self._stamp: Optional[FileStamp] = None
+        self._file_ids: Dict[str, int] = {}
+        if read_only:
+            self._open_for_reading(busy_timeout)
+            return
         if not create and not self.path.exists():
-            raise StoreError(
-                f"no requestcov store at {self.path}: record some requests first, "
+            raise NotAStoreError(
+                f"{self.path} does not exist: record some requests first, "
                 "or point --db (or REQUESTCOV_DB) at an existing store"
             )
         if create:
@@ -137,7 +175,36 @@ class SQLiteStore:
         except StoreError:
             self._close_quietly()
             raise
-        self._file_ids: Dict[str, int] = {}
+        #: The file this connection writes to, and the -wal and -shm files it
+        #: uses: told apart from whatever is at those paths later (see moved).
+        self._opened_file = _identity(self.path)
+        self._opened_companions = {suffix: _identity(Path(f"{self.path}{suffix}")) for suffix in _COMPANIONS}
+
+    def _open_for_reading(self, busy_timeout: float) -> None:
+        check_store_file(self.path)
+        self._connection, self._stamp = connect_read_only(self.path, busy_timeout)
+        try:
+            try:
+                tables = {row[0] for row in self._connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.DatabaseError as error:
+                if "not a database" in str(error) or "malformed" in str(error):
+                    raise NotAStoreError(f"{self.path} is not a requestcov store ({error})") from error
+                raise StoreError(f"cannot read the requestcov store {self.path}: {error}") from error
+            if not _STORE_TABLES <= tables:
+                raise NotAStoreError(f"{self.path} is not a requestcov store (an SQLite database without its tables)")
+            try:
+                version = self._schema_version()
+            except (sqlite3.DatabaseError, ValueError) as error:
+                raise NotAStoreError(f"{self.path} is not a requestcov store (its schema version: {error})") from error
+            if version > SCHEMA_VERSION:
+                raise StoreError(self._newer_schema_message(version))
+            if version not in _LINE_DECODERS:
+                raise NotAStoreError(f"{self.path} is not a requestcov store (it records no schema version)")
+            self._decode_lines = _LINE_DECODERS[version]
+        except BaseException:
+            self._close_quietly()
+            raise
 
     # -- schema -----------------------------------------------------------
 
@@ -181,15 +248,18 @@ class SQLiteStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def _newer_schema_message(self, version: int) -> str:
+        return (
+            f"{self.path} has schema version {version}, newer than this requestcov "
+            f"understands ({SCHEMA_VERSION}): upgrade requestcov or use another --db"
+        )
+
     def _migrate(self) -> None:
         version = self._schema_version()
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this requestcov "
-                f"understands ({SCHEMA_VERSION}): upgrade requestcov or use another --db"
-            )
+            raise StoreError(self._newer_schema_message(version))
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -248,6 +318,8 @@ class SQLiteStore:
         :meth:`_name_untagged`). A record with a ``record_id`` replaces the row
         it names; a start-up record replaces the earlier one of the same process.
         """
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened for reading only")
         records = list(records)
         connection = self._connection
         row_ids: List[int] = []
@@ -327,14 +399,38 @@ class SQLiteStore:
     # -- reading ----------------------------------------------------------
 
     def count(self, kind: str = REQUEST) -> int:
-        return int(
-            self._connection.execute("SELECT count(*) FROM request WHERE kind = ?", (kind,)).fetchone()[0]
-        )
+        try:
+            counted = int(
+                self._connection.execute("SELECT count(*) FROM request WHERE kind = ?", (kind,)).fetchone()[0]
+            )
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return counted
 
     def iter_records(self, kinds: Sequence[str] = (REQUEST,)) -> Iterator[RequestRecord]:
         """Yield records in the order they were written, one at a time, so a
         store of 100,000 requests never has to sit in memory at once."""
+        try:
+            yield from self._iter_records(kinds)
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+
+    def _read_error(self, error: sqlite3.DatabaseError) -> StoreError:
+        self._check_unchanged()
+        return StoreError(f"cannot read the requestcov store {self.path}: {error}")
+
+    def _check_unchanged(self) -> None:
+        """After an ``immutable`` read: fail if a writer changed the file meanwhile."""
+        if self._stamp is not None and FileStamp.of(self.path) != self._stamp:
+            raise StoreError(
+                f"{self.path} changed while it was read (a process started recording into it): run the command again"
+            )
+
+    def _iter_records(self, kinds: Sequence[str]) -> Iterator[RequestRecord]:
         connection = self._connection
+        decode = self._decode_lines
         paths = dict(connection.execute("SELECT id, path FROM file"))
         placeholders = ",".join("?" * len(kinds))
         requests = connection.execute(
@@ -364,7 +460,7 @@ class SQLiteStore:
                 if path is None:  # a file row written after we read the file table
                     paths = dict(connection.execute("SELECT id, path FROM file"))
                     path = paths[pending[1]]
-                record.lines[path] = decode_lines(pending[2])
+                record.lines[path] = decode(pending[2])
                 if record.arcs is not None and pending[3] is not None:
                     record.arcs[path] = _decode_arcs(pending[3])
                 pending = files.fetchone()
@@ -381,6 +477,46 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._connection.close()
+
+    # -- the file under a writer ------------------------------------------
+
+    def moved(self) -> Optional[str]:
+        """``"deleted"`` or ``"replaced"`` when the file at :attr:`path` is no
+        longer the one this connection writes to (SQLite would go on writing
+        into the old file, unseen); None while it is."""
+        if self.read_only:
+            return None
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return "deleted"
+        except OSError:  # cannot tell (a folder made unreadable): carry on
+            return None
+        return None if (status.st_dev, status.st_ino) == self._opened_file else "replaced"
+
+    def close_moved(self) -> None:
+        """Close after :meth:`moved` said so, leaving the path clean for a new store.
+
+        The WAL is first folded into the old file: a store renamed away (a
+        rotation) then keeps every record written to it. SQLite does not
+        remove the ``-wal`` and ``-shm`` of a moved file on close, and a new
+        file at the path would take them for its own (reading the old store's
+        pages into it); so they are removed here, but only while they are
+        still the very files this connection used: another process may
+        already have started the new store, and its files are left alone.
+        """
+        try:
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        self._close_quietly()
+        for suffix, opened in self._opened_companions.items():
+            companion = Path(f"{self.path}{suffix}")
+            if opened is not None and _identity(companion) == opened:
+                try:
+                    companion.unlink()
+                except OSError:
+                    pass
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already: after a full

@@ -10,7 +10,13 @@ A store that cannot be opened or written (a read-only folder, a full disk, a
 lock held too long, a corrupt file, a newer schema) is reported once; the
 writer then records into its fallback store when it has one, and otherwise
 stops recording in this process. The app never waits on a broken store for
-more than one short pause.
+more than one short pause. Whatever was not written is counted, and the exact
+number is logged once, when the writer closes.
+
+A store deleted or replaced while recording would otherwise swallow every
+later record unseen (SQLite writes on into the file it opened): each batch
+checks that the path still names that file, and starts a new store there
+when it does not, with one warning.
 """
 
 from __future__ import annotations
@@ -20,17 +26,26 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from requestcov.errors import StoreError
 from requestcov.log import log_once, logger
-from requestcov.records import RequestRecord
+from requestcov.records import STARTUP, RequestRecord
 from requestcov.store.batchqueue import BatchQueue
 from requestcov.store.sqlite import SQLiteStore
 
 __all__ = ["BackgroundWriter"]
 
 _STOP = object()
+
+#: Said wherever recording stops, since what follows (requests not recorded)
+#: cannot be counted yet.
+_STOPS = "recording stops in this process; the requests not written are counted when it exits"
+#: Why requests were not written, as the count at exit names it (each was
+#: logged in full once when it first happened).
+_STOPPED = "recording had stopped after the error above"
+_BEHIND = "the store did not keep up"
+_UNPREPARED = "records could not be prepared"
 
 
 class BackgroundWriter:
@@ -72,7 +87,17 @@ class BackgroundWriter:
         self.max_queued = max_queued
         self.put_timeout = put_timeout
         self.written = 0
+        #: Everything not written (requests and the start-up record) ...
         self.dropped = 0
+        #: ... of which start-up records, which are not requests.
+        self.dropped_startup = 0
+        #: Why, in the order the reasons came up.
+        self._drop_reasons: Dict[str, None] = {}
+        self._losses_reported = False
+        #: Request threads count drops after a failure all at once: counted
+        #: under a lock (off the normal request path), made anew in a child.
+        self._count_lock = threading.Lock()
+        self._warned_moved = False
         self.failed: Optional[str] = None
         #: Set when a submit found the queue full: later ones do not wait
         #: again until the writer thread has finished another batch.
@@ -82,6 +107,10 @@ class BackgroundWriter:
         self._reset()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._reset)
+            os.register_at_fork(after_in_child=self._new_count_lock)
+
+    def _new_count_lock(self) -> None:
+        self._count_lock = threading.Lock()
 
     def _reset(self) -> None:
         """Fresh queue and no thread: after a fork, the parent's thread is gone."""
@@ -124,7 +153,7 @@ class BackgroundWriter:
         """Queue a finished request. Waits a little when the queue is full
         rather than lose it; drops and counts it only when the writer is stuck."""
         if self.failed is not None:
-            self.dropped += 1
+            self._lose((item,), _STOPPED)
             return
         if self._closed or not self._ensure_thread():
             # After close(): a request that a server still finished while the
@@ -133,7 +162,7 @@ class BackgroundWriter:
             return
         if not self._queue.put(item, timeout=0 if self._stuck else self.put_timeout):
             self._stuck = True
-            self.dropped += 1
+            self._lose((item,), _BEHIND)
             log_once(
                 "writer-full",
                 "requestcov: the store %s does not keep up; requests are being dropped", self.db_path,
@@ -151,15 +180,64 @@ class BackgroundWriter:
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued and stop the thread; later submits write
-        on the caller's thread."""
+        on the caller's thread. Then log how many requests were not written,
+        if any: once, with the exact count."""
         self.flush(timeout)
         self._closed = True
         thread = self._thread
+        still_queued = 0
         if thread is not None and self._pid == os.getpid() and thread.is_alive():
             if not self._queue.put(_STOP, timeout=1.0):
+                self._report_losses(self._queue.qsize(), timeout)
                 return
             thread.join(timeout)
+            if thread.is_alive():
+                still_queued = max(0, self._queue.qsize() - 1)  # less the stop marker
             self._thread = None
+        self._report_losses(still_queued, timeout)
+
+    def _lose(self, items: Iterable[Any], reason: str) -> None:
+        """Count items that will never be written."""
+        with self._count_lock:
+            before = self.dropped
+            for item in items:
+                self.dropped += 1
+                if getattr(item, "kind", None) == STARTUP:
+                    self.dropped_startup += 1
+            if self.dropped == before:
+                return
+            self._drop_reasons.setdefault(reason, None)
+            late = self._losses_reported
+        if late:
+            # A request a server finished while the process exits, after the
+            # count was logged: the count is logged again, whole.
+            self._log_losses(0, 0.0, late=True)
+
+    def report_losses(self) -> None:
+        """Log now, once, how many requests were not written (as :meth:`close`
+        does): for servers whose process may die before it closes the writer."""
+        self._report_losses(0, 0.0)
+
+    def _report_losses(self, still_queued: int, timeout: float) -> None:
+        if self._losses_reported or self._pid != os.getpid():
+            return
+        self._losses_reported = True
+        if self.dropped or still_queued:
+            self._log_losses(still_queued, timeout)
+
+    def _log_losses(self, still_queued: int, timeout: float, late: bool = False) -> None:
+        requests = self.dropped - self.dropped_startup
+        if requests or not self.dropped_startup:
+            what = f"{requests} request{'' if requests == 1 else 's'} not written"
+            what += " in all, counting requests finished after the writer closed" if late else ""
+            what += ", nor the start-up record" if self.dropped_startup else ""
+        else:
+            what = "the start-up record not written"
+        reasons = list(self._drop_reasons)
+        if still_queued:
+            what += f", and {still_queued} more were still queued"
+            reasons.append(f"the writer did not finish within {timeout:g} s")
+        logger.error("requestcov: %s (%s)", what, "; ".join(reasons))
 
     # -- the writer thread ------------------------------------------------
 
@@ -214,15 +292,13 @@ class BackgroundWriter:
                 return self._fall_back(str(error))
         return self._open_fallback()
 
-    def _fall_back(self, problem: str, lost: int = 0) -> Optional[SQLiteStore]:
+    def _fall_back(self, problem: str) -> Optional[SQLiteStore]:
         """The main store failed: carry on in the fallback, or stop."""
-        not_written = f" ({lost} requests not written)" if lost else ""
         if self.fallback_path is None or self.fallback_path == self.db_path:
             self.failed = problem
-            log_once("store-failed", "requestcov: %s; recording stops in this process%s", problem, not_written)
+            log_once("store-failed", "requestcov: %s; %s", problem, _STOPS)
             return None
-        log_once("store-fallback", "requestcov: %s; recording goes on in %s%s", problem, self.fallback_path,
-                 not_written)
+        log_once("store-fallback", "requestcov: %s; recording goes on in %s", problem, self.fallback_path)
         self.current_path = self.fallback_path
         return self._open_fallback()
 
@@ -231,16 +307,37 @@ class BackgroundWriter:
         try:
             return SQLiteStore(self.fallback_path, busy_timeout=self.busy_timeout)
         except StoreError as error:
-            self.failed = str(error)
-            log_once("fallback-failed", "requestcov: %s (the fallback store); recording stops in this process",
-                     error)
+            self.failed = f"{error} (the fallback store)"
+            log_once("fallback-failed", "requestcov: %s; %s", self.failed, _STOPS)
             return None
+
+    def _reopen_if_moved(self, store: SQLiteStore) -> Optional[SQLiteStore]:
+        """The same store while its file is still at its path; else a new
+        store started there (one warning), or None when that fails too."""
+        change = store.moved()
+        if change is None:
+            return store
+        store.close_moved()
+        what = f"the store {store.path} was {change} while recording"
+        try:
+            reopened = SQLiteStore(store.path, busy_timeout=self.busy_timeout)
+        except StoreError as error:
+            if store.path == self.db_path:
+                return self._fall_back(f"{what}, and {error}")
+            self.failed = f"{what}, and {error}"
+            log_once("fallback-failed", "requestcov: %s; %s", self.failed, _STOPS)
+            return None
+        if not self._warned_moved:
+            self._warned_moved = True
+            logger.warning("requestcov: %s; recording goes on in %s %s", what,
+                           "a new" if change == "deleted" else "the file now at", store.path)
+        return reopened
 
     def _write(self, store: Optional[SQLiteStore], items: List[Any]) -> Optional[SQLiteStore]:
         """Write ``items`` and return the store to use next: the same one, the
         fallback after the main store failed, or None once recording stopped."""
         if store is None:
-            self.dropped += len(items)
+            self._lose(items, _STOPPED)
             return None
         records: List[RequestRecord] = []
         for item in items:
@@ -248,13 +345,18 @@ class BackgroundWriter:
                 record = self.convert(item)
             except Exception:
                 log_once("writer-convert", "requestcov: could not prepare a record", exc_info=True)
-                self.dropped += 1
+                self._lose((item,), _UNPREPARED)
                 continue
             if record is not None:
                 records.append(record)
         return self._store_records(store, records)
 
     def _store_records(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[SQLiteStore]:
+        current = self._reopen_if_moved(store)
+        if current is None:
+            self._lose(records, _STOPPED)
+            return None
+        store = current
         error = self._write_with_retries(store, records)
         if error is None:
             self.written += len(records)
@@ -262,14 +364,13 @@ class BackgroundWriter:
         store.close()
         problem = f"cannot write to {store.path} ({error})"
         if store.path == self.db_path:
-            fallback = self._fall_back(problem, lost=0 if self.fallback_path else len(records))
+            fallback = self._fall_back(problem)
             if fallback is not None:
                 return self._store_records(fallback, records)
         else:
-            self.failed = problem
-            log_once("fallback-write", "requestcov: %s; recording stops in this process (%d requests not written)",
-                     problem, len(records))
-        self.dropped += len(records)
+            self.failed = f"{problem} (the fallback store)"
+            log_once("fallback-write", "requestcov: %s; %s", self.failed, _STOPS)
+        self._lose(records, _STOPPED)
         return None
 
     def _write_with_retries(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[Exception]:
