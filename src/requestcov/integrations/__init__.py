@@ -35,6 +35,8 @@ MODULES = (
     "hypercorn",
     "waitress",
     "django",
+    "aiohttp",
+    "tornado",
 )
 
 _loaded: List[ModuleType] = []
