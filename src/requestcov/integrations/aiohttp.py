@@ -162,13 +162,37 @@ async def _recorded(
     if active is None:
         return await original(protocol, request, start_time, request_handler)
     try:
-        result = await original(protocol, request, start_time, request_handler)
+        result = await original(protocol, request, start_time, _marking_answered(request_handler, active))
     except BaseException:
         # Cancelled (the client went away, or the server stopped waiting).
         _finish(recording, active, request, None)
         raise
     _finish(recording, active, request, result)
     return result
+
+
+def _marking_answered(
+    request_handler: Callable[[Any], Awaitable[Any]], active: ActiveRequest
+) -> Callable[[Any], Awaitable[Any]]:
+    """The app's handler chain, marking the request answered once it has
+    returned its response or raised the error aiohttp answers for it.
+
+    aiohttp sends that response next, then logs the request: a stop that
+    comes meanwhile (SIGHUP, whose handler runs between two bytecodes of this
+    very task) finds the request answered and records it.
+    """
+
+    async def handler(request: Any) -> Any:
+        try:
+            response = await request_handler(request)
+        except Exception:
+            active.body_sent = True
+            raise
+        active.status = getattr(response, "status", None)
+        active.body_sent = True
+        return response
+
+    return handler
 
 
 def _finish(recording: AiohttpRecording, active: ActiveRequest, request: Any, result: Optional[_Result]) -> None:

@@ -129,12 +129,17 @@ class _Request:
         self.executed = False
         self.done = False
 
+    def response_finishing(self, handler: Any) -> None:
+        """Marked before the last bytes go out: a stop that comes once the
+        client may have the whole response (while Tornado logs the request,
+        in ``on_finish``, or in the rest of the handler) records the request."""
+        self.active.body_sent = True
+        self.active.status = _status_of(handler)
+
     def response_finished(self, handler: Any) -> None:
         if self.executed:
             self.end(handler)
         else:
-            # Only the rest of the handler is left: a stop from here on keeps it.
-            self.active.body_sent = True
             self.active.status = _status_of(handler)
 
     def execute_returned(self, handler: Any) -> None:
@@ -281,10 +286,12 @@ def _patch_handler(handler_class: Any) -> None:
 
     @functools.wraps(original_finish)
     def finish(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original_finish(self, *args, **kwargs)
         state = _state_of(getattr(self, "request", None))
-        if state is not None:
-            _safely(state.response_finished, self)
+        if state is None:
+            return original_finish(self, *args, **kwargs)
+        _safely(state.response_finishing, self)
+        result = original_finish(self, *args, **kwargs)
+        _safely(state.response_finished, self)
         return result
 
     handler_class._execute = mark(_execute)

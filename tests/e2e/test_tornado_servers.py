@@ -1,0 +1,100 @@
+"""Tornado under ``app.listen`` with ``asyncio.run`` and with ``IOLoop.current().start()``,
+recorded by ``requestcov run`` without code changes, and with the one-line
+adapter ``requestcov.tornado.record(app)`` without ``requestcov run``. A
+request's record holds its handler's ``initialize``, a streamed body, its
+``on_finish`` and a response finished later from a loop callback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import pytest
+
+from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
+from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session
+
+pytest.importorskip("tornado")
+
+pytestmark = pytest.mark.slow
+
+SPECS = [
+    Spec("hello", "GET", "/hello", 200, "/hello",
+         runs=(("tornado_server.py", "self.greeting = greeting"), ("tornado_server.py", "self.write(self.greeting)"))),
+    Spec("user-even", "GET", "/users/4", 200, "/users/{1}",
+         runs=(("served_logic.py", 'kind = "even"'),), skips=(("served_logic.py", 'kind = "odd"'),)),
+    Spec("user-odd", "GET", "/users/7", 200, "/users/{1}",
+         runs=(("served_logic.py", 'kind = "odd"'),), skips=(("served_logic.py", 'kind = "even"'),)),
+    Spec("user-missing", "GET", "/users/500", 404, "/users/{1}",
+         runs=(("tornado_server.py", "raise tornado.web.HTTPError(404)"),),
+         skips=(("served_logic.py", "def describe_user"),)),
+    Spec("price-de", "GET", "/price/DE", 200, "/price/{country}", waiting_path="/price/DE",
+         runs=(("served_logic.py", "rate = 0.19"),), skips=(("served_logic.py", "rate = 0.20"),)),
+    Spec("price-other", "GET", "/price/XX", 200, "/price/{country}", waiting_path="/price/XX",
+         runs=(("served_logic.py", "rate = 0.0"),), skips=(("served_logic.py", "rate = 0.19"),)),
+    Spec("cart", "POST", "/cart/total", 200, "/cart/total",
+         json={"items": [{"price": 3, "quantity": 2}, {"price": 5, "free": True}]},
+         runs=(("served_logic.py", "continue"), ("served_logic.py", 'result += item["price"]'))),
+    Spec("stream", "GET", "/stream/3", 200, "/stream/{1}",
+         runs=(("served_logic.py", 'yield "liftoff'), ("tornado_server.py", "await self.flush()"))),
+    # on_finish runs after the response is sent.
+    Spec("order", "POST", "/orders/7", 200, "/orders/{1}",
+         runs=(("served_logic.py", 'log.append(("order", message))'),),
+         skips=(("served_logic.py", 'log.append(("other", message))'),)),
+    # Finished from a loop callback after get() returned.
+    Spec("later", "GET", "/later/3", 200, "/later/{1}",
+         runs=(("tornado_server.py", "self.finish()"), ("served_logic.py", 'result += item["price"]'))),
+    Spec("boom", "GET", "/boom", 500, "/boom", runs=(("tornado_server.py", 'raise RuntimeError("handler failed")'),)),
+    Spec("not-found", "GET", "/no/such/page", 404, None),
+]
+
+#: name -> (command for a port, waiting groups, under ``requestcov run``)
+SERVERS: Dict[str, Tuple[Callable[[int], List[str]], int, bool]] = {
+    "asyncio-run": (lambda port: [sys.executable, "tornado_server.py", str(port)], 2, True),
+    "ioloop-start": (lambda port: [sys.executable, "tornado_server.py", str(port), "--ioloop"], 2, True),
+    # The one-line adapter, without requestcov run.
+    "adapter": (lambda port: [sys.executable, "tornado_adapted.py", str(port)], 2, False),
+}
+
+
+@pytest.fixture(scope="module")
+def specs() -> Sequence[Spec]:
+    return SPECS
+
+
+@pytest.fixture(scope="module")
+def app_root() -> Path:
+    return SERVED
+
+
+@pytest.fixture(scope="module")
+def oracle_command() -> Tuple[Callable[[int], List[str]], Path]:
+    return (lambda port: [sys.executable, "tornado_server.py", str(port)]), SERVED
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    make_command, waiting_groups, launch = SERVERS[request.param]
+    port = free_port()
+    return run_session(
+        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
+        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups, launch=launch,
+    )
+
+
+@pytest.mark.parametrize("pattern, route", [
+    (r"/hello", "/hello"),
+    (r"/users/(\d+)$", "/users/{1}"),
+    (r"^/users/(\d+)/orders/([0-9a-f]+)", "/users/{1}/orders/{2}"),
+    (r"/users/(?P<user_id>\d+)/posts/(?P<slug>[^/]+)", "/users/{user_id}/posts/{slug}"),
+    (r"/static/(.*)", "/static/{1}"),
+    (r"/files/report\.csv", "/files/report.csv"),
+    # Too intricate to write with placeholders (Tornado's reverse_url gives up too).
+    (r"/(?:en|de)/about", "/(?:en|de)/about"),
+    (r"/a/((\d+)-(\d+))", "/a/((\\d+)-(\\d+))"),
+])
+def test_route_template(pattern: str, route: str) -> None:
+    from requestcov.tornado import route_template
+
+    assert route_template(pattern) == route
