@@ -95,6 +95,16 @@ SERVERS: Dict[str, Server] = {
         lambda port: [tool("hypercorn"), "-b", f"127.0.0.1:{port}", "fastapi_server:app"], skip_stops=_ASYNCIO
     ),
     "waitress": Server(lambda port: [tool("waitress-serve"), "--listen", f"127.0.0.1:{port}", "flask_server:app"]),
+    "aiohttp-run-app": Server(lambda port: [sys.executable, "aiohttp_server.py", str(port)]),
+    "aiohttp-web": Server(
+        lambda port: [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "aiohttp_server:init"]
+    ),
+    "aiohttp-gunicorn": Server(
+        lambda port: [tool("gunicorn"), "-w", "2", "-k", "aiohttp.GunicornWebWorker", "-b", f"127.0.0.1:{port}",
+                      "aiohttp_server:app"]
+    ),
+    "tornado": Server(lambda port: [sys.executable, "tornado_server.py", str(port)]),
+    "tornado-ioloop": Server(lambda port: [sys.executable, "tornado_server.py", str(port), "--ioloop"]),
 }
 
 

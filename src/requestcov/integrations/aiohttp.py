@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Tuple
 from requestcov.integrations._framework import FrameworkRecording
 from requestcov.integrations._patching import is_instance_of, is_wrapped, mark
 from requestcov.log import log_once
-from requestcov.recorder import ActiveRequest
+from requestcov.recorder import ActiveRequest, current_recorder
 
 if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
@@ -241,4 +241,39 @@ def _record_every_app_served(module: ModuleType) -> None:
     _patch_protocol(module)
 
 
-PATCHES = {"aiohttp.web_protocol": _record_every_app_served}
+def _patch_gunicorn_worker(module: ModuleType) -> None:
+    """Write the records when the worker's serving ends, inside its loop.
+
+    On SIGINT gunicorn's master sends its workers SIGQUIT as well; the worker
+    handles it in its loop, but once the loop is closed SIGQUIT is back at its
+    default and kills the worker without ``atexit``. By then every request is
+    finished (the runner's cleanup waited for them), so they are written
+    before the loop closes.
+    """
+    worker_class = module.GunicornWebWorker
+    original = worker_class._run
+    if is_wrapped(original):
+        return
+
+    @functools.wraps(original)
+    async def _run(self: Any) -> None:
+        try:
+            await original(self)
+        finally:
+            _write_records()
+
+    worker_class._run = mark(_run)
+
+
+def _write_records() -> None:
+    recorder = current_recorder()
+    if recorder is None:
+        return
+    try:
+        recorder.flush()
+        recorder.writer.report_losses()
+    except Exception:
+        log_once("aiohttp-flush", "requestcov: could not write the records when the worker stopped", exc_info=True)
+
+
+PATCHES = {"aiohttp.web_protocol": _record_every_app_served, "aiohttp.worker": _patch_gunicorn_worker}
