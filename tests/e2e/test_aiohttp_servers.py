@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
+from tests.e2e.control_check import check_control_endpoint
 from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, run_session, tool
 
 pytest.importorskip("aiohttp")
@@ -110,3 +111,9 @@ def test_every_worker_records(session: Session) -> None:
         if any(Path(path).name == "aiohttp_server.py" for path in record.lines)
     }
     assert len(importers) == {"gunicorn-worker": 2, "adapter-run-app": 0}.get(session.name, 1)
+
+
+def test_the_test_control_endpoint(tmp_path: Path) -> None:
+    port = free_port()
+    check_control_endpoint([sys.executable, str(SERVED / "aiohttp_adapted.py"), str(port)], port,
+                           tmp_path / "requestcov.db")

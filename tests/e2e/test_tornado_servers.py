@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
+from tests.e2e.control_check import check_control_endpoint
 from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session
 
 pytest.importorskip("tornado")
@@ -98,3 +99,9 @@ def test_route_template(pattern: str, route: str) -> None:
     from requestcov.tornado import route_template
 
     assert route_template(pattern) == route
+
+
+def test_the_test_control_endpoint(tmp_path: Path) -> None:
+    port = free_port()
+    check_control_endpoint([sys.executable, str(SERVED / "tornado_adapted.py"), str(port)], port,
+                           tmp_path / "requestcov.db")
