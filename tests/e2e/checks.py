@@ -1,16 +1,21 @@
 """The checks every server session must pass, shared by the framework modules.
 
 Each module defines a ``session`` fixture (one server run per parameter) and a
-``specs`` fixture, and imports these tests.
+``specs`` fixture, and imports these tests; with an ``oracle_command`` fixture
+(``(command for a port, working folder)`` of one single-process server of
+the framework, run without requestcov) each solo request's record is also
+compared with coverage.py's lines for the same request alone.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
+
+import pytest
 
 from requestcov.store import read_dedup_yaml
-from tests.e2e.harness import Session, Spec, export_keploy, lines_with
+from tests.e2e.harness import Session, Spec, export_keploy, free_port, lines_with, run_oracle
 
 __all__ = [
     "test_server_stopped_cleanly",
@@ -19,6 +24,8 @@ __all__ = [
     "test_lines_equal_solo_reference",
     "test_reference_lines_are_the_code_that_ran",
     "test_keploy_export_matches_store",
+    "oracle_lines",
+    "test_solo_lines_equal_coverage_py_alone",
 ]
 
 #: Messages requestcov may print that do not mean something went wrong.
@@ -110,3 +117,27 @@ def test_keploy_export_matches_store(session: Session, tmp_path: Path) -> None:
     exported = {record.test_id: record.lines for record in read_dedup_yaml(output)}
     assert exported == {record.test_id: record.lines for record in session.records}
 
+
+
+@pytest.fixture(scope="module")
+def oracle_lines(request: pytest.FixtureRequest, specs: Sequence[Spec],
+                 tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, List[int]]]:
+    try:
+        make_command, cwd = request.getfixturevalue("oracle_command")
+    except pytest.FixtureLookupError:
+        pytest.skip("this module names no single-process server for coverage.py to measure")
+    port = free_port()
+    return run_oracle(make_command(port), cwd=cwd, port=port, specs=specs, workdir=tmp_path_factory.mktemp("oracle"))
+
+
+def test_solo_lines_equal_coverage_py_alone(session: Session, specs: Sequence[Spec],
+                                            oracle_lines: Dict[str, Any]) -> None:
+    """Each request's record holds exactly the lines coverage.py records for
+    the same request sent alone to the same app without requestcov."""
+    mismatched = []
+    for spec in specs:
+        recorded = {path: lines for path, lines in session.reference(spec.name).lines.items() if lines}
+        expected = oracle_lines.get(f"solo-{spec.name}", {})
+        if recorded != expected:
+            mismatched.append((spec.name, recorded, expected))
+    assert mismatched == [], mismatched

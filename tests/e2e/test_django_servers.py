@@ -45,6 +45,12 @@ SERVERS: Dict[str, tuple] = {
 
 
 @pytest.fixture(scope="module")
+def oracle_command() -> tuple:
+    """A single-process server coverage.py measures alone."""
+    return lambda port: [sys.executable, "manage.py", "runserver", "--noreload", str(port)], DJANGO_SITE
+
+
+@pytest.fixture(scope="module")
 def specs() -> Sequence[Spec]:
     return SPECS
 

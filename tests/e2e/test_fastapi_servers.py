@@ -47,6 +47,13 @@ SERVERS: Dict[str, tuple] = {
 
 
 @pytest.fixture(scope="module")
+def oracle_command() -> tuple:
+    """A single-process server coverage.py measures alone (on asyncio's own
+    loop: the oracle sees requests in Python's socket reads, which uvloop skips)."""
+    return (lambda port: [tool("uvicorn"), "--loop", "asyncio", "--port", str(port), "fastapi_server:app"]), SERVED
+
+
+@pytest.fixture(scope="module")
 def specs() -> Sequence[Spec]:
     return SPECS
 

@@ -57,6 +57,12 @@ SERVERS: Dict[str, tuple] = {
 
 
 @pytest.fixture(scope="module")
+def oracle_command() -> tuple:
+    """A single-process server coverage.py measures alone."""
+    return SERVERS["python-app-py"][0], SERVED
+
+
+@pytest.fixture(scope="module")
 def specs() -> Sequence[Spec]:
     return SPECS
 
