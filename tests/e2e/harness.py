@@ -103,7 +103,7 @@ def clean_environment() -> Dict[str, str]:
     return environment
 
 
-def _wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -127,11 +127,11 @@ def _stop(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
             stopped_in_time = False
             process.kill()
             process.wait(10)
-    _kill_group(process.pid)
+    kill_group(process.pid)
     return process.returncode, stopped_in_time
 
 
-def _kill_group(group: int) -> None:
+def kill_group(group: int) -> None:
     """Workers outliving their master (only after a failure) die with the group."""
     try:
         os.killpg(group, signal.SIGKILL)
@@ -185,7 +185,7 @@ def run_session(
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
-        _wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log)
         for spec in specs:
             test_id = f"solo-{spec.name}"
             session.sent[test_id] = spec.name
@@ -240,7 +240,7 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
         process = subprocess.Popen(list(command), cwd=str(cwd), env=environment, stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log)
         for spec in specs:
             _send(base_url, spec, f"solo-{spec.name}")
             # Work the app does after the response (a background task) ends
