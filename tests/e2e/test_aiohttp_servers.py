@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.control_check import check_control_endpoint
-from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, run_session, tool
+from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, tool
 
 pytest.importorskip("aiohttp")
 
@@ -50,46 +50,25 @@ SPECS = [
     Spec("not-found", "GET", "/no/such/page", 404, None),
 ]
 
-#: name -> (command for a port, waiting groups (one event loop per process), under ``requestcov run``)
-SERVERS: Dict[str, Tuple[Callable[[int], List[str]], int, bool]] = {
-    "run-app": (lambda port: [sys.executable, "aiohttp_server.py", str(port)], 2, True),
+#: name -> (command for a port, waiting groups: one event loop per process)
+SERVERS: Dict[str, Tuple[Callable[[int], List[str]], int]] = {
+    "run-app": (lambda port: [sys.executable, "aiohttp_server.py", str(port)], 2),
     "python-m-aiohttp-web": (
         lambda port: [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "aiohttp_server:init"],
-        2, True,
+        2,
     ),
     "gunicorn-worker": (
         lambda port: [tool("gunicorn"), "-w", "2", "-k", "aiohttp.GunicornWebWorker", "-b", f"127.0.0.1:{port}",
                       "aiohttp_server:app"],
-        0, True,
+        0,
     ),
-    # The one-line adapter, without requestcov run.
-    "adapter-run-app": (lambda port: [sys.executable, "aiohttp_adapted.py", str(port)], 2, False),
+    # The one-line adapter, without requestcov run (ADAPTED).
+    "adapter-run-app": (lambda port: [sys.executable, "aiohttp_adapted.py", str(port)], 2),
 }
 
-
-@pytest.fixture(scope="module")
-def specs() -> Sequence[Spec]:
-    return SPECS
-
-
-@pytest.fixture(scope="module")
-def app_root() -> Path:
-    return SERVED
-
-
-@pytest.fixture(scope="module")
-def oracle_command() -> Tuple[Callable[[int], List[str]], Path]:
-    return (lambda port: [sys.executable, "aiohttp_server.py", str(port)]), SERVED
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
-    make_command, waiting_groups, launch = SERVERS[request.param]
-    port = free_port()
-    return run_session(
-        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
-        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups, launch=launch,
-    )
+ADAPTED = {"adapter-run-app"}
+APP_ROOT = SERVED
+ORACLE = lambda port: [sys.executable, "aiohttp_server.py", str(port)]  # noqa: E731
 
 
 def test_handler_lines_are_never_startup_lines(session: Session) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.control_check import check_control_endpoint
-from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session
+from tests.e2e.harness import SERVED, Spec, free_port
 
 pytest.importorskip("tornado")
 
@@ -50,38 +50,17 @@ SPECS = [
     Spec("not-found", "GET", "/no/such/page", 404, None),
 ]
 
-#: name -> (command for a port, waiting groups, under ``requestcov run``)
-SERVERS: Dict[str, Tuple[Callable[[int], List[str]], int, bool]] = {
-    "asyncio-run": (lambda port: [sys.executable, "tornado_server.py", str(port)], 2, True),
-    "ioloop-start": (lambda port: [sys.executable, "tornado_server.py", str(port), "--ioloop"], 2, True),
-    # The one-line adapter, without requestcov run.
-    "adapter": (lambda port: [sys.executable, "tornado_adapted.py", str(port)], 2, False),
+#: name -> (command for a port, waiting groups: one event loop per process)
+SERVERS: Dict[str, Tuple[Callable[[int], List[str]], int]] = {
+    "asyncio-run": (lambda port: [sys.executable, "tornado_server.py", str(port)], 2),
+    "ioloop-start": (lambda port: [sys.executable, "tornado_server.py", str(port), "--ioloop"], 2),
+    # The one-line adapter, without requestcov run (ADAPTED).
+    "adapter": (lambda port: [sys.executable, "tornado_adapted.py", str(port)], 2),
 }
 
-
-@pytest.fixture(scope="module")
-def specs() -> Sequence[Spec]:
-    return SPECS
-
-
-@pytest.fixture(scope="module")
-def app_root() -> Path:
-    return SERVED
-
-
-@pytest.fixture(scope="module")
-def oracle_command() -> Tuple[Callable[[int], List[str]], Path]:
-    return (lambda port: [sys.executable, "tornado_server.py", str(port)]), SERVED
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
-    make_command, waiting_groups, launch = SERVERS[request.param]
-    port = free_port()
-    return run_session(
-        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
-        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups, launch=launch,
-    )
+ADAPTED = {"adapter"}
+APP_ROOT = SERVED
+ORACLE = lambda port: [sys.executable, "tornado_server.py", str(port)]  # noqa: E731
 
 
 @pytest.mark.parametrize("pattern, route", [

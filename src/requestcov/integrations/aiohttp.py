@@ -185,14 +185,27 @@ def _marking_answered(
     async def handler(request: Any) -> Any:
         try:
             response = await request_handler(request)
-        except Exception:
-            active.body_sent = True
+        except Exception as error:
+            # An HTTPException is answered with its status, anything else with 500.
+            _mark_answered(active, request, getattr(error, "status", 500))
             raise
-        active.status = getattr(response, "status", None)
-        active.body_sent = True
+        _mark_answered(active, request, getattr(response, "status", None))
         return response
 
     return handler
+
+
+def _mark_answered(active: ActiveRequest, request: Any, status: Any) -> None:
+    """What a stop records: the status, when known, and the route."""
+    try:
+        if isinstance(status, int):
+            active.status = status
+        if active.route is None:
+            active.route = _route_of(request)
+    except Exception:
+        log_once("aiohttp-route", "requestcov: could not read the route or status of an aiohttp request",
+                 exc_info=True)
+    active.body_sent = True
 
 
 def _finish(recording: AiohttpRecording, active: ActiveRequest, request: Any, result: Optional[_Result]) -> None:

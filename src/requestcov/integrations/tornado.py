@@ -133,8 +133,10 @@ class _Request:
         """Marked before the last bytes go out: a stop that comes once the
         client may have the whole response (while Tornado logs the request,
         in ``on_finish``, or in the rest of the handler) records the request."""
-        self.active.body_sent = True
         self.active.status = _status_of(handler)
+        if self.active.route is None:
+            self.active.route = _route_of(getattr(handler, "request", None))
+        self.active.body_sent = True
 
     def response_finished(self, handler: Any) -> None:
         if self.executed:
