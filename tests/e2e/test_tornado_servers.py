@@ -2,7 +2,8 @@
 recorded by ``requestcov run`` without code changes, and with the one-line
 adapter ``requestcov.tornado.record(app)`` without ``requestcov run``. A
 request's record holds its handler's ``initialize``, a streamed body, its
-``on_finish`` and a response finished later from a loop callback."""
+``on_finish``, a response finished later from a loop callback and a request
+body streamed to ``data_received``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ SPECS = [
     # Finished from a loop callback after get() returned.
     Spec("later", "GET", "/later/3", 200, "/later/{1}",
          runs=(("tornado_server.py", "self.finish()"), ("served_logic.py", 'result += item["price"]'))),
+    # The body goes to an async data_received, from the connection's task.
+    Spec("upload", "PUT", "/upload", 200, "/upload", json={"items": list(range(50))},
+         runs=(("tornado_server.py", "self.received += len(chunk)"), ("tornado_server.py", "self.received = 0"))),
     Spec("boom", "GET", "/boom", 500, "/boom", runs=(("tornado_server.py", 'raise RuntimeError("handler failed")'),)),
     Spec("not-found", "GET", "/no/such/page", 404, None),
 ]

@@ -61,7 +61,8 @@ class AiohttpRecording(FrameworkRecording):
 
 
 def setup(app: "web.Application", **options: Any) -> None:
-    """Record every request ``app`` serves, from now on; a second call does nothing.
+    """Record every request ``app`` (the app you run, not a sub-app) serves,
+    from now on; a second call does nothing.
 
     Options are the middleware's (``source``, ``db``, ``id_header``,
     ``sample_rate``, ... : see :meth:`requestcov.Config.resolve`); without
@@ -139,12 +140,12 @@ def _recording_for(request_handler: Any) -> Optional[AiohttpRecording]:
     """The recording of the app whose handler serves the request: aiohttp's
     server calls ``app._handle``; its own answers to malformed requests are
     not the app's and are not recorded."""
+    app = getattr(request_handler, "__self__", None)
+    if not is_instance_of(app, *_APPLICATION):
+        return None
     try:
-        app = getattr(request_handler, "__self__", None)
-        if app is None:
-            return None
         recording = _recordings.get(app)
-        if recording is None and _record_every_app and is_instance_of(app, *_APPLICATION):
+        if recording is None and _record_every_app:
             recording = _recordings[app] = AiohttpRecording(app)
         return recording
     except Exception:

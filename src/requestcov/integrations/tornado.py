@@ -12,7 +12,9 @@ handler's ``_execute`` has returned and its response is finished
 (``finish()``, which runs ``on_finish``; ``detach()`` for a WebSocket), or
 the client went away: a handler that finishes its response later, from a
 callback (``_auto_finish = False``, long polling), keeps its request open
-until then, and lines after ``finish()`` in the handler still count.
+until then, and lines after ``finish()`` in the handler still count. A
+``stream_request_body`` handler's ``data_received`` runs in the request's
+context too, though Tornado calls it from the connection's task.
 
 The route is the matched ``URLSpec`` made readable: the regex without ``^``
 and ``$``, each capturing group written ``{name}`` when it is named
@@ -31,6 +33,7 @@ with ``KeyboardInterrupt`` and the records are written at exit.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import re
@@ -121,11 +124,13 @@ class _Request:
     """A recorded request until both its ``_execute`` returned and its
     response is finished (or its connection closed)."""
 
-    __slots__ = ("recording", "active", "executed", "done")
+    __slots__ = ("recording", "active", "context", "executed", "done")
 
-    def __init__(self, recording: TornadoRecording, active: ActiveRequest) -> None:
+    def __init__(self, recording: TornadoRecording, active: ActiveRequest, context: contextvars.Context) -> None:
         self.recording = recording
         self.active = active
+        #: The request's own context (its handler's task runs in a copy).
+        self.context = context
         self.executed = False
         self.done = False
 
@@ -186,9 +191,11 @@ def _state_of(request: Any) -> Optional[_Request]:
 
 
 def _recording_for(app: Any) -> Optional[TornadoRecording]:
+    if not is_instance_of(app, "tornado.web", "Application"):
+        return None
     try:
         recording = _recordings.get(app)
-        if recording is None and _record_every_app and is_instance_of(app, "tornado.web", "Application"):
+        if recording is None and _record_every_app:
             recording = _recordings[app] = TornadoRecording(app)
         return recording
     except Exception:
@@ -207,6 +214,7 @@ def _patch(web: ModuleType, routing: ModuleType) -> None:
 
 def _patch_delegate(delegate_class: Any) -> None:
     original = delegate_class.execute
+    original_data_received = delegate_class.data_received
     if is_wrapped(original):
         return
 
@@ -217,12 +225,29 @@ def _patch_delegate(delegate_class: Any) -> None:
             return original(self)
         # A context of the request's own: the handler's task copies it, and
         # the connection's context, which serves the next request, is left alone.
-        return contextvars.copy_context().run(_execute_recorded, recording, original, self)
+        context = contextvars.copy_context()
+        return context.run(_execute_recorded, recording, original, self, context)
+
+    @functools.wraps(original_data_received)
+    def data_received(self: Any, data: bytes) -> Any:
+        """A ``stream_request_body`` handler gets the body from the
+        connection's task: its ``data_received`` runs in the request's context
+        (a coroutine one as a task of that context, awaited as before)."""
+        state = _state_of(getattr(self, "request", None))
+        if state is None or not getattr(self, "stream_request_body", False):
+            return original_data_received(self, data)
+        result = state.context.run(original_data_received, self, data)
+        if asyncio.iscoroutine(result):
+            return state.context.run(asyncio.ensure_future, result)
+        return result
 
     delegate_class.execute = mark(execute)
+    delegate_class.data_received = mark(data_received)
 
 
-def _execute_recorded(recording: TornadoRecording, original: Callable[[Any], Any], delegate: Any) -> Any:
+def _execute_recorded(
+    recording: TornadoRecording, original: Callable[[Any], Any], delegate: Any, context: contextvars.Context
+) -> Any:
     request = delegate.request
     if recording.is_control(request.path):
         _serve_control(delegate, recording)
@@ -230,7 +255,7 @@ def _execute_recorded(recording: TornadoRecording, original: Callable[[Any], Any
     active = recording.begin(request.method, request.path, request.headers.get)
     if active is None:
         return original(delegate)
-    state = _Request(recording, active)
+    state = _Request(recording, active, context)
     try:
         setattr(request, _STATE, state)
     except Exception:
@@ -323,7 +348,7 @@ def _patch_routing(routing: ModuleType) -> None:
 
     @functools.wraps(original_match)
     def match(self: Any, request: Any) -> Optional[Dict[str, Any]]:
-        result = original_match(self, request)
+        result: Optional[Dict[str, Any]] = original_match(self, request)
         if result is not None:
             try:
                 setattr(request, _MATCHED, self.regex.pattern)

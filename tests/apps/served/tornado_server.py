@@ -1,8 +1,8 @@
 """Tornado app served with ``python tornado_server.py PORT`` (``app.listen`` and
 ``asyncio.run``; ``--ioloop``: ``IOLoop.current().start()``): positional and
 named URL groups, a handler's ``initialize``, a streamed response, an
-``on_finish`` that runs after the response, and a response finished later
-from a loop callback."""
+``on_finish`` that runs after the response, a response finished later
+from a loop callback, and a request body streamed to the handler."""
 
 import asyncio
 import json
@@ -74,6 +74,20 @@ class LaterHandler(tornado.web.RequestHandler):
         self.finish()
 
 
+@tornado.web.stream_request_body
+class UploadHandler(tornado.web.RequestHandler):
+    """Gets its body chunk by chunk, from the connection, before ``put`` runs."""
+
+    def prepare(self):
+        self.received = 0
+
+    async def data_received(self, chunk):
+        self.received += len(chunk)
+
+    def put(self):
+        self.write({"received": self.received})
+
+
 class BoomHandler(tornado.web.RequestHandler):
     def get(self):
         raise RuntimeError("handler failed")
@@ -88,6 +102,7 @@ def make_app():
         (r"/stream/(\d+)", StreamHandler),
         (r"/orders/(\d+)", OrderHandler),
         (r"/later/(\d+)", LaterHandler),
+        (r"/upload", UploadHandler),
         (r"/boom", BoomHandler),
     ])
 
