@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Tuple
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
-from tests.e2e.control_check import check_control_endpoint
+from tests.e2e.framework_checks import check_control_endpoint, check_websocket
 from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, tool
 
 pytest.importorskip("aiohttp")
@@ -96,3 +96,9 @@ def test_the_test_control_endpoint(tmp_path: Path) -> None:
     port = free_port()
     check_control_endpoint([sys.executable, str(SERVED / "aiohttp_adapted.py"), str(port)], port,
                            tmp_path / "requestcov.db")
+
+
+def test_a_websocket_session_is_one_request(tmp_path: Path) -> None:
+    port = free_port()
+    check_websocket([sys.executable, str(SERVED / "aiohttp_server.py"), str(port)], SERVED, port,
+                    tmp_path / "requestcov.db", "aiohttp_server.py")

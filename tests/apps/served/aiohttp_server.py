@@ -1,7 +1,8 @@
 """aiohttp app served with ``python aiohttp_server.py PORT`` (``web.run_app``),
 ``python -m aiohttp.web -H 127.0.0.1 -P PORT aiohttp_server:init`` or
 ``gunicorn aiohttp_server:app -k aiohttp.GunicornWebWorker``: a middleware of
-its own, a sub-app, a streamed response and an ``on_response_prepare`` handler."""
+its own, a sub-app, a streamed response, a WebSocket and an
+``on_response_prepare`` handler."""
 
 import sys
 
@@ -53,6 +54,15 @@ async def stream(request):
 @routes.get("/boom")
 async def boom(request):
     raise RuntimeError("handler failed")
+
+
+@routes.get("/echo")
+async def echo(request):
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    async for message in socket:
+        await socket.send_str(f"echo {message.data}")
+    return socket
 
 
 async def order(request):

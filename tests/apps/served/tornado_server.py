@@ -2,7 +2,8 @@
 ``asyncio.run``; ``--ioloop``: ``IOLoop.current().start()``): positional and
 named URL groups, a handler's ``initialize``, a streamed response, an
 ``on_finish`` that runs after the response, a response finished later
-from a loop callback, and a request body streamed to the handler."""
+from a loop callback, a request body streamed to the handler and a
+WebSocket."""
 
 import asyncio
 import json
@@ -10,6 +11,7 @@ import sys
 
 import tornado.ioloop
 import tornado.web
+import tornado.websocket
 
 import own_signals  # noqa: F401  (the app's own SIGTERM handler, when asked for)
 import served_logic
@@ -88,6 +90,11 @@ class UploadHandler(tornado.web.RequestHandler):
         self.write({"received": self.received})
 
 
+class EchoHandler(tornado.websocket.WebSocketHandler):
+    def on_message(self, message):
+        self.write_message(f"echo {message}")
+
+
 class BoomHandler(tornado.web.RequestHandler):
     def get(self):
         raise RuntimeError("handler failed")
@@ -103,6 +110,7 @@ def make_app():
         (r"/orders/(\d+)", OrderHandler),
         (r"/later/(\d+)", LaterHandler),
         (r"/upload", UploadHandler),
+        (r"/echo", EchoHandler),
         (r"/boom", BoomHandler),
     ])
 
