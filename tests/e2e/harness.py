@@ -116,7 +116,7 @@ def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) ->
     raise TimeoutError(f"{base_url} did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
 
 
-def _stop(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
+def stop_server(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
     """SIGTERM the server; then make sure nothing of its process group is left."""
     stopped_in_time = True
     if process.poll() is None:
@@ -211,7 +211,7 @@ def run_session(
             for test_id, future in futures.items():
                 session.received[test_id] = future.result(timeout=REQUEST_TIMEOUT * 2)
     finally:
-        session.returncode, session.stopped_in_time = _stop(process)
+        session.returncode, session.stopped_in_time = stop_server(process)
     with SQLiteStore(db, create=False) as store:
         session.records = store.records()
         session.startup = store.startup_records()
@@ -248,7 +248,7 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
             time.sleep(0.1)
         _send(base_url, Spec(ORACLE_END, "GET", "/hello", 200, None), ORACLE_END)
     finally:
-        _stop(process)
+        stop_server(process)
     lines: Dict[str, Dict[str, List[int]]] = {}
     for path in workdir.glob("oracle.coverage.*"):
         data = coverage.CoverageData(str(path))
