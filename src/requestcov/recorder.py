@@ -314,7 +314,11 @@ def _added(now: Dict[str, Set[Any]], before: Dict[str, Set[Any]]) -> Dict[str, S
 def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseException]:
     """Run each step to its end even when ``SystemExit`` or ``KeyboardInterrupt``
     is raised into it (each step can be run again); returns the first such
-    interruption, for the caller to raise once the records are safe."""
+    interruption, for the caller to raise once the records are safe. An error
+    of ours in one step does not stop the next; it is the same failure the
+    request path has already reported once (finishing a request), so it is
+    logged at debug level only, and what it cost is in the writer's count of
+    records not written."""
     interruption: Optional[BaseException] = None
     for step in steps:
         for _attempt in range(5):
@@ -323,6 +327,9 @@ def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseExc
                 break
             except (SystemExit, KeyboardInterrupt) as error:
                 interruption = interruption or error
+            except Exception:
+                logger.debug("requestcov: a step of the last flush failed", exc_info=True)
+                break
     return interruption
 
 

@@ -6,7 +6,9 @@ wait for each other inside the handler: only threaded single-process servers
 can)), ``APP_ROOT`` (the working folder, which is the measured source) and,
 optionally, ``ORACLE`` (the command of one single-process server of the
 framework, run without requestcov, for coverage.py to measure alone) and
-``OMIT`` (the files neither measures, comma-separated patterns; by default the
+``ADAPTED`` (the servers run as they are, without ``requestcov run``, whose
+app records through its one-line adapter) and ``OMIT`` (the files neither
+requestcov nor the oracle measures, comma-separated patterns; by default the
 waiting helper), then imports everything here: each server is started once
 (``tests/e2e/conftest.py`` parametrizes ``server_name``) and every check runs
 on its session. A module with other needs defines its own ``session``,
@@ -55,7 +57,7 @@ def session(server_name: str, request: pytest.FixtureRequest, tmp_path_factory: 
     return run_session(
         server_name, make_command(port), cwd=request.module.APP_ROOT, port=port, specs=request.module.SPECS,
         workdir=tmp_path_factory.mktemp(server_name), waiting_groups=waiting_groups,
-        omit=getattr(request.module, "OMIT", OMIT),
+        launch=server_name not in getattr(request.module, "ADAPTED", ()), omit=getattr(request.module, "OMIT", OMIT),
     )
 
 

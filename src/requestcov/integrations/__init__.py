@@ -38,6 +38,8 @@ MODULES = (
     "hypercorn",
     "waitress",
     "django",
+    "aiohttp",
+    "tornado",
 )
 
 _loaded: List[ModuleType] = []
