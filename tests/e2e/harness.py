@@ -161,6 +161,7 @@ def run_session(
     group_size: int = 3,
     launch: bool = True,
     environment: Optional[Dict[str, str]] = None,
+    omit: str = OMIT,
 ) -> Session:
     """Start ``command`` under ``requestcov run`` and play the session above.
 
@@ -173,10 +174,10 @@ def run_session(
     server_environment = clean_environment()
     server_environment.update(environment or {})
     if launch:
-        full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
+        full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", omit, "--", *command]
     else:
         full_command = list(command)
-        server_environment.update({"REQUESTCOV_DB": str(db), "REQUESTCOV_OMIT": OMIT})
+        server_environment.update({"REQUESTCOV_DB": str(db), "REQUESTCOV_OMIT": omit})
     session = Session(name=name, db=db, log=log, returncode=None, stopped_in_time=False)
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
@@ -224,7 +225,7 @@ ORACLE_END = "oracle-end"
 
 
 def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[Spec],
-               workdir: Path) -> Dict[str, Dict[str, List[int]]]:
+               workdir: Path, omit: str = OMIT) -> Dict[str, Dict[str, List[int]]]:
     """coverage.py's lines for each spec's request sent alone (test id
     ``solo-NAME``), from ``command`` (a single-process server, without
     requestcov) run under coverage.py only (:mod:`tests.support.coverage_boot`)."""
@@ -234,7 +235,7 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
     log = workdir / "oracle.log"
     environment = clean_environment()
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ORACLE_BOOT), environment.get("PYTHONPATH")]))
-    environment.update({"ORACLE_DATA": str(data_file), "ORACLE_OMIT": OMIT})
+    environment.update({"ORACLE_DATA": str(data_file), "ORACLE_OMIT": omit})
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen(list(command), cwd=str(cwd), env=environment, stdout=output,

@@ -28,6 +28,9 @@ Patch = Callable[[ModuleType], None]
 MODULES = (
     "flask",
     "bottle",
+    "litestar",
+    "falcon",
+    "pyramid",
     "werkzeug",
     "wsgiref",
     "gunicorn",
