@@ -27,6 +27,7 @@ look again after each :func:`pause` there, a cooperative sleep.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import deque
 from importlib import import_module
@@ -34,8 +35,8 @@ from types import BuiltinFunctionType
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 __all__ = [
-    "allocate_lock", "threads_are_green", "in_spawned_greenlet", "pause", "poll_until", "wait_for", "Condition",
-    "Event", "RealThread",
+    "allocate_lock", "threads_are_green", "in_spawned_greenlet", "in_green_hub", "on_main_thread", "pause",
+    "poll_until", "wait_for", "Condition", "Event", "RealThread",
 ]
 
 _ORIGINALS = (
@@ -101,6 +102,34 @@ def in_spawned_greenlet() -> bool:
         return greenlet.getcurrent().parent is not None
     except Exception:  # pragma: no cover - an odd greenlet
         return False
+
+
+def in_green_hub() -> bool:
+    """Whether the caller is the hub of gevent or eventlet: the greenlet that
+    runs all the others, and cannot switch away to let them progress (a
+    signal handler runs there when the signal comes while the hub polls)."""
+    greenlet = sys.modules.get("greenlet")
+    if greenlet is None:
+        return False
+    try:
+        current = greenlet.getcurrent()
+        gevent_hub = sys.modules.get("gevent.hub")
+        if gevent_hub is not None and isinstance(current, gevent_hub.Hub):
+            return True
+        eventlet_hubs = sys.modules.get("eventlet.hubs")
+        return eventlet_hubs is not None and threads_are_green() and eventlet_hubs.get_hub().greenlet is current
+    except Exception:  # pragma: no cover - an odd green library
+        return False
+
+
+def on_main_thread() -> bool:
+    """Whether the caller runs on the interpreter's main thread, where signal
+    handlers are set, whichever greenlet it is. ``threading`` alone cannot
+    tell there: eventlet's green ``current_thread()`` is never
+    ``main_thread()``, whose ident stays the OS thread's (gevent gives it the
+    main greenlet's, and keeps ``current_thread()`` right)."""
+    main = threading.main_thread()
+    return threading.current_thread() is main or _original("_thread", "get_ident")() == main.ident
 
 
 def pause(seconds: float) -> None:
