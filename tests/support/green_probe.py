@@ -151,6 +151,16 @@ def probe(library: str, when: str) -> Dict[str, Any]:
     report["wait_done_in_hub"] = _in_hub(library, lambda: queue.wait_done(10.0))
     report["pause_in_hub"] = _in_hub(library, lambda: _threads.pause(0.01))
     report["threading_is_green"] = not isinstance(threading.Lock(), type(lock))
+
+    # Where a stop handler may run: the hub, the main greenlet, another OS thread.
+    report["hub_seen_in_hub"] = _in_hub(library, _threads.in_green_hub)
+    report["hub_seen_outside"] = _threads.in_green_hub()
+    report["main_thread_seen"] = _threads.on_main_thread()
+    elsewhere: List[bool] = []
+    other = _threads.RealThread(lambda: elsewhere.append(_threads.on_main_thread()), on_error=lambda: None)
+    other.start()
+    other.join(10)
+    report["main_thread_seen_elsewhere"] = elsewhere == [True]
     return report
 
 
