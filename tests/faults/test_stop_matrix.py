@@ -2,7 +2,7 @@
 
 A matrix of real servers under ``requestcov run`` (Werkzeug with and without
 its reloader, ``flask run`` with and without ``--debug``, Django runserver with
-and without autoreload, gunicorn sync and gthread, uvicorn with workers and
+and without autoreload, gunicorn sync, gthread and gevent, uvicorn with workers and
 with ``--reload``, hypercorn, waitress, aiohttp's ``run_app``, ``python -m
 aiohttp.web`` and gunicorn worker, Tornado under ``asyncio.run`` and
 ``IOLoop.start``) and ways to stop them (SIGTERM to the
@@ -86,6 +86,9 @@ SERVERS: Dict[str, Server] = {
     "gunicorn-sync": Server(lambda port: [tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"]),
     "gunicorn-gthread": Server(
         lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"]
+    ),
+    "gunicorn-gevent": Server(
+        lambda port: [tool("gunicorn"), "-w", "2", "-k", "gevent", "-b", f"127.0.0.1:{port}", "flask_server:app"]
     ),
     "uvicorn-workers": Server(
         lambda port: [tool("uvicorn"), "--workers", "2", "--port", str(port), "fastapi_server:app"],
