@@ -27,6 +27,7 @@ Patch = Callable[[ModuleType], None]
 #: is offered to their ``adopt`` in this order.
 MODULES = (
     "flask",
+    "quart",
     "bottle",
     "werkzeug",
     "wsgiref",
@@ -35,6 +36,8 @@ MODULES = (
     "hypercorn",
     "waitress",
     "django",
+    "sanic",
+    "granian",
 )
 
 _loaded: List[ModuleType] = []
