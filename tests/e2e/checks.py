@@ -1,25 +1,68 @@
 """The checks every server session must pass, shared by the framework modules.
 
-Each module defines a ``session`` fixture (one server run per parameter) and a
-``specs`` fixture, and imports these tests.
+A framework module sets ``SPECS`` (the requests and what their records must
+say), ``SERVERS`` (name -> (command for a port, how many groups of requests
+wait for each other inside the handler: only threaded single-process servers
+can)), ``APP_ROOT`` (the working folder, which is the measured source) and,
+optionally, ``ORACLE`` (the command of one single-process server of the
+framework, run without requestcov, for coverage.py to measure alone), then
+imports everything here: each server is started once (``tests/e2e/conftest.py``
+parametrizes ``server_name``) and every check runs on its session. A module
+with other needs defines its own ``session``, ``specs`` and ``app_root``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
+
+import pytest
 
 from requestcov.store import read_dedup_yaml
-from tests.e2e.harness import Session, Spec, export_keploy, lines_with
+from tests.e2e.harness import Session, Spec, export_keploy, free_port, lines_with, run_oracle, run_session
 
 __all__ = [
+    "specs",
+    "app_root",
+    "session",
+    "oracle_command",
     "test_server_stopped_cleanly",
     "test_every_request_recorded_once",
     "test_status_route_and_path",
     "test_lines_equal_solo_reference",
     "test_reference_lines_are_the_code_that_ran",
     "test_keploy_export_matches_store",
+    "oracle_lines",
+    "test_solo_lines_equal_coverage_py_alone",
 ]
+
+@pytest.fixture(scope="module")
+def specs(request: pytest.FixtureRequest) -> Sequence[Spec]:
+    return request.module.SPECS
+
+
+@pytest.fixture(scope="module")
+def app_root(request: pytest.FixtureRequest) -> Path:
+    return request.module.APP_ROOT
+
+
+@pytest.fixture(scope="module")
+def session(server_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    make_command, waiting_groups = request.module.SERVERS[server_name]
+    port = free_port()
+    return run_session(
+        server_name, make_command(port), cwd=request.module.APP_ROOT, port=port, specs=request.module.SPECS,
+        workdir=tmp_path_factory.mktemp(server_name), waiting_groups=waiting_groups,
+    )
+
+
+@pytest.fixture(scope="module")
+def oracle_command(request: pytest.FixtureRequest) -> tuple:
+    oracle = getattr(request.module, "ORACLE", None)
+    if oracle is None:
+        pytest.skip("this module names no single-process server for coverage.py to measure")
+    return oracle, request.module.APP_ROOT
+
 
 #: Messages requestcov may print that do not mean something went wrong.
 _EXPECTED_MESSAGES = ("requestcov: recording ",)
@@ -110,3 +153,24 @@ def test_keploy_export_matches_store(session: Session, tmp_path: Path) -> None:
     exported = {record.test_id: record.lines for record in read_dedup_yaml(output)}
     assert exported == {record.test_id: record.lines for record in session.records}
 
+
+
+@pytest.fixture(scope="module")
+def oracle_lines(request: pytest.FixtureRequest, specs: Sequence[Spec],
+                 tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, List[int]]]:
+    make_command, cwd = request.getfixturevalue("oracle_command")
+    port = free_port()
+    return run_oracle(make_command(port), cwd=cwd, port=port, specs=specs, workdir=tmp_path_factory.mktemp("oracle"))
+
+
+def test_solo_lines_equal_coverage_py_alone(session: Session, specs: Sequence[Spec],
+                                            oracle_lines: Dict[str, Any]) -> None:
+    """Each request's record holds exactly the lines coverage.py records for
+    the same request sent alone to the same app without requestcov."""
+    mismatched = []
+    for spec in specs:
+        recorded = {path: lines for path, lines in session.reference(spec.name).lines.items() if lines}
+        expected = oracle_lines.get(f"solo-{spec.name}", {})
+        if recorded != expected:
+            mismatched.append((spec.name, recorded, expected))
+    assert mismatched == [], mismatched

@@ -18,6 +18,7 @@ server is killed in teardown, whatever happened.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def clean_environment() -> Dict[str, str]:
     return environment
 
 
-def _wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -126,11 +127,11 @@ def _stop(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
             stopped_in_time = False
             process.kill()
             process.wait(10)
-    _kill_group(process.pid)
+    kill_group(process.pid)
     return process.returncode, stopped_in_time
 
 
-def _kill_group(group: int) -> None:
+def kill_group(group: int) -> None:
     """Workers outliving their master (only after a failure) die with the group."""
     try:
         os.killpg(group, signal.SIGKILL)
@@ -184,7 +185,7 @@ def run_session(
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
-        _wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log)
         for spec in specs:
             test_id = f"solo-{spec.name}"
             session.sent[test_id] = spec.name
@@ -215,6 +216,52 @@ def run_session(
         session.records = store.records()
         session.startup = store.startup_records()
     return session
+
+
+ORACLE_BOOT = Path(__file__).resolve().parents[1] / "support" / "coverage_boot"
+#: The last request of an oracle run: its arrival saves the one before it.
+ORACLE_END = "oracle-end"
+
+
+def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[Spec],
+               workdir: Path) -> Dict[str, Dict[str, List[int]]]:
+    """coverage.py's lines for each spec's request sent alone (test id
+    ``solo-NAME``), from ``command`` (a single-process server, without
+    requestcov) run under coverage.py only (:mod:`tests.support.coverage_boot`)."""
+    import coverage
+
+    data_file = workdir / "oracle.coverage"
+    log = workdir / "oracle.log"
+    environment = clean_environment()
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ORACLE_BOOT), environment.get("PYTHONPATH")]))
+    environment.update({"ORACLE_DATA": str(data_file), "ORACLE_OMIT": OMIT})
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("w") as output:
+        process = subprocess.Popen(list(command), cwd=str(cwd), env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_answering(base_url, process, log)
+        for spec in specs:
+            _send(base_url, spec, f"solo-{spec.name}")
+            # Work the app does after the response (a background task) ends
+            # before the next request switches coverage.py's context.
+            time.sleep(0.1)
+        _send(base_url, Spec(ORACLE_END, "GET", "/hello", 200, None), ORACLE_END)
+    finally:
+        _stop(process)
+    lines: Dict[str, Dict[str, List[int]]] = {}
+    for path in workdir.glob("oracle.coverage.*"):
+        data = coverage.CoverageData(str(path))
+        data.read()
+        for context in data.measured_contexts():
+            if not context.startswith("solo-"):
+                continue
+            data.set_query_contexts([re.escape(context) + "$"])
+            for measured in data.measured_files():
+                found = data.lines(measured)
+                if found:
+                    lines.setdefault(context, {})[os.path.realpath(measured)] = sorted(found)
+    return lines
 
 
 def lines_with(path: Path, text: str) -> List[int]:

@@ -4,13 +4,12 @@ own wsgiref server, and gunicorn. Routes come from a Bottle plugin."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict
 
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
-from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool
+from tests.e2e.harness import SERVED, Spec, tool
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +34,6 @@ SERVERS: Dict[str, tuple] = {
 }
 
 
-@pytest.fixture(scope="module")
-def specs() -> Sequence[Spec]:
-    return SPECS
-
-
-@pytest.fixture(scope="module")
-def app_root() -> Path:
-    return SERVED
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
-    make_command, waiting_groups = SERVERS[request.param]
-    port = free_port()
-    return run_session(
-        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
-        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups,
-    )
+APP_ROOT = SERVED
+#: A single-process server coverage.py measures alone.
+ORACLE = SERVERS["python-app-py"][0]

@@ -5,13 +5,12 @@ re-executed child), gunicorn (WSGI) and uvicorn (ASGI), recorded by
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict
 
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
-from tests.e2e.harness import DJANGO_SITE, Session, Spec, free_port, run_session, tool
+from tests.e2e.harness import DJANGO_SITE, Session, Spec, tool
 
 pytestmark = pytest.mark.slow
 
@@ -44,24 +43,9 @@ SERVERS: Dict[str, tuple] = {
 }
 
 
-@pytest.fixture(scope="module")
-def specs() -> Sequence[Spec]:
-    return SPECS
-
-
-@pytest.fixture(scope="module")
-def app_root() -> Path:
-    return DJANGO_SITE
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
-    make_command, waiting_groups = SERVERS[request.param]
-    port = free_port()
-    return run_session(
-        request.param, make_command(port), cwd=DJANGO_SITE, port=port, specs=SPECS,
-        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups,
-    )
+APP_ROOT = DJANGO_SITE
+#: A single-process server coverage.py measures alone.
+ORACLE = lambda port: [sys.executable, "manage.py", "runserver", "--noreload", str(port)]
 
 
 def test_every_serving_process_has_its_start_up_record(session: Session) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
-from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, run_session, tool
+from tests.e2e.harness import SERVED, Session, Spec, lines_with, tool
 
 pytestmark = pytest.mark.slow
 
@@ -56,24 +56,9 @@ SERVERS: Dict[str, tuple] = {
 }
 
 
-@pytest.fixture(scope="module")
-def specs() -> Sequence[Spec]:
-    return SPECS
-
-
-@pytest.fixture(scope="module")
-def app_root() -> Path:
-    return SERVED
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Session:
-    make_command, waiting_groups = SERVERS[request.param]
-    port = free_port()
-    return run_session(
-        request.param, make_command(port), cwd=SERVED, port=port, specs=SPECS,
-        workdir=tmp_path_factory.mktemp(request.param), waiting_groups=waiting_groups,
-    )
+APP_ROOT = SERVED
+#: A single-process server coverage.py measures alone.
+ORACLE = SERVERS["python-app-py"][0]
 
 
 def test_functions_of_the_script_are_measured(session: Session) -> None:

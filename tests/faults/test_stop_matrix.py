@@ -33,7 +33,9 @@ import pytest
 import requests
 
 from requestcov.store import SQLiteStore
-from tests.e2e.harness import DJANGO_SITE, SERVED, clean_environment, free_port, tool
+from tests.e2e.harness import (
+    DJANGO_SITE, SERVED, clean_environment, free_port, kill_group, tool, wait_until_answering,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,7 +49,6 @@ pytestmark = [
 REQUESTS = 36
 SIGNAL_AFTER = 12
 CLIENTS = 6
-START_TIMEOUT = 60.0
 #: How long a server that a signal does not stop (gunicorn reloads on SIGHUP)
 #: keeps running before the cell sends it SIGTERM.
 STILL_RUNNING_AFTER = 4.0
@@ -149,19 +150,6 @@ class Cell:
         return found
 
 
-def _wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode} before answering:\n{log.read_text()}")
-        try:
-            requests.get(base_url + "/hello", timeout=2.0)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise TimeoutError(f"{base_url} did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
-
-
 def _send(base_url: str, test_id: str) -> Optional[str]:
     """The test id when the whole response arrived, else None."""
     try:
@@ -181,13 +169,6 @@ def _wait_for_exit(process: subprocess.Popen, timeout: float) -> bool:
         return False
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
     send_signal, own_handler = STOPS[stop]
     port = free_port()
@@ -204,7 +185,7 @@ def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
     answered: List[str] = []
     exited = False
     try:
-        _wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log)
         signalled = threading.Event()
         lock = threading.Lock()
 
@@ -232,7 +213,7 @@ def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
             process.kill()
             process.wait(10)
         time.sleep(0.5)  # workers that outlive their master get a moment, then the group goes
-        _kill_group(process.pid)
+        kill_group(process.pid)
     counts: Dict[str, int] = {}
     if db.exists():
         with SQLiteStore(db, create=False) as store:
@@ -281,7 +262,7 @@ def test_an_app_that_ends_with_os_exit_loses_at_most_the_last_100_ms(server_name
     base_url = f"http://127.0.0.1:{port}"
     answered_at: Dict[str, float] = {}
     try:
-        _wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log)
         stop_sending = time.monotonic() + 1.5
 
         def client(number: int) -> None:
@@ -305,7 +286,7 @@ def test_an_app_that_ends_with_os_exit_loses_at_most_the_last_100_ms(server_name
         if process.poll() is None:
             process.kill()
             process.wait(10)
-        _kill_group(process.pid)
+        kill_group(process.pid)
     with SQLiteStore(db, create=False) as store:
         recorded = {record.test_id for record in store.records()}
     older = sorted(test_id for test_id, at in answered_at.items() if at < signalled_at - DURABLE_WITHIN)
