@@ -21,8 +21,10 @@ APP_ROOT = SERVED
 
 
 def _granian(interface: str, target: str, *options: str):
+    # A worker stopped under load sometimes never ends (granian's own, with or
+    # without requestcov); the main process waits for it with no limit unless told.
     return lambda port: [tool("granian"), "--interface", interface, "--host", "127.0.0.1", "--port", str(port),
-                         *options, target]
+                         "--workers-kill-timeout", "10", *options, target]
 
 
 #: name -> (command for a port, waiting groups: one process serves)
@@ -57,12 +59,16 @@ def session(server_name: str, specs: Sequence[Spec], tmp_path_factory: pytest.Te
 
 
 def test_every_worker_records(session: Session) -> None:
-    """Each worker process loads the app itself: each one wrote its start-up
-    record, and the requests came from them (not from granian's main process,
-    which never imports the app)."""
-    app_file = "fastapi_server.py" if "asgi" in session.name else "flask_server.py"
+    """Each worker process loads the app itself (granian's main process never
+    imports it): with two workers each wrote its start-up record, and the
+    requests came from them."""
+    serving = {record.pid for record in session.records}
+    if not session.name.endswith("2-workers"):
+        assert len(serving) == 1, serving
+        return
     importers = {
-        record.pid for record in session.startup if any(Path(path).name == app_file for path in record.lines)
+        record.pid for record in session.startup
+        if any(Path(path).name == "fastapi_server.py" for path in record.lines)
     }
-    assert len(importers) == (2 if session.name.endswith("2-workers") else 1), importers
-    assert {record.pid for record in session.records} <= importers
+    assert len(importers) == 2, importers
+    assert serving <= importers, (serving, importers)

@@ -9,7 +9,9 @@ app's ``handle_request`` as its ``request_handler`` when the connection opens
 (``HttpProtocolMixin._setup``), and a recording app gets a wrapper there. The
 wrapper runs in the connection's task, around everything Sanic does for the
 request (middleware, handler, error handler, a streamed response), so begin
-and finish run in the context that runs the handler.
+and finish run in the context that runs the handler. The request counts as
+answered once its response hands its last part to the server
+(``BaseHTTPResponse.send``), so a stop from then on keeps it.
 
 Under an ASGI server (uvicorn, hypercorn, granian) the launcher's ASGI
 middleware records the request and Sanic's per-request ``ASGIApp`` names the
@@ -37,7 +39,7 @@ from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
 from requestcov.middleware.control import CONTROL_PREFIX
 from requestcov.middleware.testid import clean_test_id
-from requestcov.recorder import ActiveRequest, Recorder
+from requestcov.recorder import ActiveRequest, Recorder, current_request
 
 __all__ = ["RequestCov", "PATCHES", "route_of"]
 
@@ -217,10 +219,42 @@ def _patch_asgi(module: ModuleType) -> None:
     asgi_app_class.__call__ = mark(__call__)
 
 
+def _patch_response(module: ModuleType) -> None:
+    """A response about to hand its last part to the server marks its request
+    as answered, with its status: a stop from then on records it even though
+    the handler's task never resumes to finish it (a signal handled on the
+    event loop's thread, SIGHUP on a single-process server, runs right after
+    the write that wakes the client, before the task takes another step).
+    Marked before the write, as the ASGI middleware does, since the task may
+    not resume after it."""
+    response_class = module.BaseHTTPResponse
+    original_send = response_class.send
+    if is_wrapped(original_send):
+        return
+
+    @functools.wraps(original_send)
+    async def send(self: Any, data: Any = None, end_stream: Optional[bool] = None) -> None:
+        if end_stream or (data is None and end_stream is None):
+            _mark_answered(self)
+        await original_send(self, data, end_stream)
+
+    response_class.send = mark(send)
+
+
+def _mark_answered(response: Any) -> None:
+    try:
+        active = current_request()
+        if active is not None:
+            status = getattr(response, "status", None)
+            if isinstance(status, int):
+                active.status = status
+            active.body_sent = True
+    except Exception:
+        log_once("sanic-send", "requestcov: could not follow a Sanic response", exc_info=True)
+
+
 def _name_current_route(request: Any) -> None:
     """Name the route of the request the ASGI middleware around the app records."""
-    from requestcov.recorder import current_request
-
     try:
         active = current_request()
         if active is not None and active.route is None:
@@ -238,7 +272,8 @@ def _launched_protocol(module: ModuleType) -> None:
 PATCHES = {
     "sanic.server.protocols.http_protocol": _launched_protocol,
     "sanic.asgi": _patch_asgi,
+    "sanic.response": _patch_response,
 }
 
 # The adapter applies the patches itself, without turning on every app.
-_ADAPTER_PATCHES = {"sanic.server.protocols.http_protocol": _patch_protocol, "sanic.asgi": _patch_asgi}
+_ADAPTER_PATCHES = {**PATCHES, "sanic.server.protocols.http_protocol": _patch_protocol}
