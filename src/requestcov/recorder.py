@@ -15,7 +15,7 @@ from pathlib import Path
 import time
 from contextvars import Token
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from requestcov.config import Config
 from requestcov.context import (
@@ -31,7 +31,7 @@ from requestcov.context import (
 )
 from requestcov.engine import Engine, SourceMatcher, make_engine
 from requestcov.log import log_once, logger
-from requestcov.records import REQUEST, STARTUP, RequestRecord
+from requestcov.records import REQUEST, SERVED_UNRECORDED, STARTUP, RequestRecord
 from requestcov.sampling import Sampler
 from requestcov.shutdown import install_stop_handlers, loop_running_here, signals_held
 from requestcov.store import resolve_db_path
@@ -94,6 +94,13 @@ class Recorder:
         self.engine.start()
         self._closed = False
         self._startup_submitted = False
+        #: Requests begun in this process, recorded or sampled out: whether a
+        #: server that accepts connections records anything at all
+        #: (:mod:`requestcov.launcher.watchdog`).
+        self.requests_begun = 0
+        #: When this process accepted its first connection, and the start-up
+        #: lines (and arcs) it had run by then; see :meth:`serving_started`.
+        self._serving: Optional[Tuple[float, Collector]] = None
         atexit.register(self.close)
         install_stop_handlers(self.close)
         #: This process's id, kept here: getpid() is a system call per request.
@@ -108,6 +115,7 @@ class Recorder:
     # -- the request path -------------------------------------------------
 
     def begin(self, *, method: str, path: str, test_id: str = "", test_set: str = "") -> ActiveRequest:
+        self.requests_begun += 1
         if not self.sampler.should_record(method, path, bool(test_id)):
             return ActiveRequest(
                 collector=unrecorded_collector, token=current_collector.set(unrecorded_collector),
@@ -144,6 +152,42 @@ class Recorder:
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
+        self.requests_begun = 0
+        self._serving = None
+
+    # -- a server that records nothing ------------------------------------
+
+    def serving_started(self) -> None:
+        """The process accepted its first connection: keep the start-up lines
+        run so far (once per process; one copy of the sets).
+
+        In a process that then records no request at all, a server whose app
+        ``requestcov run`` could not wrap, the lines run from here on outside
+        requests ran for requests nobody recorded: they are written apart from
+        the start-up record (see :meth:`_startup_parts`), so that no analysis
+        counts them as code the recorded requests, or start-up, ran.
+        """
+        if self._serving is None:
+            self._serving = (time.time(), _copy_of(startup_collector))
+
+    def ran_while_serving_unrecorded(self) -> int:
+        """How many lines ran outside requests since the first connection, while no request was recorded."""
+        serving = self._serving
+        if serving is None or self.requests_begun:
+            return 0
+        return sum(len(lines) for lines in _added(startup_collector.lines, serving[1].lines).values())
+
+    def _startup_parts(self) -> List[Tuple[Collector, float, str]]:
+        """The start-up record, and the record of lines a server that records
+        nothing ran after its first connection: (collector, start, test id)."""
+        serving = self._serving
+        if serving is None or not self.ran_while_serving_unrecorded():
+            return [(startup_collector, _PROCESS_START, "startup")]
+        since, before = serving
+        served = Collector()
+        served.lines = _added(startup_collector.lines, before.lines)
+        served.arcs = _added(startup_collector.arcs, before.arcs)
+        return [(before, _PROCESS_START, "startup"), (served, since, SERVED_UNRECORDED)]
 
     # -- the writer thread --------------------------------------------------
 
@@ -211,11 +255,12 @@ class Recorder:
     def _flush(self, timeout: float) -> bool:
         if startup_collector.lines and not self._startup_submitted:
             self._startup_submitted = True
-            startup = ActiveRequest(
-                collector=startup_collector, token=None, test_id="startup", test_set="", method="",
-                path="", start=_PROCESS_START, started_counter=time.perf_counter(),
-            )
-            self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
+            for collector, start, test_id in self._startup_parts():
+                startup = ActiveRequest(
+                    collector=collector, token=None, test_id=test_id, test_set="", method="",
+                    path="", start=start, started_counter=time.perf_counter(),
+                )
+                self.writer.submit(_Finished(startup, 0.0, os.getpid(), kind=STARTUP))
         return self.writer.flush(timeout)
 
     def close(self, in_signal_handler: bool = False, drain_timeout: float = 5.0) -> None:
@@ -249,10 +294,31 @@ class Recorder:
             raise interruption
 
 
+def _copy_of(collector: Collector) -> Collector:
+    copy = Collector()
+    # Each set copied in one C call: a thread still adding to it cannot break the copy.
+    copy.lines = {name: set(lines) for name, lines in list(collector.lines.items())}
+    copy.arcs = {name: set(arcs) for name, arcs in list(collector.arcs.items())}
+    return copy
+
+
+def _added(now: Dict[str, Set[Any]], before: Dict[str, Set[Any]]) -> Dict[str, Set[Any]]:
+    added: Dict[str, Set[Any]] = {}
+    for name, items in list(now.items()):
+        new = items - before.get(name, set())
+        if new:
+            added[name] = new
+    return added
+
+
 def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseException]:
     """Run each step to its end even when ``SystemExit`` or ``KeyboardInterrupt``
     is raised into it (each step can be run again); returns the first such
-    interruption, for the caller to raise once the records are safe."""
+    interruption, for the caller to raise once the records are safe. An error
+    of ours in one step does not stop the next; it is the same failure the
+    request path has already reported once (finishing a request), so it is
+    logged at debug level only, and what it cost is in the writer's count of
+    records not written."""
     interruption: Optional[BaseException] = None
     for step in steps:
         for _attempt in range(5):
@@ -261,6 +327,9 @@ def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseExc
                 break
             except (SystemExit, KeyboardInterrupt) as error:
                 interruption = interruption or error
+            except Exception:
+                logger.debug("requestcov: a step of the last flush failed", exc_info=True)
+                break
     return interruption
 
 

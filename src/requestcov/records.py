@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST"]
+__all__ = ["RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED"]
 
 #: Absolute file path -> sorted, distinct physical line numbers.
 LinesByFile = Dict[str, List[int]]
@@ -23,6 +23,11 @@ REQUEST = "request"
 #: Kind of the record holding code that ran outside any request in one process
 #: (imports, app start-up, background threads).
 STARTUP = "startup"
+#: Test id of a record of kind STARTUP holding what a process ran outside
+#: requests after it began to accept connections, when it recorded no request
+#: at all (a server ``requestcov run`` could not wrap): code that ran for
+#: requests nobody recorded, which no analysis counts as run.
+SERVED_UNRECORDED = "served-unrecorded"
 
 
 @dataclass(frozen=True, order=True)

@@ -66,6 +66,18 @@ def boom():
     raise RuntimeError("handler failed")
 
 
+# One-line functions: on 3.13+ their only line gets no LINE event.
+double = lambda value: value * 2  # noqa: E731
+
+
+def triple(value): return value * 3  # noqa: E704
+
+
+@app.get("/one-liners/<int:value>")
+def one_liners(value):
+    return jsonify([double(value), double(value + 1), triple(value)])
+
+
 def create_recorded_app(**options):
     app.wsgi_app = requestcov.WSGIMiddleware(app.wsgi_app, **options)
     return app

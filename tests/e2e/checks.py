@@ -5,10 +5,14 @@ say), ``SERVERS`` (name -> (command for a port, how many groups of requests
 wait for each other inside the handler: only threaded single-process servers
 can)), ``APP_ROOT`` (the working folder, which is the measured source) and,
 optionally, ``ORACLE`` (the command of one single-process server of the
-framework, run without requestcov, for coverage.py to measure alone), then
-imports everything here: each server is started once (``tests/e2e/conftest.py``
-parametrizes ``server_name``) and every check runs on its session. A module
-with other needs defines its own ``session``, ``specs`` and ``app_root``.
+framework, run without requestcov, for coverage.py to measure alone) and
+``ADAPTED`` (the servers run as they are, without ``requestcov run``, whose
+app records through its one-line adapter) and ``OMIT`` (the files neither
+requestcov nor the oracle measures, comma-separated patterns; by default the
+waiting helper), then imports everything here: each server is started once
+(``tests/e2e/conftest.py`` parametrizes ``server_name``) and every check runs
+on its session. A module with other needs defines its own ``session``,
+``specs`` and ``app_root``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Dict, List, Sequence
 import pytest
 
 from requestcov.store import read_dedup_yaml
-from tests.e2e.harness import Session, Spec, export_keploy, free_port, lines_with, run_oracle, run_session
+from tests.e2e.harness import OMIT, Session, Spec, export_keploy, free_port, lines_with, run_oracle, run_session
 
 __all__ = [
     "specs",
@@ -53,6 +57,7 @@ def session(server_name: str, request: pytest.FixtureRequest, tmp_path_factory: 
     return run_session(
         server_name, make_command(port), cwd=request.module.APP_ROOT, port=port, specs=request.module.SPECS,
         workdir=tmp_path_factory.mktemp(server_name), waiting_groups=waiting_groups,
+        launch=server_name not in getattr(request.module, "ADAPTED", ()), omit=getattr(request.module, "OMIT", OMIT),
     )
 
 
@@ -162,7 +167,8 @@ def oracle_lines(request: pytest.FixtureRequest, specs: Sequence[Spec],
                  tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, List[int]]]:
     make_command, cwd = request.getfixturevalue("oracle_command")
     port = free_port()
-    return run_oracle(make_command(port), cwd=cwd, port=port, specs=specs, workdir=tmp_path_factory.mktemp("oracle"))
+    return run_oracle(make_command(port), cwd=cwd, port=port, specs=specs, workdir=tmp_path_factory.mktemp("oracle"),
+                      omit=getattr(request.module, "OMIT", OMIT))
 
 
 def test_solo_lines_equal_coverage_py_alone(session: Session, specs: Sequence[Spec],

@@ -120,7 +120,7 @@ def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path, se
     raise TimeoutError(f"{base_url} did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
 
 
-def _stop(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
+def stop_server(process: subprocess.Popen) -> Tuple[Optional[int], bool]:
     """SIGTERM the server; then make sure nothing of its process group is left."""
     stopped_in_time = True
     if process.poll() is None:
@@ -166,6 +166,7 @@ def run_session(
     launch: bool = True,
     environment: Optional[Dict[str, str]] = None,
     settle: float = 0.0,
+    omit: str = OMIT,
 ) -> Session:
     """Start ``command`` under ``requestcov run`` and play the session above.
 
@@ -178,10 +179,10 @@ def run_session(
     server_environment = clean_environment()
     server_environment.update(environment or {})
     if launch:
-        full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", OMIT, "--", *command]
+        full_command = [sys.executable, "-m", "requestcov.cli", "run", "--db", str(db), "--omit", omit, "--", *command]
     else:
         full_command = list(command)
-        server_environment.update({"REQUESTCOV_DB": str(db), "REQUESTCOV_OMIT": OMIT})
+        server_environment.update({"REQUESTCOV_DB": str(db), "REQUESTCOV_OMIT": omit})
     session = Session(name=name, db=db, log=log, returncode=None, stopped_in_time=False)
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
@@ -216,7 +217,7 @@ def run_session(
             for test_id, future in futures.items():
                 session.received[test_id] = future.result(timeout=REQUEST_TIMEOUT * 2)
     finally:
-        session.returncode, session.stopped_in_time = _stop(process)
+        session.returncode, session.stopped_in_time = stop_server(process)
     with SQLiteStore(db, create=False) as store:
         session.records = store.records()
         session.startup = store.startup_records()
@@ -229,7 +230,7 @@ ORACLE_END = "oracle-end"
 
 
 def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[Spec],
-               workdir: Path) -> Dict[str, Dict[str, List[int]]]:
+               workdir: Path, omit: str = OMIT) -> Dict[str, Dict[str, List[int]]]:
     """coverage.py's lines for each spec's request sent alone (test id
     ``solo-NAME``), from ``command`` (a single-process server, without
     requestcov) run under coverage.py only (:mod:`tests.support.coverage_boot`)."""
@@ -239,7 +240,7 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
     log = workdir / "oracle.log"
     environment = clean_environment()
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ORACLE_BOOT), environment.get("PYTHONPATH")]))
-    environment.update({"ORACLE_DATA": str(data_file), "ORACLE_OMIT": OMIT})
+    environment.update({"ORACLE_DATA": str(data_file), "ORACLE_OMIT": omit})
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen(list(command), cwd=str(cwd), env=environment, stdout=output,
@@ -253,7 +254,7 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
             time.sleep(0.1)
         _send(base_url, Spec(ORACLE_END, "GET", "/hello", 200, None), ORACLE_END)
     finally:
-        _stop(process)
+        stop_server(process)
     lines: Dict[str, Dict[str, List[int]]] = {}
     for path in workdir.glob("oracle.coverage.*"):
         data = coverage.CoverageData(str(path))

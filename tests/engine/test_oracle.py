@@ -36,6 +36,9 @@ FLASK_REQUESTS = [
     {"id": "quantity-caught", "method": "GET", "path": "/quantity/many"},
     # Two files with identical functions: their code objects compare equal.
     {"id": "twins", "method": "GET", "path": "/twins"},
+    # A lambda and a one-line def, called again by a later request.
+    {"id": "one-liners", "method": "GET", "path": "/one-liners/3"},
+    {"id": "one-liners-again", "method": "GET", "path": "/one-liners/4"},
 ]
 
 FASTAPI_REQUESTS = [

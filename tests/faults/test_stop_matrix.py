@@ -3,7 +3,9 @@
 A matrix of real servers under ``requestcov run`` (Werkzeug with and without
 its reloader, ``flask run`` with and without ``--debug``, Django runserver with
 and without autoreload, gunicorn sync and gthread, uvicorn with workers and
-with ``--reload``, hypercorn, waitress) and ways to stop them (SIGTERM to the
+with ``--reload``, hypercorn, waitress, aiohttp's ``run_app``, ``python -m
+aiohttp.web`` and gunicorn worker, Tornado under ``asyncio.run`` and
+``IOLoop.start``) and ways to stop them (SIGTERM to the
 process group and to the top process, SIGINT to the group once and twice
 20 ms apart, SIGHUP, the app's own ``sys.exit`` SIGTERM handler). Each cell
 sends a burst of requests with test ids, signals the server right after a
@@ -127,6 +129,16 @@ SERVERS: Dict[str, Server] = {
     "quart-run": Server(
         lambda port: [tool("quart"), "--app", "quart_server", "run", "--port", str(port)], skip_stops=_ASYNCIO,
     ),
+    "aiohttp-run-app": Server(lambda port: [sys.executable, "aiohttp_server.py", str(port)]),
+    "aiohttp-web": Server(
+        lambda port: [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "aiohttp_server:init"]
+    ),
+    "aiohttp-gunicorn": Server(
+        lambda port: [tool("gunicorn"), "-w", "2", "-k", "aiohttp.GunicornWebWorker", "-b", f"127.0.0.1:{port}",
+                      "aiohttp_server:app"]
+    ),
+    "tornado": Server(lambda port: [sys.executable, "tornado_server.py", str(port)]),
+    "tornado-ioloop": Server(lambda port: [sys.executable, "tornado_server.py", str(port), "--ioloop"]),
 }
 
 

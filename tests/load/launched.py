@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Sequence
 
-from tests.e2e.harness import OMIT, SERVED, clean_environment, _stop, _wait_until_answering, tool
+from tests.e2e.harness import OMIT, SERVED, clean_environment, stop_server, wait_until_answering, tool
 
 __all__ = ["launched", "descendants", "workers", "rss_mb", "gunicorn", "uvicorn"]
 
@@ -33,10 +33,10 @@ def launched(command: Sequence[str], db: Path, port: int, log: Path) -> Iterator
         process = subprocess.Popen(full, cwd=str(SERVED), env=clean_environment(), stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_answering(f"http://127.0.0.1:{port}", process, log)
+        wait_until_answering(f"http://127.0.0.1:{port}", process, log)
         yield process
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 def descendants(pid: int) -> List[int]:

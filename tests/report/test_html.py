@@ -143,7 +143,7 @@ def test_cli_writes_the_report_from_the_store_and_from_dedup_yaml(
     assert "(no endpoint recorded)" in index and "test-set-0/test-4" in index
 
     missing = runner.invoke(main, ["html", "--db", str(tmp_path / "absent.db"), "-o", str(tmp_path / "x")])
-    assert missing.exit_code == 1 and "no requestcov store at" in missing.output
+    assert missing.exit_code == 2 and "absent.db does not exist" in missing.output
     assert "Traceback" not in missing.output
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "print_json",
     "console",
     "warn",
+    "warn_if_served_unrecorded",
     "display_path",
 ]
 
@@ -139,6 +140,27 @@ def display_path(path: str) -> str:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+def warn_if_served_unrecorded(db: Optional[str], from_file: Optional[str]) -> None:
+    """Say so when server processes answered connections but recorded no
+    request (a server ``requestcov run`` could not wrap): what they ran then
+    is in no request and in no start-up record (``served-unrecorded``)."""
+    if from_file is not None:
+        return
+    from requestcov.records import SERVED_UNRECORDED, STARTUP
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    try:
+        with SQLiteStore(resolve_db_path(db), read_only=True) as store:
+            processes = {record.pid for record in store.iter_records((STARTUP,)) if record.test_id == SERVED_UNRECORDED}
+    except RequestcovError:
+        return  # the command itself reports an unreadable store
+    if processes:
+        count = len(processes)
+        warn(f"{count} server process{'es' if count != 1 else ''} accepted connections but recorded no request "
+             f"(a server requestcov run could not wrap: see the README's Record section); the code run for those "
+             f"requests counts neither as run by requests nor as start-up")
 
 
 def print_json(data: Any) -> None:

@@ -18,15 +18,19 @@ from requestcov.commands._common import (
     records_source_options,
     user_errors,
     warn,
+    warn_if_served_unrecorded,
 )
 
 
 def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
+    from requestcov.records import SERVED_UNRECORDED
     from requestcov.store import SQLiteStore, resolve_db_path
 
     lines: Dict[str, set] = {}
     with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
         for record in store.startup_records():
+            if record.test_id == SERVED_UNRECORDED:  # ran for requests nobody recorded
+                continue
             for path, numbers in record.lines.items():
                 lines.setdefault(path, set()).update(numbers)
     return {path: sorted(numbers) for path, numbers in lines.items()}
@@ -47,6 +51,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             rcfile: Optional[str], show_all: bool) -> None:
     """Executable lines of the recorded files that no request ran, per file,
     with the functions never entered. Percentages match `coverage report`."""
+    warn_if_served_unrecorded(db, from_file)
     index = load_index_or_fail(db, from_file)
     covered = index.covered_lines_by_file()
     for path in index.files:

@@ -8,7 +8,7 @@ from typing import Optional
 import click
 from rich.console import Console
 
-from requestcov.commands._common import json_option, load_or_fail, records_source_options
+from requestcov.commands._common import json_option, load_or_fail, records_source_options, warn_if_served_unrecorded
 from requestcov.report.summary import summarize
 from requestcov.report.terminal import print_summary
 
@@ -19,6 +19,7 @@ from requestcov.report.terminal import print_summary
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most this many requests.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: Optional[int]) -> None:
     """Show every recorded request: id, method, route, status, lines and files, with totals."""
+    warn_if_served_unrecorded(db, from_file)
     summary = summarize(load_or_fail(db, from_file))
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))

@@ -34,6 +34,7 @@ from requestcov.launcher.supervise import (
     exit_description,
     run_and_replay,
 )
+from requestcov.launcher.watchdog import UNSUPPORTED as _UNSUPPORTED
 from requestcov.replay import KINDS
 from requestcov.store import resolve_db_path
 
@@ -303,7 +304,3 @@ def _loss_reasons(outcome: SupervisedReplay, plan: ReplayPlan, recorded: Recorde
             reasons.append("no request was recorded at all: " + _UNSUPPORTED + ", or its processes stopped "
                            "before they wrote a record (see the server's output above)")
     return reasons
-
-
-_UNSUPPORTED = ("this server looks unsupported by requestcov run; wrap the app by hand (see the README's "
-                "Record section: requestcov.WSGIMiddleware or ASGIMiddleware, or the Flask or Django adapter)")

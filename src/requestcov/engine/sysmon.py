@@ -17,6 +17,7 @@ the reference for what it does.
 
 from __future__ import annotations
 
+import dis
 import gc
 import sys
 from collections import deque
@@ -110,6 +111,9 @@ class MonitoringEngine(Engine):
         self._toggles: Dict[int, Tuple[Tuple[int, CodeType, int], ...]] = {}
         self._finder: Optional[InstrumentingFinder] = None
         self._line_event = 0
+        #: By code id: the line PY_START records, for code objects whose
+        #: first line gets no LINE event (3.13+).
+        self._first_lines: Dict[int, int] = {}
 
     def start(self) -> None:
         monitoring = sys.monitoring  # type: ignore[attr-defined]
@@ -143,30 +147,51 @@ class MonitoringEngine(Engine):
         )
 
     def _catch_code_run_without_import(self) -> None:
-        """Measured code that never passes the import system: the script
-        ``python app.py`` runs as ``__main__`` (compiled after we started, so
-        neither the garbage collector nor the import hook can see it), or code
-        an app compiles and runs with ``exec`` itself.
+        """Measured code that never passes the import system, and the first
+        line of one-line functions on 3.13+.
 
-        A global PY_START event sees each code object once as it first runs;
-        the callback instruments it when it is measured (its LINE events then
-        start with this very frame, so the module's own lines are recorded)
-        and returns DISABLE, which switches PY_START off for that code object
-        for good: one call per code object in the life of the process.
+        The script ``python app.py`` runs as ``__main__`` (compiled after we
+        started, so neither the garbage collector nor the import hook can see
+        it), and an app may ``exec`` code it compiled itself. A global PY_START
+        event sees each code object as it first runs; the callback instruments
+        it when it is measured (its LINE events then start with this very
+        frame, so the module's own lines are recorded) and returns DISABLE,
+        which switches PY_START off for that code object: one call per code
+        object in the life of the process.
+
+        From 3.13 on, a function whose body shares the line of its start
+        (``lambda: x``, ``def f(): return 1``) gets no LINE event for that
+        line, as it never moves to a new line; coverage.py's trace function
+        reports it on every call. For those code objects (see
+        :func:`_line_without_event`) PY_START stays on and records the line.
         """
         monitoring = sys.monitoring  # type: ignore[attr-defined]
         disable = monitoring.DISABLE
         instrumented = self._instrumented
+        first_lines = self._first_lines
         is_measured = self.matcher.is_measured_code
         instrument = self.instrument
+        record_current = current_collector.get
 
         def on_start(code: CodeType, offset: int) -> Any:
             try:
-                if id(code) not in instrumented and is_measured(code):
+                key = id(code)
+                if key not in instrumented:
+                    if not is_measured(code):
+                        return disable
                     instrument(code)
+                line = first_lines.get(key)
+                if line is None:
+                    return disable
+                lines = record_current().lines
+                seen = lines.get(code.co_filename)
+                if seen is None:
+                    lines[code.co_filename] = {line}
+                else:
+                    seen.add(line)
             except Exception as error:  # never let an error of ours reach the app
                 report_core_error(error)
-            return disable
+            return None
 
         monitoring.register_callback(self.tool_id, monitoring.events.PY_START, on_start)
         monitoring.set_events(self.tool_id, monitoring.events.PY_START)
@@ -186,6 +211,7 @@ class MonitoringEngine(Engine):
         tracking.on_request_start = None
         self._instrumented.clear()
         self._toggles.clear()
+        self._first_lines.clear()
         tracking.disabled = {}
         self.tool_id = None
 
@@ -216,6 +242,9 @@ class MonitoringEngine(Engine):
                 continue
             key = id(current)
             self._instrumented[key] = current
+            first_line = _line_without_event(current)
+            if first_line is not None:
+                self._first_lines[key] = first_line
             self._toggles[key] = ((self.tool_id, current, 0), (self.tool_id, current, self._line_event))
             monitoring.set_local_events(self.tool_id, current, self._line_event)
             pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
@@ -226,6 +255,28 @@ class MonitoringEngine(Engine):
         holds the functions it has not defined yet)."""
         for code in _loaded_code_objects():
             self.instrument(code)
+
+
+_RESUME = dis.opmap.get("RESUME")
+
+
+def _line_without_event(code: CodeType) -> Optional[int]:
+    """On 3.13+, the line of the instruction after ``RESUME`` when it is
+    ``RESUME``'s own line: the interpreter sends no LINE event for it."""
+    if sys.version_info < (3, 13) or _RESUME is None:
+        return None
+    raw = code.co_code
+    resume_at = next((offset for offset in range(0, len(raw), 2) if raw[offset] == _RESUME), None)
+    if resume_at is None or resume_at + 2 >= len(raw):
+        return None
+    resume_line = body_line = None
+    for start, end, line in code.co_lines():
+        if start <= resume_at < end:
+            resume_line = line
+        if start <= resume_at + 2 < end:
+            body_line = line
+            break
+    return body_line if body_line is not None and body_line == resume_line else None
 
 
 def _loaded_code_objects() -> Iterable[CodeType]:

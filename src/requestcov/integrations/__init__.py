@@ -29,6 +29,9 @@ MODULES = (
     "flask",
     "quart",
     "bottle",
+    "litestar",
+    "falcon",
+    "pyramid",
     "werkzeug",
     "wsgiref",
     "gunicorn",
@@ -38,6 +41,8 @@ MODULES = (
     "django",
     "sanic",
     "granian",
+    "aiohttp",
+    "tornado",
 )
 
 _loaded: List[ModuleType] = []

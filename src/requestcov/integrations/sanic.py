@@ -34,12 +34,10 @@ from types import ModuleType
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from requestcov.context import current_collector, startup_collector
+from requestcov.integrations._framework import FrameworkRecording
 from requestcov.integrations._patching import is_wrapped, mark
 from requestcov.log import log_once
-from requestcov.middleware.common import RecordingMiddleware
-from requestcov.middleware.control import CONTROL_PREFIX
-from requestcov.middleware.testid import clean_test_id
-from requestcov.recorder import ActiveRequest, Recorder, current_request
+from requestcov.recorder import current_request
 
 __all__ = ["RequestCov", "PATCHES", "route_of"]
 
@@ -60,58 +58,34 @@ def route_of(request: Any) -> Optional[str]:
     return path if path.startswith("/") else "/" + path
 
 
-class _SanicRecording(RecordingMiddleware):
+class _SanicRecording(FrameworkRecording):
     """Records the requests of one Sanic app from Sanic's own request object."""
 
+    framework = "Sanic"
+
     async def handle(self, request: Any, handle_request: HandleRequest) -> None:
-        recorder = self.recorder
-        if recorder is None:
-            await handle_request(request)
-            return
-        if self.control is not None and str(request.path).startswith(CONTROL_PREFIX):
+        path = str(request.path)
+        if self.is_control(path):
             await self._answer_control(request)
             return
-        active = self._begin(recorder, request)
+        active = self.begin(str(request.method), path, request.headers.get)
         if active is None:
             await handle_request(request)
             return
+        error = True
         try:
             await handle_request(request)
-        except BaseException:
-            self._finish(recorder, active, request, error=True)
-            raise
-        self._finish(recorder, active, request, error=False)
-
-    def _begin(self, recorder: Recorder, request: Any) -> Optional[ActiveRequest]:
-        try:
-            headers = request.headers
-            test_id, test_set = self.test_identity(
-                clean_test_id(headers.get(self.config.id_header)),
-                clean_test_id(headers.get(self.config.test_set_header)),
-            )
-            return recorder.begin(
-                method=str(request.method), path=str(request.path) or "/", test_id=test_id, test_set=test_set,
-            )
-        except Exception:
-            log_once("sanic-begin", "requestcov: could not start recording a Sanic request", exc_info=True)
-            return None
-
-    def _finish(self, recorder: Recorder, active: ActiveRequest, request: Any, *, error: bool) -> None:
-        try:
-            active.route = route_of(request)
+            error = False
+        finally:
             status = getattr(getattr(request.stream, "response", None), "status", None)
-            active.status = int(status) if status is not None else (500 if error else None)
-            recorder.finish(active)
-        except Exception:
-            log_once("sanic-finish", "requestcov: could not finish recording a Sanic request", exc_info=True)
+            self.finish(active, status=int(status) if status is not None else (500 if error else None),
+                        route=route_of(request))
 
     async def _answer_control(self, request: Any) -> None:
         from sanic.response import raw
 
-        assert self.control is not None
-        answer = self.control.handle(
-            str(request.method), str(request.path), str(request.query_string or ""), request.ip,
-            request.headers.get,
+        answer = self.answer_control(
+            str(request.method), str(request.path), str(request.query_string or ""), request.ip, request.headers.get,
         )
         response = await request.respond(raw(answer.encoded(), status=answer.status,
                                              content_type="application/json"))

@@ -20,3 +20,22 @@ def rendezvous(name, parties, timeout=10.0):
         if barrier is None:
             barrier = _barriers[name] = threading.Barrier(parties, timeout=timeout)
     barrier.wait()
+
+
+_gatherings = {}
+
+
+async def gather(name, parties, timeout=10.0):
+    """The same for requests served by one asyncio event loop (aiohttp,
+    Tornado): return once ``parties`` handlers awaited ``name``."""
+    if parties <= 1:
+        return
+    import asyncio
+
+    arrived = _gatherings.get(name)
+    if arrived is None:
+        arrived = _gatherings[name] = {"count": 0, "all_here": asyncio.Event()}
+    arrived["count"] += 1
+    if arrived["count"] >= parties:
+        arrived["all_here"].set()
+    await asyncio.wait_for(arrived["all_here"].wait(), timeout)
