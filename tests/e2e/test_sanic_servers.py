@@ -2,7 +2,8 @@
 its worker manager and a worker process, and ``single_process=True``) and
 under uvicorn, recorded by ``requestcov run``; and the one-line adapter
 ``requestcov.sanic.RequestCov(app)`` on Sanic's server and under uvicorn
-without the launcher, and under the launcher, which must not record twice."""
+without the launcher, and under the launcher, which must not record twice; and
+the test-control endpoint answered on Sanic's server."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 pytest.importorskip("sanic", reason="Sanic does not install on this Python")
 
 from tests.e2e.checks import *  # noqa: F401,F403,E402  (the shared tests)
+from tests.e2e.framework_checks import check_control_endpoint  # noqa: E402
 from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -116,3 +118,9 @@ def test_every_worker_records(session: Session) -> None:
 #: runs it, and every process ``multiprocessing`` spawns for it (the worker and
 #: Sanic's shared-state manager) runs the script again as ``__mp_main__``.
 IMPORTERS = {"sanic": 2, "python-app-py": 3, "python-app-py-single-process": 1, "uvicorn": 1}
+
+
+def test_the_test_control_endpoint(tmp_path: Path) -> None:
+    port = free_port()
+    check_control_endpoint([sys.executable, str(SERVED / "sanic_adapted.py"), str(port)], port,
+                           tmp_path / "requestcov.db")
