@@ -17,6 +17,7 @@ from contextvars import Token
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+from requestcov._threads import pause
 from requestcov.config import Config
 from requestcov.context import (
     Collector,
@@ -231,7 +232,7 @@ class Recorder:
                     break
             else:
                 quiet_since = only_cleanup_since = None
-            time.sleep(0.01)
+            pause(0.01)  # a green server's requests go on meanwhile
         for collector in tracking.in_flight:
             request = collector.request
             if not isinstance(request, ActiveRequest):

@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from contextlib import contextmanager
 from types import FrameType
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from requestcov._threads import in_green_hub, on_main_thread
 
 __all__ = ["install_stop_handlers", "signals_held", "loop_running_here", "STOP_SIGNALS"]
 
@@ -42,7 +43,7 @@ Handler = Callable[[int, Optional[FrameType]], object]
 
 
 def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+    return on_main_thread()  # threading alone cannot tell under eventlet
 
 
 def install_stop_handlers(close: Callable[[bool], None]) -> None:
@@ -133,8 +134,11 @@ def _deliver(signum: int, handler: object, *, at_exit: bool) -> None:
 
 
 def loop_running_here() -> bool:
-    """Whether an asyncio event loop runs on the calling thread: a signal
-    handler there interrupted the loop, so no request can progress while it waits."""
+    """Whether an asyncio event loop runs on the calling thread, or the caller
+    is the hub of gevent or eventlet: a signal handler there interrupted the
+    loop, so no request can progress while it waits."""
+    if in_green_hub():
+        return True
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
         return False

@@ -17,6 +17,7 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from requestcov._threads import in_spawned_greenlet
 from requestcov.context import Collector, current_collector, unrecorded_collector
 from requestcov.engine.arcs import arc_tracer, entry_line
 from requestcov.engine.base import Engine, other_tracer_description
@@ -102,8 +103,16 @@ class TraceEngine(Engine):
 
     def on_writer_thread(self) -> None:
         """requestcov's own threads need no tracing (threading.settrace
-        reaches them too): every call there would pay for the trace function."""
-        sys.settrace(None)
+        reaches them too): every call there would pay for the trace function.
+
+        The trace function belongs to the OS thread. Were the writer a
+        greenlet (``threading`` patched by a green library requestcov does
+        not know), it would share it with every request of the worker, and
+        clearing it would lose each line those requests run after their next
+        switch: then it stays.
+        """
+        if not in_spawned_greenlet():
+            sys.settrace(None)
 
     def on_thread_start_request(self) -> None:
         """Threads that existed before we started have no trace function yet."""

@@ -10,14 +10,20 @@ queue is full, and are woken once a batch's worth of room is free.
 
 There is exactly one consumer, the writer thread: the bookkeeping of what it
 holds in hand relies on that.
+
+The locks and events are real ones (:mod:`requestcov._threads`) even in a
+gevent or eventlet worker, where the writer is an OS thread beside the hub;
+a green producer that has to wait (a full queue, a flush) polls
+cooperatively rather than block the hub.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from typing import Any, Deque, List, Optional
+
+from requestcov._threads import Condition, Event, allocate_lock, poll_until, threads_are_green, wait_for
 
 __all__ = ["BatchQueue"]
 
@@ -28,7 +34,7 @@ class _Marker:
     __slots__ = ("handled",)
 
     def __init__(self) -> None:
-        self.handled = threading.Event()
+        self.handled = Event()
 
 
 class BatchQueue:
@@ -41,9 +47,9 @@ class BatchQueue:
         self.room = max(1, min(room, self.limit))
         self._items: Deque[Any] = deque()
         #: Set when items may be waiting; the consumer clears it before it sleeps.
-        self._has_items = threading.Event()
-        self._lock = threading.Lock()
-        self._not_full = threading.Condition(self._lock)
+        self._has_items = Event()
+        self._lock = allocate_lock()
+        self._not_full = Condition(self._lock)
         self._blocked_producers = 0
         #: The consumer took items it has not yet marked done. Set *before*
         #: it pops anything, and read by :meth:`wait_done` *after* it looked
@@ -73,6 +79,10 @@ class BatchQueue:
         if timeout == 0:
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
+        if threads_are_green():
+            # Not on the real lock: that would hold up the hub, and every
+            # other request with it; the writer frees room on its own thread.
+            return poll_until(self._has_room, deadline)
         with self._lock:
             # Counted before the queue is looked at: a consumer that freed
             # room after this look sees the count and wakes us.
@@ -86,6 +96,9 @@ class BatchQueue:
             finally:
                 self._blocked_producers -= 1
         return True
+
+    def _has_room(self) -> bool:
+        return len(self._items) < self.limit
 
     def take(self, most: int, timeout: Optional[float] = None) -> List[Any]:
         """Up to ``most`` items, waiting up to ``timeout`` (None: forever, 0:
@@ -132,4 +145,4 @@ class BatchQueue:
             return True
         marker = _Marker()
         self._append(marker)
-        return marker.handled.wait(timeout)
+        return wait_for(marker.handled, timeout)

@@ -17,17 +17,22 @@ A store deleted or replaced while recording would otherwise swallow every
 later record unseen (SQLite writes on into the file it opened): each batch
 checks that the path still names that file, and starts a new store there
 when it does not, with one warning.
+
+The thread is a real OS thread with real locks (:mod:`requestcov._threads`)
+also in a gevent or eventlet worker, where ``threading`` would give a
+greenlet: SQLite's writes would then run on the hub's thread, between the
+worker's requests.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from requestcov._threads import Event, RealThread, allocate_lock
 from requestcov.errors import StoreError
 from requestcov.log import log_once, logger
 from requestcov.records import STARTUP, RequestRecord
@@ -80,7 +85,6 @@ class BackgroundWriter:
         #: A batch is written once this long passes with no new request.
         self.idle_seconds = min(idle_seconds, gather_seconds)
         self.on_thread_start = on_thread_start
-        self._hurry = threading.Event()
         self.batch_size = batch_size
         #: Each queued item holds a request's line sets: the bound keeps memory
         #: in check while a store is stuck, far above what 50 ms of traffic fills.
@@ -96,28 +100,30 @@ class BackgroundWriter:
         self._losses_reported = False
         #: Request threads count drops after a failure all at once: counted
         #: under a lock (off the normal request path), made anew in a child.
-        self._count_lock = threading.Lock()
+        self._count_lock = allocate_lock()
         self._warned_moved = False
         self.failed: Optional[str] = None
         #: Set when a submit found the queue full: later ones do not wait
         #: again until the writer thread has finished another batch.
         self._stuck = False
         self._closed = False
-        self._lock = threading.Lock()
         self._reset()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._reset)
             os.register_at_fork(after_in_child=self._new_count_lock)
 
     def _new_count_lock(self) -> None:
-        self._count_lock = threading.Lock()
+        self._count_lock = allocate_lock()
 
     def _reset(self) -> None:
         """Fresh queue and no thread: after a fork, the parent's thread is gone."""
         self._pid = os.getpid()
         self._queue = BatchQueue(self.max_queued, room=self.batch_size)
-        self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
+        self._thread: Optional[RealThread] = None
+        self._lock = allocate_lock()
+        #: Set by flush(): the thread writes what it has without gathering more.
+        #: New after a fork too, where the parent's thread may have held its lock.
+        self._hurry = Event()
 
     def _ensure_thread(self) -> bool:
         """Start the writer thread if needed; False when no thread can start."""
@@ -133,7 +139,7 @@ class BackgroundWriter:
                     # A thread started now would never run (Python 3.11 waits
                     # for it forever): the caller writes on its own thread.
                     return False
-                thread = threading.Thread(target=self._run, name="requestcov-writer", daemon=True)
+                thread = RealThread(self._run, on_error=self._crashed)
                 try:
                     thread.start()
                 except RuntimeError:
@@ -240,6 +246,10 @@ class BackgroundWriter:
         logger.error("requestcov: %s (%s)", what, "; ".join(reasons))
 
     # -- the writer thread ------------------------------------------------
+
+    @staticmethod
+    def _crashed() -> None:
+        log_once("writer-thread", "requestcov: the writer thread stopped", exc_info=True)
 
     def _run(self) -> None:
         if self.on_thread_start is not None:
