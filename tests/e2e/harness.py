@@ -103,13 +103,17 @@ def clean_environment() -> Dict[str, str]:
     return environment
 
 
-def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_answering(base_url: str, process: subprocess.Popen, log: Path, settle: float = 0.0) -> None:
+    """Return once the server answers, and ``settle`` seconds more: a server
+    may answer before its supervisor has finished starting (Sanic's manager,
+    stopped before it saw its workers report ready, never exits)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering:\n{log.read_text()}")
         try:
             requests.get(base_url + "/hello", timeout=2.0)
+            time.sleep(settle)
             return
         except requests.RequestException:
             time.sleep(0.2)
@@ -161,6 +165,7 @@ def run_session(
     group_size: int = 3,
     launch: bool = True,
     environment: Optional[Dict[str, str]] = None,
+    settle: float = 0.0,
     omit: str = OMIT,
 ) -> Session:
     """Start ``command`` under ``requestcov run`` and play the session above.
@@ -186,7 +191,7 @@ def run_session(
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
-        wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log, settle)
         for spec in specs:
             test_id = f"solo-{spec.name}"
             session.sent[test_id] = spec.name
@@ -260,7 +265,9 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
             data.set_query_contexts([re.escape(context) + "$"])
             for measured in data.measured_files():
                 found = data.lines(measured)
-                if found:
+                # Code compiled under a made-up file name (Sanic rebuilds its
+                # request handler from source at start-up) is no app file.
+                if found and os.path.exists(measured):
                     lines.setdefault(context, {})[os.path.realpath(measured)] = sorted(found)
     return lines
 

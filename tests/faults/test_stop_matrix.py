@@ -63,6 +63,8 @@ class Server:
     cwd: Path = SERVED
     #: Stops that mean nothing for this server (and why, in SERVERS below).
     skip_stops: Tuple[str, ...] = ()
+    #: Seconds to let it finish starting after it first answers (see ``wait_until_answering``).
+    settle: float = 0.0
 
 
 #: An app handler that raises SystemExit on an event loop's thread lands in
@@ -101,6 +103,35 @@ SERVERS: Dict[str, Server] = {
         lambda port: [tool("hypercorn"), "-b", f"127.0.0.1:{port}", "fastapi_server:app"], skip_stops=_ASYNCIO
     ),
     "waitress": Server(lambda port: [tool("waitress-serve"), "--listen", f"127.0.0.1:{port}", "flask_server:app"]),
+    # Sanic's manager, stopped before it saw its worker ready, never exits; a
+    # second SIGINT makes it SIGKILL the whole process group ("Shutdown
+    # interrupted. Killing."), which no process can answer by writing anything.
+    "sanic": Server(
+        lambda port: [tool("sanic"), "sanic_server:app", "--host", "127.0.0.1", "--port", str(port)],
+        skip_stops=_ASYNCIO + ("sigint-twice",), settle=1.5,
+    ),
+    "sanic-single-process": Server(
+        lambda port: [sys.executable, "sanic_server.py", str(port), "--single-process"], skip_stops=_ASYNCIO,
+    ),
+    # granian's main waits for a stopped worker with no limit by default, and a
+    # WSGI worker stopped under load sometimes never ends (with or without
+    # requestcov): it is killed after 5 s, as a deployment would have it, and
+    # what the writer committed by then (all but the last 100 ms) is kept. An
+    # ASGI worker can deadlock in granian's own signal handler when a second
+    # SIGINT lands while the first one's shutdown callbacks run: its event loop
+    # never runs again, so the requests it answered never finish.
+    "granian-asgi": Server(
+        lambda port: [tool("granian"), "--interface", "asgi", "--port", str(port), "--workers-kill-timeout", "5",
+                      "fastapi_server:app"],
+        skip_stops=_ASYNCIO + ("sigint-twice",),
+    ),
+    "granian-wsgi": Server(
+        lambda port: [tool("granian"), "--interface", "wsgi", "--port", str(port), "--workers-kill-timeout", "5",
+                      "flask_server:app"],
+    ),
+    "quart-run": Server(
+        lambda port: [tool("quart"), "--app", "quart_server", "run", "--port", str(port)], skip_stops=_ASYNCIO,
+    ),
     "aiohttp-run-app": Server(lambda port: [sys.executable, "aiohttp_server.py", str(port)]),
     "aiohttp-web": Server(
         lambda port: [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "aiohttp_server:init"]
@@ -200,7 +231,7 @@ def run_cell(server: Server, stop: str, workdir: Path) -> Cell:
     answered: List[str] = []
     exited = False
     try:
-        wait_until_answering(base_url, process, log)
+        wait_until_answering(base_url, process, log, server.settle)
         signalled = threading.Event()
         lock = threading.Lock()
 

@@ -27,6 +27,7 @@ Patch = Callable[[ModuleType], None]
 #: is offered to their ``adopt`` in this order.
 MODULES = (
     "flask",
+    "quart",
     "bottle",
     "litestar",
     "falcon",
@@ -38,6 +39,8 @@ MODULES = (
     "hypercorn",
     "waitress",
     "django",
+    "sanic",
+    "granian",
     "aiohttp",
     "tornado",
 )
