@@ -15,10 +15,11 @@ import pytest
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.framework_checks import check_control_endpoint, check_websocket
 from tests.e2e.harness import SERVED, Session, Spec, free_port, lines_with, tool
+from tests.support.matrix import heavy
 
 pytest.importorskip("aiohttp")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 #: Lines every request of the app runs, around its handler.
 _AROUND = (("aiohttp_server.py", 'response.headers["X-Served-By"]'), ("aiohttp_server.py", '"X-Stamped"'))

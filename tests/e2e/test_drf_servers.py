@@ -13,9 +13,10 @@ import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.harness import SERVED, Spec, tool
+from tests.support.matrix import heavy
 
 pytest.importorskip("rest_framework")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 DRF_SITE = SERVED / "drf_site"
 #: DefaultRouter's patterns are regular expressions; Django joins them to the include's prefix.

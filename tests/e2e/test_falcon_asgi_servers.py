@@ -10,9 +10,10 @@ import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.harness import SERVED, Spec, tool
+from tests.support.matrix import heavy
 
 pytest.importorskip("falcon")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 SPECS = [
     Spec("hello", "GET", "/hello", 200, "/hello", runs=(("falcon_asgi_server.py", 'resp.text = "hello"'),)),

@@ -14,8 +14,9 @@ pytest.importorskip("granian", reason="granian does not install on this Python")
 from tests.e2e import test_fastapi_servers, test_flask_servers  # noqa: E402
 from tests.e2e.checks import *  # noqa: F401,F403,E402  (the shared tests)
 from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool  # noqa: E402
+from tests.support.matrix import heavy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 APP_ROOT = SERVED
 

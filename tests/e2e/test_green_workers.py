@@ -51,8 +51,9 @@ from tests.e2e.harness import (
     free_port,
     tool,
 )
+from tests.support.matrix import heavy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 SPECS = [
     Spec("nap-even", "GET", "/nap/4", 200, "/nap/<int:user_id>", waiting_path="/nap/4",

@@ -15,11 +15,12 @@ import pytest
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.harness import OMIT as WAITING_HELPER
 from tests.e2e.harness import SERVED, Spec, tool
+from tests.support.matrix import heavy
 
 #: Found, not imported: its copy of Bottle puts an import hook on sys.meta_path
 #: that today's import machinery (and pytest's) cannot call.
 PYPISERVER = importlib.util.find_spec("pypiserver")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(PYPISERVER is None, reason="pypiserver is not installed")]
+pytestmark = [pytest.mark.slow, heavy, pytest.mark.skipif(PYPISERVER is None, reason="pypiserver is not installed")]
 
 PACKAGES = SERVED / "pypi_packages"
 

@@ -13,8 +13,9 @@ pytest.importorskip("quart", reason="Quart does not install on this Python")
 
 from tests.e2e.checks import *  # noqa: F401,F403,E402  (the shared tests)
 from tests.e2e.harness import SERVED, Spec, tool  # noqa: E402
+from tests.support.matrix import heavy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 SPECS = [
     Spec("hello", "GET", "/hello", 200, "/hello", runs=(("quart_server.py", 'return "hello"'),)),

@@ -19,8 +19,9 @@ pytest.importorskip("sanic", reason="Sanic does not install on this Python")
 from tests.e2e.checks import *  # noqa: F401,F403,E402  (the shared tests)
 from tests.e2e.framework_checks import check_control_endpoint  # noqa: E402
 from tests.e2e.harness import SERVED, Session, Spec, free_port, run_session, tool  # noqa: E402
+from tests.support.matrix import heavy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 SPECS = [
     Spec("hello", "GET", "/hello", 200, "/hello", runs=(("sanic_server.py", 'return text("hello")'),)),

@@ -16,10 +16,11 @@ import pytest
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.framework_checks import check_control_endpoint, check_websocket
 from tests.e2e.harness import SERVED, Spec, free_port
+from tests.support.matrix import heavy
 
 pytest.importorskip("tornado")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 SPECS = [
     Spec("hello", "GET", "/hello", 200, "/hello",

@@ -13,8 +13,9 @@ import pytest
 import requests
 
 from tests.support.servers import free_port, running_server
+from tests.support.matrix import heavy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 #: (method, path, body): normal, streamed, failing, missing, finished from a callback.
 REQUESTS = [

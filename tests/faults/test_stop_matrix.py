@@ -15,7 +15,7 @@ exactly one record.
 
 Each server's cells run at once, on ports of their own. The matrix runs on
 3.11 and on the newest Python (the interpreters that matter for the two
-engines); ``REQUESTCOV_STOP_MATRIX=all`` runs it on every interpreter.
+engines; :mod:`tests.support.matrix`); ``REQUESTCOV_FULL_MATRIX=1`` runs it on every interpreter.
 """
 
 from __future__ import annotations
@@ -35,17 +35,12 @@ import pytest
 import requests
 
 from requestcov.store import SQLiteStore
+from tests.support.matrix import heavy
 from tests.e2e.harness import (
     DJANGO_SITE, SERVED, clean_environment, free_port, kill_group, tool, wait_until_answering,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        sys.version_info[:2] not in ((3, 11), (3, 13)) and os.environ.get("REQUESTCOV_STOP_MATRIX") != "all",
-        reason="the stop matrix runs on 3.11 and the newest Python (REQUESTCOV_STOP_MATRIX=all: everywhere)",
-    ),
-]
+pytestmark = [pytest.mark.slow, heavy]
 
 #: Requests per cell, how many are answered before the signal, client threads.
 REQUESTS = 36
