@@ -183,3 +183,24 @@ def test_commands_are_registered_on_the_main_group():
 
     for name in ("dedup", "minimize", "gaps", "hot", "impact"):
         assert name in main.commands
+
+
+def test_hot_rare_ranges_span_only_rare_statements(tmp_path: Path) -> None:
+    """Rare lines 2, 4, 8 and 9 of a file whose statements are 1-4 and 7-9:
+    2 and 4 are no run (3 ran often), 8-9 are; a file that cannot be read
+    makes runs of consecutive numbers only."""
+    app = tmp_path / "views.py"
+    app.write_text("a = 1\nb = 2\nc = 3\nd = 4\n\n\ne = 5\nf = 6\ng = 7\n")
+    gone = str(tmp_path / "gone.py")
+    often = [1, 3, 7]
+    records = [RequestRecord(test_id=f"often-{number}", method="GET", path="/x", route="/x", status=200,
+                             lines={str(app): often, gone: [1]}) for number in range(19)]
+    records.append(RequestRecord(test_id="rare", method="GET", path="/x", route="/x", status=200,
+                                 lines={str(app): often + [2, 4, 8, 9], gone: [1, 5, 6, 9]}))
+    db = tmp_path / "store.db"
+    with SQLiteStore(db) as store:
+        store.write(records)
+    table = run(hot.command, "--db", str(db), "--rare", "0.1").stdout
+    flat = " ".join(table.split())
+    assert "views.py: 2, 4, 8-9" in flat, table
+    assert "gone.py: 5-6, 9" in flat, table

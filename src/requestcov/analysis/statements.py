@@ -65,13 +65,16 @@ class UnparsableSource(Exception):
 def parse_statements(path: str, exclude: Optional[str] = None) -> FileStatements:
     """Parse ``path``; raises ``OSError`` when it cannot be read and
     :class:`UnparsableSource` when it is not valid Python."""
-    from coverage.exceptions import NotPython
+    from coverage.exceptions import NoSource, NotPython
     from coverage.parser import PythonParser
     from coverage.python import get_python_source
 
     if exclude is None:
         exclude = exclusion_regex()
-    source = get_python_source(path)
+    try:
+        source = get_python_source(path)
+    except NoSource as error:  # coverage.py's word for a file it cannot read
+        raise FileNotFoundError(2, str(error), path) from error
     parser = PythonParser(text=source, filename=path, exclude=exclude or None)
     try:
         parser.parse_source()

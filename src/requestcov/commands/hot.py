@@ -9,6 +9,7 @@ from rich.table import Table
 
 from requestcov.analysis.gaps import format_ranges, line_ranges
 from requestcov.analysis.hot import hot_paths
+from requestcov.analysis.statements import UnparsableSource, parse_statements
 from requestcov.commands._common import (
     console,
     display_path,
@@ -19,9 +20,21 @@ from requestcov.commands._common import (
 )
 
 
+def _rare_ranges(path: str, lines: List[int]) -> str:
+    """Rare lines as ranges the way ``gaps`` and coverage.py print missing
+    ones: a run spans only statements that are all rare (blank lines and
+    comments do not break it). Without the source, only consecutive numbers
+    make a run."""
+    try:
+        statements = sorted(parse_statements(path).statements | set(lines))
+    except (OSError, UnparsableSource):
+        statements = list(range(min(lines), max(lines) + 1)) if lines else []
+    return format_ranges(line_ranges(statements, lines))
+
+
 def _rare_text(rare_lines: Dict[str, List[int]]) -> str:
     return "; ".join(
-        f"{display_path(path)}: {format_ranges(line_ranges(lines, lines))}" for path, lines in sorted(rare_lines.items())
+        f"{display_path(path)}: {_rare_ranges(path, lines)}" for path, lines in sorted(rare_lines.items())
     )
 
 
