@@ -143,7 +143,7 @@ def kill_group(group: int) -> None:
         pass
 
 
-def _send(base_url: str, spec: Spec, test_id: str, *, waiting: str = "") -> int:
+def send_spec(base_url: str, spec: Spec, test_id: str, *, waiting: str = "") -> int:
     path = spec.path if not waiting else f"{spec.waiting_path}{waiting}"
     response = requests.request(
         spec.method, base_url + path, json=spec.json, headers={ID_HEADER: test_id}, timeout=REQUEST_TIMEOUT,
@@ -195,7 +195,7 @@ def run_session(
         for spec in specs:
             test_id = f"solo-{spec.name}"
             session.sent[test_id] = spec.name
-            session.received[test_id] = _send(base_url, spec, test_id)
+            session.received[test_id] = send_spec(base_url, spec, test_id)
         jobs: List[Tuple[str, Spec, str]] = []
         for copy in range(copies):
             for spec in specs:
@@ -211,7 +211,7 @@ def run_session(
         # Enough threads that every member of a waiting group is sent at once.
         with ThreadPoolExecutor(max_workers=max(8, group_size * max(waiting_groups, 1))) as pool:
             futures = {
-                test_id: pool.submit(_send, base_url, spec, test_id, waiting=query)
+                test_id: pool.submit(send_spec, base_url, spec, test_id, waiting=query)
                 for test_id, spec, query in jobs
             }
             for test_id, future in futures.items():
@@ -248,11 +248,11 @@ def run_oracle(command: Sequence[str], *, cwd: Path, port: int, specs: Sequence[
     try:
         wait_until_answering(base_url, process, log)
         for spec in specs:
-            _send(base_url, spec, f"solo-{spec.name}")
+            send_spec(base_url, spec, f"solo-{spec.name}")
             # Work the app does after the response (a background task) ends
             # before the next request switches coverage.py's context.
             time.sleep(0.1)
-        _send(base_url, Spec(ORACLE_END, "GET", "/hello", 200, None), ORACLE_END)
+        send_spec(base_url, Spec(ORACLE_END, "GET", "/hello", 200, None), ORACLE_END)
     finally:
         stop_server(process)
     lines: Dict[str, Dict[str, List[int]]] = {}

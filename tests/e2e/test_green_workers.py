@@ -45,10 +45,10 @@ from tests.e2e.harness import (
     START_TIMEOUT,
     Session,
     Spec,
-    _send,
-    _stop,
     clean_environment,
     free_port,
+    send_spec,
+    stop_server,
     tool,
 )
 from tests.support.matrix import heavy
@@ -195,7 +195,7 @@ def run_green_session(name: str, case: Case, workdir: Path) -> GreenSession:
     try:
         with ThreadPoolExecutor(max_workers=len(burst)) as pool:
             _wait_until_listening(port, process, log)
-            futures = {test_id: pool.submit(_send, base_url, spec, test_id, waiting=query)
+            futures = {test_id: pool.submit(send_spec, base_url, spec, test_id, waiting=query)
                        for test_id, spec, query in burst}
             for test_id, spec, _ in burst:
                 session.sent[test_id] = spec.name
@@ -205,11 +205,11 @@ def run_green_session(name: str, case: Case, workdir: Path) -> GreenSession:
             for spec in SPECS:
                 test_id = f"solo-{spec.name}"
                 session.sent[test_id] = spec.name
-                session.received[test_id] = _send(base_url, spec, test_id)
-            futures = {test_id: pool.submit(_send, base_url, spec, test_id, waiting=query)
+                session.received[test_id] = send_spec(base_url, spec, test_id)
+            futures = {test_id: pool.submit(send_spec, base_url, spec, test_id, waiting=query)
                        for test_id, spec, query in stopping}
             time.sleep(STOP_AFTER)
-            session.returncode, session.stopped_in_time = _stop(process)
+            session.returncode, session.stopped_in_time = stop_server(process)
             answered, session.unanswered = _answers(futures)
             for test_id, spec, _ in stopping:
                 if test_id in answered:
@@ -217,7 +217,7 @@ def run_green_session(name: str, case: Case, workdir: Path) -> GreenSession:
                     session.received[test_id] = answered[test_id]
     finally:
         if session.returncode is None:
-            session.returncode, session.stopped_in_time = _stop(process)
+            session.returncode, session.stopped_in_time = stop_server(process)
     with SQLiteStore(db, create=False) as store:
         session.records = store.records()
         session.startup = store.startup_records()
