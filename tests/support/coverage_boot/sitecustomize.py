@@ -4,8 +4,8 @@ Put on ``PYTHONPATH`` (by :func:`tests.e2e.harness.run_oracle`) with
 ``ORACLE_DATA`` set, it starts coverage.py at interpreter start and switches
 its context to the test id of each request as the server reads the request's
 bytes off the socket (``socket.recv``/``recv_into``, which every pure-Python
-server and asyncio's own loop use; uvloop reads in C, so the oracle's server
-must run without it). Requests are sent one at a time, so each context
+server and asyncio's own loop use; uvloop reads in C, so it is kept out of
+the oracle's process). Requests are sent one at a time, so each context
 holds exactly the lines one request ran. Data is saved at each switch, so the
 request before a final marker request is on disk whatever way the server
 stops. requestcov never runs in this process.
@@ -14,6 +14,7 @@ stops. requestcov never runs in this process.
 import os
 import re
 import socket
+import sys
 import threading
 
 import coverage
@@ -57,4 +58,8 @@ def _start() -> None:
 
 
 if os.environ.get("ORACLE_DATA"):
+    # uvloop reads sockets in C, where the context switch cannot see them:
+    # servers that pick it when installed (uvicorn, Litestar's runner, Sanic)
+    # fall back to asyncio's own loop here.
+    sys.modules["uvloop"] = None  # type: ignore[assignment]
     _start()
