@@ -39,13 +39,6 @@ STOP_SIGNALS: Tuple[int, ...] = tuple(
 #: Signals held back while the last records are written.
 HELD_SIGNALS: Tuple[int, ...] = STOP_SIGNALS + (signal.SIGINT,)
 
-Handler = Callable[[int, Optional[FrameType]], object]
-
-
-def _on_main_thread() -> bool:
-    return on_main_thread()  # threading alone cannot tell under eventlet
-
-
 def install_stop_handlers(close: Callable[[bool], None]) -> None:
     """For each of :data:`STOP_SIGNALS` still at its default disposition,
     a handler that calls ``close(in_signal_handler=True)`` and then dies of
@@ -55,7 +48,7 @@ def install_stop_handlers(close: Callable[[bool], None]) -> None:
     Raising SystemExit instead of dying would not do: a server's catch-all
     around a request (wsgiref's) swallows it and keeps serving.
     """
-    if not _on_main_thread():
+    if not on_main_thread():  # (threading alone cannot tell under eventlet)
         return
 
     def write_then_die(signum: int, frame: Optional[FrameType]) -> None:
@@ -87,7 +80,7 @@ def signals_held(*, at_exit: bool) -> Iterator[None]:
     the interpreter's shutdown; one at its default disposition still ends the
     process with that signal, as it would have without requestcov.
     """
-    if not _on_main_thread():
+    if not on_main_thread():
         yield
         return
     held: List[int] = []

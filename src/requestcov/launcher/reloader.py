@@ -17,11 +17,12 @@ import functools
 import signal
 import subprocess
 import sys
-import threading
 import weakref
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Callable, Iterator, Optional
+
+from requestcov._threads import on_main_thread
 
 __all__ = ["forwarding_stop_signals", "forward_stop_signals_while"]
 
@@ -53,7 +54,7 @@ def _track_children() -> None:
 def forwarding_stop_signals() -> Iterator[None]:
     """SIGTERM and SIGINT go to the children started inside the block while any is alive."""
     global _tracking_depth
-    if threading.current_thread() is not threading.main_thread():
+    if not on_main_thread():
         yield
         return
     _track_children()
