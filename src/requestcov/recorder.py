@@ -64,6 +64,9 @@ class ActiveRequest:
     #: ``list.pop`` is atomic, so no lock is taken, and a signal handler that
     #: finishes requests at shutdown can never wait on a lock its own thread holds.
     unfinished: List[bool] = field(default_factory=lambda: [True])
+    #: Emptied when the writer turns the request into its record: a request
+    #: queued twice (see :meth:`Recorder.finish`) is written once.
+    unwritten: List[bool] = field(default_factory=lambda: [True])
 
     @property
     def finished(self) -> bool:
@@ -133,21 +136,33 @@ class Recorder:
         return request
 
     def finish(self, request: ActiveRequest, *, status: Optional[int] = None) -> None:
-        """End a request once (later calls do nothing) and queue its record."""
-        try:
-            request.unfinished.pop()
-        except IndexError:
+        """End a request once (later calls do nothing) and queue its record.
+
+        The record is queued *before* the request is marked finished, and
+        before it leaves the in-flight set: a stop whose signal handler
+        interrupts this very call, on this thread, finds the request still
+        in flight and unfinished, and queues it itself (the writer keeps one
+        of the two); marked first, a request interrupted right after would
+        be neither queued here nor by the stop.
+        """
+        if not request.unfinished:
             return
         if not request.recorded:
+            try:
+                request.unfinished.pop()
+            except IndexError:
+                return
             restore_collector(request.token)
             request.token = None
             return
         duration_ms = (time.perf_counter() - request.started_counter) * 1000.0
         if status is not None:
             request.status = status
-        # Queued before it leaves the in-flight set: shutdown, which waits for
-        # requests in flight and then flushes the queue, always finds it.
         self.writer.submit(_Finished(request, duration_ms, self.pid))
+        try:
+            request.unfinished.pop()
+        except IndexError:  # another thread ended it meanwhile
+            return
         end_collecting(request.collector, request.token)
         request.token = None
 
@@ -192,7 +207,11 @@ class Recorder:
 
     # -- the writer thread --------------------------------------------------
 
-    def _to_record(self, finished: _Finished) -> RequestRecord:
+    def _to_record(self, finished: _Finished) -> Optional[RequestRecord]:
+        try:
+            finished.request.unwritten.pop()
+        except IndexError:  # queued twice (see finish); written already
+            return None
         return build_record(finished, self.matcher, branch=self.config.branch)
 
     # -- shutdown -----------------------------------------------------------

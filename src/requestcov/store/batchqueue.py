@@ -46,8 +46,15 @@ class BatchQueue:
         #: Producers blocked on a full queue wake once this many places are free.
         self.room = max(1, min(room, self.limit))
         self._items: Deque[Any] = deque()
-        #: Set when items may be waiting; the consumer clears it before it sleeps.
-        self._has_items = Event()
+        #: The consumer sleeps by acquiring this held lock; a producer wakes it
+        #: by releasing it. A release is one C call: a signal handler that
+        #: interrupts a producer on its own thread and then puts items itself
+        #: (the last flush at a stop) can never wait on a lock that producer
+        #: holds, as it could inside ``threading.Event.set``.
+        self._wake = allocate_lock()
+        self._wake.acquire()
+        #: Raised by the consumer before its last look at the queue, before it sleeps.
+        self._consumer_sleeping = False
         self._lock = allocate_lock()
         self._not_full = Condition(self._lock)
         self._blocked_producers = 0
@@ -70,10 +77,14 @@ class BatchQueue:
 
     def _append(self, item: Any) -> None:
         self._items.append(item)
-        # Appended before the check: a consumer that cleared the flag and then
-        # found the queue empty is about to sleep, and the flag is down.
-        if not self._has_items.is_set():
-            self._has_items.set()
+        # Appended before the check: a consumer that raised the flag and then
+        # found the queue empty is about to sleep, and is woken.
+        if self._consumer_sleeping:
+            self._consumer_sleeping = False
+            try:
+                self._wake.release()
+            except RuntimeError:  # released already by another producer
+                pass
 
     def _wait_for_room(self, timeout: Optional[float]) -> bool:
         if timeout == 0:
@@ -108,10 +119,13 @@ class BatchQueue:
         items = self._items
         while True:
             if not items and timeout != 0:
-                self._has_items.clear()
+                self._consumer_sleeping = True
                 if not items:
-                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    self._has_items.wait(remaining)
+                    remaining = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+                    # A wake-up left over from an earlier release returns at
+                    # once: the loop looks again.
+                    self._wake.acquire(True, remaining)
+                self._consumer_sleeping = False
             already_in_hand = self._in_hand
             self._in_hand = True
             batch: List[Any] = []

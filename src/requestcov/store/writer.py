@@ -131,7 +131,13 @@ class BackgroundWriter:
         # ``_thread`` through the at-fork hook.
         if self._thread is not None:
             return True
-        with self._lock:
+        # Not waited on for long: a stop's signal handler that interrupted
+        # this very thread while it held the lock must not wait forever; it
+        # writes on its own thread instead.
+        lock = self._lock  # (a reset below makes a new one)
+        if not lock.acquire(True, 1.0):
+            return False
+        try:
             if self._pid != os.getpid():
                 self._reset()
             if self._thread is None:
@@ -148,6 +154,8 @@ class BackgroundWriter:
                     # a reloader) writes its start-up record on this thread.
                     return False
                 self._thread = thread
+        finally:
+            lock.release()
         return True
 
     def _write_now(self, items: List[Any]) -> None:

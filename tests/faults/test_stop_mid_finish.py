@@ -1,0 +1,144 @@
+"""A stop signal between any two bytecodes of a request's end loses nothing.
+
+A signal handler runs on the main thread between two bytecodes of whatever
+that thread runs, and on a single-threaded server (wsgiref, an event loop)
+that is often requestcov's own code finishing the request just answered. A
+record claimed but not yet queued, or a lock held by the interrupted code
+that the handler's last flush then wants, loses the request or hangs the
+process.
+
+So a real process records a request whose response is fully sent, forks one
+child per bytecode position of the request's end (the WSGI body's
+``close()``, the middleware and the recorder under it), and in each child
+sends itself SIGTERM at exactly that position (opcodes counted by a trace
+function, or by ``sys.monitoring`` on 3.12+). Every child must die of SIGTERM, promptly, with that request's
+record written exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from requestcov.store import SQLiteStore
+from tests.support.servers import REPOSITORY
+
+APPS = REPOSITORY / "tests" / "apps"
+
+SCRIPT = """
+import json, os, signal, sys, time
+
+import requestcov
+from tests.apps import plain_wsgi
+
+app = requestcov.WSGIMiddleware(plain_wsgi.app, source=[{apps!r}], db={db!r})
+
+
+def answered(test_id):
+    environ = {{"REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "HTTP_KEPLOY_TEST_ID": test_id}}
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    list(body)  # the whole response is sent; close() is left
+    return body
+
+
+answered("warm-up").close()  # the writer runs, then sleeps
+time.sleep(0.1)
+
+
+def close_with_sigterm_at(position, body):
+    # close() with SIGTERM sent at its position-th bytecode; whether it was sent.
+    seen = 0
+
+    def count():
+        nonlocal seen
+        seen += 1
+        if seen == position:
+            stop_counting()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    if sys.version_info >= (3, 12):  # opcode tracing there is sys.monitoring's
+        monitoring = sys.monitoring
+        monitoring.use_tool_id(5, "stop-mid-finish")
+        monitoring.register_callback(5, monitoring.events.INSTRUCTION, lambda code, offset: count())
+        stop_counting = lambda: monitoring.set_events(5, 0)
+        monitoring.set_events(5, monitoring.events.INSTRUCTION)
+    else:
+        def step(frame, event, arg):
+            if event == "opcode":
+                count()
+            return step
+
+        def trace(frame, event, arg):
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return step
+
+        stop_counting = lambda: sys.settrace(None)
+        sys.settrace(trace)
+    body.close()
+    stop_counting()
+    return seen >= position
+
+
+def child_outcome(pid, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "hung"
+
+
+PAST_THE_END = 3
+outcomes = {{}}
+running = {{}}
+position = 0
+while True:
+    position += 1
+    pid = os.fork()
+    if pid == 0:
+        body = answered(f"t-{{position}}")
+        if close_with_sigterm_at(position, body):
+            time.sleep(5)  # the signal came: its handler is on its way
+        os._exit(PAST_THE_END)
+    running[position] = pid
+    if len(running) >= 24:
+        for waited, child in list(running.items()):
+            outcomes[waited] = child_outcome(child)
+            del running[waited]
+        if PAST_THE_END in outcomes.values() or position > 5000:
+            break
+for waited, child in running.items():
+    outcomes[waited] = child_outcome(child)
+print(json.dumps(outcomes))
+"""
+
+
+def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    script = tmp_path / "stop_mid_finish.py"
+    script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db)))
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=110, cwd=str(REPOSITORY),
+        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    outcomes = {int(position): outcome for position, outcome in json.loads(completed.stdout).items()}
+    interrupted = sorted(position for position, outcome in outcomes.items() if outcome != 3)
+    # The request's end runs many bytecodes; every one of them was a stop's moment.
+    assert len(interrupted) > 30, outcomes
+    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != -15}
+    assert not wrong, f"children that did not die of SIGTERM: {wrong}\n{completed.stderr[-3000:]}"
+    with SQLiteStore(db, create=False) as store:
+        counts = {}
+        for record in store.records():
+            counts[record.test_id] = counts.get(record.test_id, 0) + 1
+    not_once = {position: counts.get(f"t-{position}", 0) for position in interrupted
+                if counts.get(f"t-{position}", 0) != 1}
+    assert not not_once, f"positions whose request was not recorded exactly once: {not_once}"
