@@ -7,10 +7,23 @@ so an analysis can be tested on a hand-built list and a store can be swapped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED"]
+__all__ = [
+    "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
+    "natural_key",
+]
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> Tuple[Any, ...]:
+    """Sort ``test-2`` before ``test-10``, as Keploy numbers its tests and
+    sets: every listing of ids and every choice among equals (which member
+    of a duplicate group is kept) follows this one order."""
+    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in _DIGITS.split(text))
 
 #: Absolute file path -> sorted, distinct physical line numbers.
 LinesByFile = Dict[str, List[int]]
@@ -40,6 +53,11 @@ class TestKey:
 
     def __str__(self) -> str:
         return f"{self.test_set}/{self.test_id}" if self.test_set else self.test_id
+
+    @property
+    def natural(self) -> Tuple[Any, ...]:
+        """The key in natural order (``test-set-2/test-9`` before ``test-set-10/test-1``)."""
+        return (natural_key(self.test_set), natural_key(self.test_id))
 
 
 @dataclass

@@ -14,13 +14,13 @@ never stops a replay of hundreds of good ones.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import yaml
 
 from requestcov.errors import InputError
+from requestcov.records import natural_key
 from requestcov.replay.model import LoadedRequests, ReplayRequest
 from requestcov.replay.target import request_base_url, request_target
 from requestcov.store.keploy import yaml_error_message
@@ -31,11 +31,6 @@ try:  # the C loader is faster; both are safe loaders
     _SafeLoader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _SafeLoader = yaml.SafeLoader
-
-
-def natural_key(name: str) -> Tuple[Any, ...]:
-    """Sort ``test-2`` before ``test-10``, as Keploy numbers them."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def find_test_sets(directory: Path) -> List[Path]:
