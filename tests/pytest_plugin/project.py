@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, NamedTuple, Optional, Set
 
 from coverage import CoverageData
 
@@ -21,8 +21,8 @@ from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 
 __all__ = [
-    "NODE", "write_project", "run_pytest", "records_of", "startup_records_of", "coverage_contexts", "lines_of",
-    "pytest_cov_run_contexts",
+    "NODE", "Runs", "write_project", "run_pytest", "records_of", "startup_records_of", "coverage_contexts", "lines_of",
+    "call_phase_contexts",
 ]
 
 CALC = '''\
@@ -184,6 +184,18 @@ pythonpath = .
 asyncio_default_fixture_loop_scope = function
 '''
 
+class Runs(NamedTuple):
+    """A recorded run of the project and coverage.py's run of it."""
+
+    project: Path
+    db: Path
+    records: Dict[str, RequestRecord]
+    #: coverage.py's lines of each test's call phase, by node id.
+    oracle: Dict[str, Dict[str, Set[int]]]
+    oracle_contexts: Dict[str, Dict[str, Set[int]]]
+    output: str
+
+
 #: Node ids of the project's tests, by short name.
 NODE = {
     "add": "tests/test_calc.py::test_add",
@@ -253,7 +265,7 @@ def lines_of(record: RequestRecord) -> Dict[str, Set[int]]:
     return {os.path.realpath(path): set(lines) for path, lines in record.lines.items() if lines}
 
 
-def pytest_cov_run_contexts(data_file: Path) -> Dict[str, Dict[str, Set[int]]]:
+def call_phase_contexts(data_file: Path) -> Dict[str, Dict[str, Set[int]]]:
     """pytest-cov's ``--cov-context=test`` contexts of call phases (``NODEID|run``), by node id."""
     return {context[: -len("|run")]: lines for context, lines in coverage_contexts(data_file).items()
             if re.search(r"\|run$", context)}

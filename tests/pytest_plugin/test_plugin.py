@@ -10,46 +10,16 @@ start-up record and not in the test's, as coverage.py has them in
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
-from typing import Dict, NamedTuple, Set
 
 import pytest
 from click.testing import CliRunner
-from coverage import CoverageData
 
 from requestcov.cli import main
 from requestcov.pytest_plugin.outcomes import FAILED, PASSED, SKIPPED, XFAILED
-from requestcov.records import RequestRecord
-from tests.pytest_plugin.project import (
-    NODE, coverage_contexts, lines_of, pytest_cov_run_contexts, records_of, run_pytest, startup_records_of,
-    write_project,
-)
+from tests.pytest_plugin.project import NODE, Runs, coverage_contexts, lines_of, startup_records_of
 
 pytestmark = pytest.mark.slow
-
-
-class Runs(NamedTuple):
-    project: Path
-    db: Path
-    records: Dict[str, RequestRecord]
-    #: coverage.py's lines of each test's call phase, by node id.
-    oracle: Dict[str, Dict[str, Set[int]]]
-    oracle_contexts: Dict[str, Dict[str, Set[int]]]
-    output: str
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    project = write_project(tmp_path_factory.mktemp("project"))
-    db = project / "store" / "unit.db"
-    recorded = run_pytest(project, "--requestcov", "--requestcov-db", str(db))
-    assert recorded.returncode == 1, recorded.stdout + recorded.stderr  # test_fails fails
-    measured = run_pytest(project, "--cov=.", "--cov-context=test", "--cov-report=")
-    assert measured.returncode == 1, measured.stdout + measured.stderr
-    return Runs(project, db, records_of(db), pytest_cov_run_contexts(project / ".coverage"),
-                coverage_contexts(project / ".coverage"), recorded.stdout)
 
 
 def test_one_record_per_called_test(runs: Runs) -> None:
