@@ -21,7 +21,7 @@ from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 
 __all__ = [
-    "NODE", "Runs", "write_project", "run_pytest", "records_of", "startup_records_of", "coverage_contexts", "lines_of",
+    "NODE", "Runs", "write_project", "run_pytest", "line_of", "records_of", "startup_records_of", "coverage_contexts", "lines_of",
     "call_phase_contexts",
 ]
 
@@ -145,6 +145,20 @@ def test_thread():
     assert calc.in_thread() == 6
 '''
 
+TEST_UNITTEST = '''\
+import unittest
+
+from shop import calc
+
+
+class TestParts(unittest.TestCase):
+    def test_parts(self):
+        for n in (1, 0):
+            with self.subTest(n=n):
+                self.assertEqual(calc.classify(n), "positive")
+        calc.total(2)
+'''
+
 TEST_ASYNC = '''\
 import pytest
 
@@ -211,13 +225,15 @@ NODE = {
     "asyncio": "tests/test_async.py::test_asyncio",
     "anyio1": "tests/test_async.py::test_anyio_first",
     "anyio2": "tests/test_async.py::test_anyio_second",
+    "subtests": "tests/test_unittest.py::TestParts::test_parts",
 }
 
 
 def write_project(folder: Path, extra_files: Optional[Dict[str, str]] = None) -> Path:
     files = {
         "pytest.ini": INI, "shop/__init__.py": "", "shop/calc.py": CALC, "tests/conftest.py": CONFTEST,
-        "tests/test_calc.py": TEST_CALC, "tests/test_async.py": TEST_ASYNC, **(extra_files or {}),
+        "tests/test_calc.py": TEST_CALC, "tests/test_async.py": TEST_ASYNC,
+        "tests/test_unittest.py": TEST_UNITTEST, **(extra_files or {}),
     }
     for name, text in files.items():
         path = folder / name
@@ -259,6 +275,12 @@ def coverage_contexts(data_file: Path) -> Dict[str, Dict[str, Set[int]]]:
             for context in contexts:
                 result.setdefault(context, {}).setdefault(os.path.realpath(path), set()).add(line)
     return result
+
+
+def line_of(project: Path, text: str) -> int:
+    """The number of the line of ``shop/calc.py`` that reads ``text``, stripped."""
+    lines = (project / "shop" / "calc.py").read_text().splitlines()
+    return [line.strip() for line in lines].index(text) + 1
 
 
 def lines_of(record: RequestRecord) -> Dict[str, Set[int]]:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from requestcov.cli import main
 from requestcov.pytest_plugin.outcomes import FAILED, PASSED, SKIPPED, XFAILED
-from tests.pytest_plugin.project import NODE, Runs, coverage_contexts, lines_of, startup_records_of
+from tests.pytest_plugin.project import NODE, Runs, coverage_contexts, line_of, lines_of, startup_records_of
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,15 @@ def test_one_record_per_called_test(runs: Runs) -> None:
 
 def test_lines_equal_coverage_per_test_contexts(runs: Runs) -> None:
     """Sync, async (pytest-asyncio; anyio in a runner task made during a
-    module fixture's set-up), a thread the test starts, a failing test."""
+    module fixture's set-up), a thread the test starts, a failing test, a
+    test whose subtests report (one failing) before it ends."""
     assert set(runs.oracle) == set(runs.records)
     for node_id, record in runs.records.items():
         assert lines_of(record) == runs.oracle[node_id], node_id
     calc = str((runs.project / "shop" / "calc.py").resolve())
     assert lines_of(runs.records[NODE["anyio2"]])[calc]  # the async body's lines are the test's
+    total = line_of(runs.project, "result = 0")
+    assert total in lines_of(runs.records[NODE["subtests"]])[calc]  # after its subtests
 
 
 def test_fixtures_are_start_up(runs: Runs) -> None:
@@ -83,9 +86,8 @@ def test_analyses_read_unit_tests(runs: Runs, tmp_path: Path) -> None:
     assert [(group["keep"], group["drop"]) for group in groups if group["kind"] == "exact"] == [
         (f"pytest/{NODE['classify1']}", [f"pytest/{NODE['classify2']}"])
     ]
-    calc = runs.project / "shop" / "calc.py"
     diff = tmp_path / "change.diff"
-    negative_line = calc.read_text().splitlines().index('        return "negative"') + 1
+    negative_line = line_of(runs.project, 'return "negative"')
     diff.write_text(
         f"--- a/shop/calc.py\n+++ b/shop/calc.py\n@@ -{negative_line} +{negative_line} @@\n"
         f'-        return "negative"\n+        return "below zero"\n'

@@ -10,7 +10,7 @@ import pytest
 
 from requestcov.pytest_plugin.outcomes import INTERRUPTED, PASSED
 from tests.pytest_plugin.project import (
-    NODE, Runs, call_phase_contexts, lines_of, records_of, run_pytest, startup_records_of, write_project,
+    NODE, Runs, call_phase_contexts, line_of, lines_of, records_of, run_pytest, startup_records_of, write_project,
 )
 
 pytestmark = pytest.mark.slow
@@ -74,8 +74,8 @@ def test_ctrl_c_keeps_what_ran(tmp_path: Path) -> None:
     interrupted = records["tests/test_stop.py::test_interrupted"]
     assert interrupted.status == INTERRUPTED
     calc = str((project / "shop" / "calc.py").resolve())
-    classify_body = {12, 13, 14, 15}  # the positive path of classify()
-    assert classify_body & lines_of(interrupted)[calc]
+    assert line_of(project, 'return "positive"') in lines_of(interrupted)[calc]
+    assert line_of(project, "result += i") not in lines_of(interrupted)[calc]  # after the signal
     assert len(startup_records_of(db)) == 1
 
 

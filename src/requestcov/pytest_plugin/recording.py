@@ -111,7 +111,10 @@ class TestRecording:
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
         outcome = yield
-        if call.when != "call" or item.nodeid not in self._running:
+        running = self._running.get(item.nodeid)
+        # A subtest's report (pytest's subtests, unittest's subTest) comes
+        # while the test is still being called: the test's own comes after.
+        if call.when != "call" or running is None or running.elapsed is None:
             return
         try:
             status: Optional[int] = status_of(outcome.get_result())

@@ -8,7 +8,7 @@ runs no test: it resolves the settings once and hands them to every worker
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set
 
 import pytest
 
@@ -96,8 +96,9 @@ class Reporting:
     def __init__(self, settings: Settings, recording: Optional[TestRecording]) -> None:
         self.settings = settings
         self.recording = recording
-        #: Tests whose call phase ran, as the reports tell (the workers' too).
-        self.called = 0
+        #: Tests whose call phase ran, as the reports tell (the workers' too;
+        #: a test's subtests report under its node id).
+        self.called: Set[str] = set()
 
     def pytest_report_header(self) -> List[str]:
         engine = ""
@@ -108,10 +109,10 @@ class Reporting:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.called += 1
+            self.called.add(report.nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        count = self.recording.recorded if self.recording is not None else self.called
+        count = self.recording.recorded if self.recording is not None else len(self.called)
         tests = f"{count} test{'' if count == 1 else 's'}"
         line = f"requestcov: {tests} recorded into {self.settings.db} (test set {self.settings.test_set!r})"
         writer = self.recording.recorder.writer if self.recording is not None else None
