@@ -153,7 +153,7 @@ from shop import calc
 
 class TestParts(unittest.TestCase):
     def test_parts(self):
-        for n in (1, 0):
+        for n in (1, 2):
             with self.subTest(n=n):
                 self.assertEqual(calc.classify(n), "positive")
         calc.total(2)

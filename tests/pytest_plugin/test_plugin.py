@@ -35,7 +35,7 @@ def test_one_record_per_called_test(runs: Runs) -> None:
 def test_lines_equal_coverage_per_test_contexts(runs: Runs) -> None:
     """Sync, async (pytest-asyncio; anyio in a runner task made during a
     module fixture's set-up), a thread the test starts, a failing test, a
-    test whose subtests report (one failing) before it ends."""
+    test whose subtests report before it ends."""
     assert set(runs.oracle) == set(runs.records)
     for node_id, record in runs.records.items():
         assert lines_of(record) == runs.oracle[node_id], node_id

@@ -102,9 +102,12 @@ class TestRecording:
         outcome = yield
         if running is None:
             return
-        self._stop_collecting(running)
-        error = outcome.excinfo[1] if outcome.excinfo else None
-        if isinstance(error, (KeyboardInterrupt, pytest.exit.Exception)):
+        try:
+            self._stop_collecting(running)
+        except Exception as problem:
+            log_once("pytest-stop", "requestcov: cannot end test %s (%s)", item.nodeid, problem)
+        raised = outcome.excinfo[1] if outcome.excinfo else None
+        if isinstance(raised, (KeyboardInterrupt, pytest.exit.Exception)):
             # No report follows: pytest stops the session right here.
             self._finish(item.nodeid, INTERRUPTED)
 
