@@ -114,18 +114,28 @@ def generate(folder: Path, files: int, tests_per_file: int) -> Tuple[Path, Path,
     return folder, folder, ["tests"]
 
 
-def modes(source: Path, scratch: Path) -> Dict[str, List[str]]:
-    return {
-        "no coverage": [],
-        "pytest --requestcov": ["--requestcov", "--requestcov-db", str(scratch / "bench.db"),
-                                "--requestcov-source", str(source)],
-        "pytest --cov --cov-context=test": [f"--cov={source}", "--cov-context=test", "--cov-report=",
-                                            f"--cov-config={scratch / 'none.coveragerc'}"],
-        "pytest --cov (no contexts)": [f"--cov={source}", "--cov-report=", f"--cov-config={scratch / 'none.coveragerc'}"],
+#: A mode: pytest options, and environment variables set for its run.
+Mode = Tuple[List[str], Dict[str, str]]
+
+
+def modes(source: Path, scratch: Path, version: Tuple[int, int]) -> Dict[str, Mode]:
+    rcfile = f"--cov-config={scratch / 'none.coveragerc'}"
+    chosen: Dict[str, Mode] = {
+        "no coverage": ([], {}),
+        "pytest --requestcov": (["--requestcov", "--requestcov-db", str(scratch / "bench.db"),
+                                 "--requestcov-source", str(source)], {}),
+        "pytest --cov --cov-context=test": ([f"--cov={source}", "--cov-context=test", "--cov-report=", rcfile], {}),
+        "pytest --cov (no contexts)": ([f"--cov={source}", "--cov-report=", rcfile], {}),
     }
+    if version >= (3, 12):
+        # coverage.py's sys.monitoring core: fast, but no per-test contexts
+        # ("it doesn't yet support dynamic contexts"), so it is a bound, not a rival.
+        chosen["COVERAGE_CORE=sysmon pytest --cov (no contexts)"] = (
+            [f"--cov={source}", "--cov-report=", rcfile], {"COVERAGE_CORE": "sysmon"})
+    return chosen
 
 
-def run_once(python: str, project: Path, tests: Sequence[str], extra: Sequence[str], options: Sequence[str],
+def run_once(python: str, project: Path, tests: Sequence[str], extra: Sequence[str], mode: Mode,
              scratch: Path) -> Tuple[float, float]:
     """Wall time and CPU time (user + system) of one pytest process."""
     for leftover in ("bench.db", "bench.db-wal", "bench.db-shm"):
@@ -133,6 +143,8 @@ def run_once(python: str, project: Path, tests: Sequence[str], extra: Sequence[s
     (project / ".coverage").unlink(missing_ok=True)
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("REQUESTCOV_", "COV_CORE_", "PYTEST_", "COVERAGE_"))}
+    options, variables = mode
+    environment.update(variables)
     command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, *options, *tests]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -157,6 +169,7 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument("--source", type=Path, help="with --project: the folder both tools measure")
     parser.add_argument("--tests", nargs="*", default=None, help="with --project: test paths (default: pytest's)")
     parser.add_argument("--pytest-args", default="", help="more pytest options, one shell-quoted string")
+    parser.add_argument("--modes", default="", help="comma-separated mode names to run (default: all)")
     arguments = parser.parse_args(list(argv) or None)
     extra = shlex.split(arguments.pytest_args)
     with tempfile.TemporaryDirectory(prefix="requestcov-bench-") as temporary:
@@ -173,8 +186,12 @@ def main(argv: Sequence[str] = ()) -> None:
             description = f"generated: {arguments.files * arguments.tests_per_file} small tests in {arguments.files} files"
         version = subprocess.run([arguments.python, "-c", "import sys; print(sys.version.split()[0])"],
                                  capture_output=True, text=True, check=True).stdout.strip()
-        chosen = modes(source, scratch)
-        names = list(chosen)
+        major, minor = (int(part) for part in version.split(".")[:2])
+        chosen = modes(source, scratch, (major, minor))
+        names = [name.strip() for name in arguments.modes.split(",") if name.strip()] or list(chosen)
+        unknown = [name for name in names if name not in chosen]
+        if unknown or "no coverage" not in names:
+            parser.error(f"--modes: choose among {', '.join(chosen)} (with 'no coverage', the baseline)")
         times: Dict[str, List[float]] = {name: [] for name in names}
         cpu_times: Dict[str, List[float]] = {name: [] for name in names}
         for repetition in range(arguments.repeat):
