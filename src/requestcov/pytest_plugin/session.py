@@ -41,6 +41,7 @@ def start(config: pytest.Config) -> None:
     check_other_coverage(config, branch=recording_config.branch, records_here=not controller)
     if controller:
         config.pluginmanager.register(Controller(settings), _PLUGIN_NAME)
+        config.pluginmanager.register(Reporting(settings, None), _PLUGIN_NAME + "-report")
         return
     if _recorded_in_this_process:
         config.issue_config_time_warning(
@@ -70,32 +71,26 @@ def start(config: pytest.Config) -> None:
 
 
 class Controller:
-    """The xdist controller's part: settings out to the workers, the summary in."""
+    """The xdist controller's part: its settings, out to every worker."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.reporting = Reporting(settings, None)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         put_in_workerinput(self.settings, node.workerinput)
 
-    def pytest_report_header(self) -> List[str]:
-        return self.reporting.pytest_report_header()
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.reporting.pytest_runtest_logreport(report)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        self.reporting.pytest_terminal_summary(terminalreporter)
-
 
 class Reporting:
-    """The header line and the summary line, in the process with the terminal."""
+    """The header line and the summary line, in the process with the terminal
+    (``recording`` is None on an xdist controller, whose workers record)."""
 
     def __init__(self, settings: Settings, recording: Optional[TestRecording]) -> None:
         self.settings = settings
         self.recording = recording
+        # The recorder's own: a process that already had one (requestcov run
+        # -- pytest --requestcov) records where that one does.
+        self.db = str(recording.recorder.db_path) if recording is not None else settings.db
         #: Tests whose call phase ran, as the reports tell (the workers' too;
         #: a test's subtests report under its node id).
         self.called: Set[str] = set()
@@ -105,7 +100,7 @@ class Reporting:
         if self.recording is not None:
             engine = f" with {self.recording.recorder.engine.description}"
         return [f"requestcov: recording {', '.join(self.settings.source)}{engine} "
-                f"into {self.settings.db}, test set {self.settings.test_set!r}"]
+                f"into {self.db}, test set {self.settings.test_set!r}"]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
@@ -114,11 +109,11 @@ class Reporting:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         count = self.recording.recorded if self.recording is not None else len(self.called)
         tests = f"{count} test{'' if count == 1 else 's'}"
-        line = f"requestcov: {tests} recorded into {self.settings.db} (test set {self.settings.test_set!r})"
+        line = f"requestcov: {tests} recorded into {self.db} (test set {self.settings.test_set!r})"
         writer = self.recording.recorder.writer if self.recording is not None else None
         if writer is not None and (writer.failed or writer.dropped):
             terminalreporter.write_line(
-                f"requestcov: {writer.dropped} records not written to {self.settings.db}: {writer.failed}",
+                f"requestcov: {writer.dropped} records not written to {self.db}: {writer.failed}",
                 red=True,
             )
             return
