@@ -30,7 +30,7 @@ from requestcov.commands._common import (
     records_source_options,
     user_errors,
 )
-from requestcov.report.terminal import ID, PATH, Col, FoldingTable, Whole
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable, Whole
 
 __all__ = ["command", "parse_by", "ordered_groups", "result_json", "print_duplicates"]
 
@@ -157,7 +157,7 @@ def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Co
     differs from the kept test's (``--by none``) is followed by its own."""
     out = out or console()
     table = FoldingTable(f"Duplicate tests: {result.dropped} of {len(index)} can go, {result.kept} stay", [
-        Col("keep", whole=ID), Col("kind"), Col("drop", whole=ID), Col("endpoint", whole=PATH),
+        Col("keep", whole=ID), Col("kind"), Col("drop", whole=ID), Col("endpoint", whole=ROUTE),
     ])
     for group in ordered_groups(index, result):
         kept_label = _label(index, group.keep)

@@ -21,7 +21,7 @@ from requestcov.commands._common import (
     records_source_options,
 )
 from requestcov.records import natural_key
-from requestcov.report.terminal import ID, PATH, Col, FoldingTable
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable
 
 
 def _rare_ranges(path: str, lines: List[int]) -> str:
@@ -83,7 +83,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
         return
     out = console()
     table = FoldingTable(f"Code paths per endpoint ({len(index)} requests)", [
-        Col("endpoint", whole=PATH), Col("requests", "right"), Col("paths", "right"),
+        Col("endpoint", whole=ROUTE), Col("requests", "right"), Col("paths", "right"),
         Col("most frequent paths (count: example ids)", whole=ID), Col(f"rare lines (< {rare:.0%} of requests)", whole=PATH),
     ])
     for item in traffic:

@@ -22,7 +22,7 @@ from requestcov.commands._common import (
     user_errors,
 )
 from requestcov.errors import RequestcovError
-from requestcov.report.terminal import ID, PATH, Col, FoldingTable
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable
 
 
 def _folder_of_recorded_files(index: CoverageIndex) -> Optional[str]:
@@ -87,7 +87,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
         return
     out = console()
     tests = FoldingTable(f"{len(result.tests)} recorded tests executed changed lines",
-                         [Col("test", whole=ID), Col("endpoint", whole=PATH), Col("changed lines it ran", whole=PATH)])
+                         [Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("changed lines it ran", whole=PATH)])
     for test in natural_tests(index, result.tests):
         hits = "; ".join(
             f"{os.path.relpath(path, root)}: {format_ranges(line_ranges(lines, lines))}"

@@ -20,7 +20,7 @@ from requestcov.commands._common import (
     records_source_options,
     user_errors,
 )
-from requestcov.report.terminal import ID, PATH, Col, FoldingTable
+from requestcov.report.terminal import ID, ROUTE, Col, FoldingTable
 
 __all__ = ["command", "verdict", "stderr_progress"]
 
@@ -124,7 +124,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: b
         return
     out = console()
     table = FoldingTable(f"Keep {len(result.keep)} of {len(index)} tests", [
-        Col("test", whole=ID), Col("endpoint", whole=PATH), Col("lines", "right"), Col(""),
+        Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("lines", "right"), Col(""),
     ])
     for test in keep:
         info = index.tests[test]

@@ -21,11 +21,15 @@ from rich.text import Text
 
 from requestcov.report.summary import Summary
 
-__all__ = ["print_summary", "Col", "Whole", "FoldingTable", "fit_widths", "PLAIN", "PATH", "ID"]
+__all__ = ["print_summary", "Col", "Whole", "FoldingTable", "fit_widths", "PLAIN", "ROUTE", "PATH", "ID"]
 
 #: How hard a column holds on to its words when the console is narrow: ids
-#: are broken last, then paths, routes and endpoints, then everything else.
-PLAIN, PATH, ID = 0, 1, 2
+#: are broken last, then file paths, then column headings, then routes and
+#: endpoints, then everything else.
+PLAIN, ROUTE, PATH, ID = 0, 1, 2, 3
+
+#: A heading broken at all is broken into pieces this wide at least.
+_HEADING_PIECE = 4
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,30 @@ class FoldingTable:
         return len(self.rows)
 
     def _stages(self) -> List[List[int]]:
-        headers = [_longest(column.header.split()) for column in self.columns]
-        kept, longest, whole = self._kept, self._longest, [column.whole for column in self.columns]
+        """The floors tried one after the other: each stage gives up keeping
+        whole the words of one more kind of column."""
+        headings = [_longest(column.header.split()) for column in self.columns]
+        kept, longest = self._kept, self._longest
+        whole = [column.whole for column in self.columns]
+        count = range(len(whole))
+
+        def floors(least: int, with_headings: int) -> List[int]:
+            """Words whole in columns of priority ``least`` and up (plain ones
+            too while ``least`` is above ROUTE), headings up to ``with_headings``."""
+            result = []
+            for n in count:
+                word = (kept[n] if whole[n] >= max(least, 1) else longest[n] if whole[n] == PLAIN and least <= PATH
+                        else 1)
+                result.append(max(word, min(headings[n], with_headings)))
+            return result
+
+        everything = max(headings, default=1)
         return [
-            [max(header, word) for header, word in zip(headers, longest)],  # every word, headers too
-            [kept[n] if whole[n] else longest[n] for n in range(len(whole))],  # headers may fold
-            [kept[n] if whole[n] == ID else 1 if whole[n] == PATH else longest[n] for n in range(len(whole))],
-            [kept[n] if whole[n] == ID else 1 for n in range(len(whole))],  # only ids stay whole
+            [max(heading, word) for heading, word in zip(headings, longest)],  # every word and heading
+            floors(PATH, everything),  # routes may fold
+            floors(PATH, _HEADING_PIECE),  # headings too, in pieces
+            floors(ID, _HEADING_PIECE),  # file paths too
+            floors(ID, 1),  # all but ids
         ]
 
     def render(self, width: int) -> Table:
@@ -163,7 +184,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     requests = any(row.method or row.route or row.path or row.status is not None for row in summary.rows)
     columns = [Col("id", whole=ID)]
     if requests:
-        columns += [Col("method"), Col("route", whole=PATH), Col("status", "right")]
+        columns += [Col("method"), Col("route", whole=ROUTE), Col("status", "right")]
     columns += [Col("lines", "right"), Col("files", "right")]
     if timings:
         columns.append(Col("ms", "right"))
