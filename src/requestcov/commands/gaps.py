@@ -60,7 +60,8 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         for path, lines in _startup_lines(db).items():
             covered[path] = sorted(set(covered.get(path, ())) | set(lines))
     result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))
-    for path, reason in result.skipped:
+    skipped = sorted(result.skipped, key=lambda item: natural_key(item[0]))
+    for path, reason in skipped:
         warn(f"skipped {path}: {reason}")
     if as_json:
         print_json({
@@ -78,7 +79,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             "percent": round(result.percent, 2),
             "statements": result.statements,
             "executed": result.executed,
-            "skipped": [{"path": path, "reason": reason} for path, reason in result.skipped],
+            "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
         })
         return
     out = console()
