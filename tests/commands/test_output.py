@@ -11,6 +11,8 @@ from typing import Dict, List
 
 import click
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from requestcov.commands import dedup, export, gaps, hot, html, minimize, report
 from requestcov.commands._common import PIPE_WIDTH
@@ -258,3 +260,41 @@ def test_minimize_exact_shows_progress_on_stderr_and_an_honest_label(tmp_path: P
         assert "stopped at the 2.5 s time limit" in table.stdout
         assert f"best found, lower bound {data['lower_bound']}" in table.stdout
         assert "(optimal)" not in table.stdout
+
+
+_WORDS = st.text(alphabet="abcdefghij-/0123456789[]", min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(_WORDS, min_size=1, max_size=4),
+       others=st.lists(st.lists(_WORDS, min_size=1, max_size=3), min_size=1, max_size=4),
+       width=st.integers(20, 120))
+def test_any_table_at_any_width_folds_and_keeps_ids_whole_while_they_fit(ids, others, width):
+    """Random cells: nothing is ever cut (every id reads whole from its
+    column once folded pieces are joined), no line is wider than the
+    console, and each id is unbroken whenever the console leaves it room
+    (its longest id plus a cell per other column)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from requestcov.report.terminal import ID, PLAIN, Col, FoldingTable
+
+    columns = [Col("id", whole=ID)] + [Col(f"c{number}", whole=PLAIN) for number in range(len(others))]
+    table = FoldingTable("t", columns)
+    for row, test_id in enumerate(ids):
+        table.add_row(test_id, *(" ".join(words[:row + 1]) for words in others))
+    buffer = StringIO()
+    table.print(Console(file=buffer, width=width, color_system=None))
+    output = buffer.getvalue()
+    assert "…" not in output
+    overhead = 3 * len(columns) + 1
+    if width >= overhead + len(columns):
+        assert _widest(output) <= width, output
+    joined = _column_text(output, 0)
+    for test_id in ids:
+        assert test_id in joined, output
+    if max(len(test_id) for test_id in ids) + len(others) + overhead <= width:
+        body = [line.split("│")[1].strip() for line in output.splitlines() if line.count("│") > 1]
+        for test_id in ids:
+            assert test_id in body, output
