@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, List, Optional
 
 import click
-from rich.table import Table
 
 from requestcov.analysis.gaps import format_ranges, line_ranges
-from requestcov.analysis.hot import hot_paths
+from requestcov.analysis.hot import CodePath, hot_paths
+from requestcov.analysis.index import CoverageIndex
 from requestcov.analysis.statements import UnparsableSource, parse_statements
 from requestcov.commands._common import (
     console,
     display_path,
     json_option,
     load_index_or_fail,
+    natural_tests,
     print_json,
     records_source_options,
 )
+from requestcov.records import natural_key
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable
 
 
 def _rare_ranges(path: str, lines: List[int]) -> str:
@@ -34,8 +38,16 @@ def _rare_ranges(path: str, lines: List[int]) -> str:
 
 def _rare_text(rare_lines: Dict[str, List[int]]) -> str:
     return "; ".join(
-        f"{display_path(path)}: {_rare_ranges(path, lines)}" for path, lines in sorted(rare_lines.items())
+        f"{display_path(path)}: {_rare_ranges(path, lines)}"
+        for path, lines in sorted(rare_lines.items(), key=lambda item: natural_key(item[0]))
     )
+
+
+def _natural_paths(index: CoverageIndex, paths: List[CodePath]) -> List[CodePath]:
+    """Each path's tests in natural id order, paths most frequent first and
+    equally frequent ones by their first id: one order on every run."""
+    ordered = [replace(path, tests=natural_tests(index, path.tests)) for path in paths]
+    return sorted(ordered, key=lambda path: (-path.count, index.tests[path.tests[0]].key.natural))
 
 
 @click.command("hot")
@@ -49,7 +61,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
     """Per endpoint: requests, distinct code paths with their counts (most
     frequent first), and the lines only a rare share of requests reach."""
     index = load_index_or_fail(db, from_file)
-    traffic = hot_paths(index, rare=rare)
+    traffic = [replace(item, paths=_natural_paths(index, item.paths)) for item in hot_paths(index, rare=rare)]
     if as_json:
         print_json({
             "endpoints": [
@@ -62,7 +74,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
                          "lines": path.line_count, "ids": [str(index.tests[test].key) for test in path.tests]}
                         for path in item.paths
                     ],
-                    "rare_lines": item.rare_lines,
+                    "rare_lines": {path: item.rare_lines[path] for path in sorted(item.rare_lines, key=natural_key)},
                 }
                 for item in traffic
             ],
@@ -70,12 +82,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
         })
         return
     out = console()
-    table = Table(title=f"Code paths per endpoint ({len(index)} requests)")
-    table.add_column("endpoint")
-    table.add_column("requests", justify="right")
-    table.add_column("paths", justify="right")
-    table.add_column("most frequent paths (count: example ids)")
-    table.add_column(f"rare lines (< {rare:.0%} of requests)", overflow="fold")
+    table = FoldingTable(f"Code paths per endpoint ({len(index)} requests)", [
+        Col("endpoint", whole=ROUTE), Col("requests", "right"), Col("paths", "right"),
+        Col("most frequent paths (count: example ids)", whole=ID), Col(f"rare lines (< {rare:.0%} of requests)", whole=PATH),
+    ])
     for item in traffic:
         shown = []
         for path in item.paths[:top]:
@@ -86,4 +96,4 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
             shown.append(f"... {len(item.paths) - top} more")
         table.add_row(item.endpoint, str(item.requests), str(len(item.paths)), "\n".join(shown),
                       _rare_text(item.rare_lines))
-    out.print(table)
+    table.print(out)

@@ -6,7 +6,6 @@ import os
 from typing import Optional
 
 import click
-from rich.table import Table
 
 from requestcov.analysis.diff import git_diff, git_toplevel, parse_unified_diff
 from requestcov.analysis.gaps import format_ranges, line_ranges
@@ -17,11 +16,13 @@ from requestcov.commands._common import (
     fail,
     json_option,
     load_index_or_fail,
+    natural_tests,
     print_json,
     records_source_options,
     user_errors,
 )
 from requestcov.errors import RequestcovError
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable
 
 
 def _folder_of_recorded_files(index: CoverageIndex) -> Optional[str]:
@@ -76,29 +77,25 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
     name = lambda test: str(index.tests[test].key)  # noqa: E731
     if as_json:
         print_json({
-            "tests": [name(test) for test in result.tests],
+            "tests": [name(test) for test in natural_tests(index, result.tests)],
             "untested_changed_lines": result.untested,
             "changed_lines": result.changed,
-            "lines_hit": {name(test): hits for test, hits in result.lines_hit.items()},
+            "lines_hit": {name(test): result.lines_hit[test] for test in natural_tests(index, result.lines_hit)},
             "matched_by_suffix": result.matched_by_suffix,
             "root": root,
         })
         return
     out = console()
-    tests = Table(title=f"{len(result.tests)} recorded tests executed changed lines")
-    tests.add_column("test")
-    tests.add_column("endpoint")
-    tests.add_column("changed lines it ran")
-    for test in result.tests:
+    tests = FoldingTable(f"{len(result.tests)} recorded tests executed changed lines",
+                         [Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("changed lines it ran", whole=PATH)])
+    for test in natural_tests(index, result.tests):
         hits = "; ".join(
             f"{os.path.relpath(path, root)}: {format_ranges(line_ranges(lines, lines))}"
             for path, lines in sorted(result.lines_hit[test].items())
         )
         tests.add_row(name(test), index.tests[test].endpoint, hits)
-    out.print(tests)
-    untested = Table(title="Changed executable lines no recorded test runs")
-    untested.add_column("file")
-    untested.add_column("lines")
+    tests.print(out)
+    untested = FoldingTable("Changed executable lines no recorded test runs", [Col("file", whole=PATH), Col("lines")])
     for path, lines in sorted(result.untested.items()):
         untested.add_row(os.path.relpath(path, root), format_ranges(line_ranges(lines, lines)))
-    out.print(untested)
+    untested.print(out)
