@@ -23,7 +23,7 @@ def _json(store: SQLiteStore, output: str) -> int:
 
 
 def _coverage(store: SQLiteStore, output: str) -> int:
-    return write_coverage_data(store.iter_records(), output)
+    return write_coverage_data(store.iter_records(), output, store.iter_records((STARTUP,)))
 
 
 #: Format name -> (writer, default output file).
@@ -38,7 +38,8 @@ FORMATS: Dict[str, "tuple[Callable[[SQLiteStore, str], int], str]"] = {
 @db_option
 @click.option("--format", "output_format", type=click.Choice(sorted(FORMATS)), default="keploy-yaml",
               show_default=True, help="keploy-yaml: Keploy's dedupData.yaml; json: every record; "
-              "coverage: a coverage.py data file with one context per request.")
+              "coverage: a coverage.py data file with one context per request and one, startup, for "
+              "code run outside requests.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: dedupData.yaml, requestcov.json or .coverage).")
 @reports_errors

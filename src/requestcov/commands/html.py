@@ -7,7 +7,8 @@ from typing import Optional
 
 import click
 
-from requestcov.commands._common import load_or_fail, records_source_options, reports_errors
+from requestcov.analysis.covered import display_percent
+from requestcov.commands._common import load_or_fail, load_startup_lines, records_source_options, reports_errors
 from requestcov.report.html import write_html_report
 
 
@@ -21,8 +22,10 @@ def command(db: Optional[str], from_file: Optional[str], output: str, title: str
     """Write a static HTML report: endpoints, files with the requests behind each
     line, and every test with the tests that duplicate or subsume it."""
     records = load_or_fail(db, from_file)
-    report = write_html_report(records, output, title=title)
-    share = "source not found" if report.percent is None else f"{report.percent:.1f}% of statements run by requests"
+    report = write_html_report(records, output, title=title, startup=load_startup_lines(db, from_file))
+    share = "source not found" if report.percent is None else (
+        f"{display_percent(report.percent, 1)} of {report.statements} statements run: {report.run_by_requests} by "
+        f"requests, {report.startup_only} only at start-up, {report.missed} missed")
     click.echo(
         f"wrote {report.pages} pages for {_count(report.requests, 'request')} and {_count(report.files, 'file')} "
         f"({share}) to {os.path.abspath(report.index)}",

@@ -8,7 +8,13 @@ from typing import Optional
 import click
 from rich.console import Console
 
-from requestcov.commands._common import json_option, load_or_fail, records_source_options, warn_if_served_unrecorded
+from requestcov.commands._common import (
+    json_option,
+    load_or_fail,
+    load_startup_lines,
+    records_source_options,
+    warn_if_served_unrecorded,
+)
 from requestcov.report.summary import summarize
 from requestcov.report.terminal import print_summary
 
@@ -18,9 +24,11 @@ from requestcov.report.terminal import print_summary
 @json_option
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most this many requests.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: Optional[int]) -> None:
-    """Show every recorded request: id, method, route, status, lines and files, with totals."""
+    """Show every recorded request: id, method, route, status, statements run
+    and files, with totals: statements run by requests, only at start-up,
+    and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
-    summary = summarize(load_or_fail(db, from_file))
+    summary = summarize(load_or_fail(db, from_file), load_startup_lines(db, from_file))
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
         return

@@ -7,6 +7,7 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
+from requestcov.analysis.covered import display_percent
 from requestcov.report.summary import Summary
 
 __all__ = ["print_summary"]
@@ -18,7 +19,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     table.add_column("method")
     table.add_column("route", overflow="fold")
     table.add_column("status", justify="right")
-    table.add_column("lines", justify="right")
+    table.add_column("stmts", justify="right")
     table.add_column("files", justify="right")
     table.add_column("ms", justify="right")
     rows = summary.rows if limit is None else summary.rows[:limit]
@@ -29,7 +30,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
         table.add_row(
             row.id, row.method, row.route or row.path,
             f"[{status_style}]{row.status}[/]" if status_style else str(row.status or ""),
-            str(row.lines), str(row.files), f"{row.duration_ms:.1f}",
+            str(row.statements), str(row.files), f"{row.duration_ms:.1f}",
         )
     console.print(table)
     hidden = len(summary.rows) - len(rows)
@@ -37,7 +38,12 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
         console.print(f"... {hidden} more requests (use --limit to show more)")
     totals = summary.totals
     console.print(
-        f"[bold]{totals.requests}[/] requests, [bold]{totals.lines}[/] distinct lines in "
-        f"[bold]{totals.files}[/] files, from {totals.processes} process"
-        f"{'es' if totals.processes != 1 else ''}"
+        f"[bold]{totals.requests}[/] requests ran [bold]{totals.run_by_requests}[/] of {totals.statements} "
+        f"statements ({display_percent(totals.percent_by_requests, 1)}) in {totals.files} files; "
+        f"start-up code ran {totals.startup_only} more, {totals.missed} never ran "
+        f"({display_percent(totals.percent, 1)} run in all, as `requestcov gaps` counts); "
+        f"from {totals.processes} process{'es' if totals.processes != 1 else ''}"
     )
+    if totals.files_without_source:
+        console.print(f"{totals.files_without_source} recorded file{'s' if totals.files_without_source != 1 else ''} "
+                      f"not found here: in no total, their recorded lines counted as statements per request")
