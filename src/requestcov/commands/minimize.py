@@ -27,7 +27,7 @@ from requestcov.commands._common import (
 @click.option("--show-dropped", is_flag=True, help="List the dropped tests in the table too.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: bool, time_limit: float,
             show_dropped: bool) -> None:
-    """Choose the smallest set of tests whose union still covers every line
+    """Choose the smallest set of tests whose union still covers every statement
     (and arc) the whole suite covers: greedy by default, exact with --exact."""
     index = load_index_or_fail(db, from_file)
     with user_errors():
@@ -50,7 +50,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: b
     table = Table(title=f"Keep {len(result.keep)} of {len(index)} tests")
     table.add_column("test")
     table.add_column("endpoint")
-    table.add_column("lines", justify="right")
+    table.add_column("stmts", justify="right")
     table.add_column("", justify="left")
     for test in result.keep:
         info = index.tests[test]
