@@ -17,7 +17,7 @@ from typing import Dict, List
 import coverage
 import pytest
 
-from requestcov.commands import export, gaps, html, report
+from requestcov.commands import export, gaps, hot, html, minimize, report
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 from tests.analysis.test_covered import KNOWN
@@ -98,6 +98,16 @@ def test_gaps_report_json_export_and_coverage_report_give_one_total(known_store:
     assert {key: dumped["statements"][key] for key in ("statements", "run_by_requests", "startup_only", "missed")} == {
         "statements": 12, "run_by_requests": 4, "startup_only": 5, "missed": 3}
     assert dumped["statements"]["percent"] == data["percent"]
+
+
+def test_hot_and_minimize_count_statements_as_report_does(known_store: Dict[str, str]) -> None:
+    db = known_store["db"]
+    per_test = {row["id"]: row["statements"] for row in run_json(report.command, "--db", db)["requests"]}
+    (endpoint,) = run_json(hot.command, "--db", db)["endpoints"]
+    assert {tuple(path["ids"]): path["statements"] for path in endpoint["paths"]} == {
+        ("set-0/test-1",): per_test["set-0/test-1"], ("set-0/test-2",): per_test["set-0/test-2"]}
+    table = run(minimize.command, "--db", db).stdout
+    assert "stmts" in table and re.search(r"set-0/test-1 .* 3 ", table)
 
 
 def _test_rows(index: str) -> Dict[str, int]:

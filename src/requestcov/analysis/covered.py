@@ -110,7 +110,10 @@ class StatementTable:
         """The statements ``lines`` (recorded in ``path``) cover, sorted; the
         lines themselves, sorted and distinct, when the file has no statements here."""
         table = self._map(path)
-        numbers = np.fromiter((int(line) for line in lines), dtype=np.int64)
+        if isinstance(lines, (list, tuple)):
+            numbers = np.asarray(lines, dtype=np.int64).reshape(-1)
+        else:
+            numbers = np.fromiter((int(line) for line in lines), dtype=np.int64)
         if table is None:
             return np.unique(numbers).tolist()
         numbers = numbers[(numbers >= 0) & (numbers < table.shape[0])]
