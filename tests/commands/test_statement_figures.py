@@ -19,7 +19,7 @@ import pytest
 
 from requestcov.commands import export, gaps, hot, html, minimize, report
 from requestcov.records import STARTUP, RequestRecord
-from requestcov.store import SQLiteStore
+from requestcov.store import SQLiteStore, load_records, write_dedup_yaml
 from tests.analysis.test_covered import KNOWN
 from tests.commands.conftest import run, run_json
 
@@ -191,3 +191,18 @@ def test_gaps_equals_coverage_py_run_for_real_with_start_up_and_requests_as_cont
     assert result["missed"] == len(missing) and result["files"][path]["missing"] == sorted(missing)
     assert result["percent"] == pytest.approx(expected_percent)
     assert result["startup_only"] == 4 and result["run_by_requests"] == 4  # 2, 4, 10, 24; 11, 15, 16, 17
+
+
+def test_without_start_up_records_the_figures_say_so(known_store: Dict[str, str]) -> None:
+    folder = Path(known_store["folder"])
+    dedup = folder / "dedupData.yaml"
+    write_dedup_yaml(load_records(known_store["db"]), dedup)
+    text = " ".join(run(report.command, "--from", str(dedup)).stdout.split())
+    # unused.py, which only start-up touched, is not in the file at all.
+    assert "2 requests ran 4 of 10 statements (40.0%)" in text
+    assert "start-up code unknown (no start-up records in a dedupData.yaml), 6 never ran" in text
+    result = run(gaps.command, "--from", str(dedup), "--json")
+    assert "holds no start-up records" in result.stderr
+    run(html.command, "--from", str(dedup), "-o", str(folder / "html"))
+    index = (folder / "html" / "index.html").read_text()
+    assert "no start-up records here, so start-up code counts as missed" in index

@@ -22,7 +22,8 @@ def command(db: Optional[str], from_file: Optional[str], output: str, title: str
     """Write a static HTML report: endpoints, files with the requests behind each
     line, and every test with the tests that duplicate or subsume it."""
     records = load_or_fail(db, from_file)
-    report = write_html_report(records, output, title=title, startup=load_startup_lines(db, from_file))
+    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    report = write_html_report(records, output, title=title, startup=startup)
     share = "source not found" if report.percent is None else (
         f"{display_percent(report.percent, 1)} of {report.statements} statements run: {report.run_by_requests} by "
         f"requests, {report.startup_only} only at start-up, {report.missed} missed")

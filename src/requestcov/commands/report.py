@@ -28,7 +28,8 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     and files, with totals: statements run by requests, only at start-up,
     and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
-    summary = summarize(load_or_fail(db, from_file), load_startup_lines(db, from_file))
+    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    summary = summarize(load_or_fail(db, from_file), startup)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
         return

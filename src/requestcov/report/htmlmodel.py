@@ -123,6 +123,9 @@ class ReportModel:
     files: List[FileEntry]
     duplicate_groups: List[DuplicateGroup]
     tally: Tally
+    #: False when the records came without start-up records (a dedupData.yaml):
+    #: start-up code then shows as missed, and the pages say so.
+    startup_known: bool = True
 
     @property
     def statement_count(self) -> int:
@@ -161,6 +164,7 @@ def build_model(records: Sequence[RequestRecord], title: str = "requestcov repor
     """``startup`` maps paths to the lines start-up records ran (none: a
     dedupData.yaml, whose start-up code then shows as missed)."""
     table = StatementTable(exclude)
+    startup_known = startup is not None
     startup = {path: list(lines) for path, lines in (startup or {}).items() if lines}
     test_pages = PageNames("tests")
     file_pages = PageNames("files")
@@ -214,7 +218,7 @@ def build_model(records: Sequence[RequestRecord], title: str = "requestcov repor
     for endpoint in endpoints.values():
         endpoint.paths = _code_paths(tests, endpoint.tests)
     ordered_endpoints = sorted(endpoints.values(), key=lambda entry: (-len(entry.tests), entry.name))
-    return ReportModel(title, tests, ordered_endpoints, files, groups, counted)
+    return ReportModel(title, tests, ordered_endpoints, files, groups, counted, startup_known)
 
 
 def _display_names(paths: List[str]) -> Dict[str, str]:

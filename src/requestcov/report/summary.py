@@ -51,6 +51,8 @@ class Totals:
     processes: int
     #: Files whose source is not here: their recorded lines are counted as lines.
     files_without_source: int
+    #: False without start-up records (a dedupData.yaml): start-up code then counts as missed.
+    startup_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Summary:
 
 def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, Iterable[int]]] = None,
               table: Optional[StatementTable] = None) -> Summary:
+    """``startup`` maps paths to the lines start-up records ran; None when
+    there are no start-up records to read (a dedupData.yaml)."""
     table = table or StatementTable()
     rows: List[RequestRow] = []
     union: Dict[str, Set[int]] = {}
@@ -91,6 +95,6 @@ def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, I
         requests=len(rows), files=sum(1 for item in counted.files if item.run),
         statements=counted.statements, run_by_requests=counted.by_requests, startup_only=counted.startup_only,
         missed=counted.missed, percent=counted.percent, percent_by_requests=counted.percent_by_requests,
-        processes=len(pids), files_without_source=len(counted.skipped),
+        processes=len(pids), files_without_source=len(counted.skipped), startup_known=startup is not None,
     )
     return Summary(rows, totals)

@@ -40,7 +40,9 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     console.print(
         f"[bold]{totals.requests}[/] requests ran [bold]{totals.run_by_requests}[/] of {totals.statements} "
         f"statements ({display_percent(totals.percent_by_requests, 1)}) in {totals.files} files; "
-        f"start-up code ran {totals.startup_only} more, {totals.missed} never ran "
+        + (f"start-up code ran {totals.startup_only} more, " if totals.startup_known
+           else "start-up code unknown (no start-up records in a dedupData.yaml), ")
+        + f"{totals.missed} never ran "
         f"({display_percent(totals.percent, 1)} run in all, as `requestcov gaps` counts); "
         f"from {totals.processes} process{'es' if totals.processes != 1 else ''}"
     )
