@@ -93,17 +93,27 @@ def test_gaps_warns_about_files_that_are_gone(tmp_path: Path, app_file: str):
     assert list(json.loads(result.stdout)["files"]) == [app_file]
 
 
-def test_gaps_counts_startup_code_unless_told_not_to(tmp_path: Path, app_file: str):
+def test_gaps_counts_startup_code_apart_and_never_as_missed(tmp_path: Path, app_file: str):
     path = tmp_path / "s.db"
     with SQLiteStore(path) as opened:
         opened.write([
             RequestRecord(test_id="a", lines={app_file: [2, 4]}),
             RequestRecord(test_id="startup", kind="startup", lines={app_file: [1, 7, 13]}),
+            # Code run for requests nobody recorded counts as nothing.
+            RequestRecord(test_id="served-unrecorded", kind="startup", start=5.0, lines={app_file: [8, 9]}),
         ])
-    with_startup = run_json(gaps.command, "--db", str(path))["files"][app_file]
+    data = run_json(gaps.command, "--db", str(path))
+    with_startup = data["files"][app_file]
     assert with_startup["missing"] == [3, 8, 9, 10, 14]
-    requests_only = run_json(gaps.command, "--db", str(path), "--no-startup")["files"][app_file]
-    assert requests_only["missing"] == [1, 3, 7, 8, 9, 10, 13, 14]
+    assert (with_startup["run_by_requests"], with_startup["startup_only"], with_startup["missed"]) == (2, 3, 5)
+    assert data["percent"] == pytest.approx(50.0) and data["percent_by_requests"] == pytest.approx(20.0)
+    requests_only = run_json(gaps.command, "--db", str(path), "--no-startup")
+    assert requests_only["files"][app_file]["missing"] == [3, 8, 9, 10, 14]
+    assert requests_only["percent"] == pytest.approx(20.0) and requests_only["startup_counted"] is False
+    table = run(gaps.command, "--db", str(path)).stdout
+    assert "50.0% of 10 statements run (2 by requests, 3 only at start-up), 5 missed" in table
+    table = run(gaps.command, "--db", str(path), "--no-startup").stdout
+    assert "20.0% of 10 statements run by requests (3 more only at start-up), 5 missed" in table
 
 
 # -- hot --------------------------------------------------------------------

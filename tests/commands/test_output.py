@@ -214,13 +214,14 @@ def test_report_from_a_dedup_yaml_shows_only_what_it_holds(tmp_path: Path, long_
     write_dedup_yaml(_records(long_app), source)
     table = run(report.command, "--from", str(source)).stdout
     header = next(line for line in table.splitlines() if "┃" in line)
-    assert [cell.strip() for cell in header.split("┃") if cell.strip()] == ["id", "lines", "files"]
+    assert [cell.strip() for cell in header.split("┃") if cell.strip()] == ["id", "stmts", "files"]
     assert "process" not in table and "0.0" not in table
     data = json.loads(run(report.command, "--from", str(source), "--json").stdout)
     assert data["totals"]["processes"] is None
     assert {(row["duration_ms"], row["pid"]) for row in data["requests"]} == {(None, None)}
     from_store = run(report.command, "--db", _store(tmp_path / "s.db", _records(long_app))).stdout
-    assert "from 1 process" in from_store and " ms " in from_store
+    store_header = next(line for line in from_store.splitlines() if "┃" in line)
+    assert "from 1 process" in from_store and "ms" in [cell.strip() for cell in store_header.split("┃")]
 
 
 def test_dedup_by_none_labels_each_test_with_its_own_endpoint(ordered_store: str, monkeypatch):

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, List, NoReturn, Optional, TypeVar
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, TypeVar
 
 import click
 from rich.console import Console
@@ -29,6 +29,7 @@ __all__ = [
     "json_option",
     "load_or_fail",
     "load_index_or_fail",
+    "load_startup_lines",
     "fail",
     "fail_if_empty",
     "user_errors",
@@ -115,14 +116,21 @@ def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRec
     return records
 
 
-def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
+def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
-    read one record at a time so large stores never sit in memory as lists."""
+    read one record at a time so large stores never sit in memory as lists.
+
+    With ``fold`` (the default) each test's lines are the statements it
+    covered, counted as every report counts them
+    (:mod:`requestcov.analysis.covered`); ``fold=False`` keeps the lines as
+    recorded, for analyses that map them through a diff."""
+    from requestcov.analysis.covered import fold_records
     from requestcov.analysis.index import build_index
     from requestcov.store import load_records
 
     with user_errors():
-        index = build_index(load_records(db, from_file))
+        records = load_records(db, from_file)
+        index = build_index(fold_records(records) if fold else records)
     fail_if_empty(len(index), db, from_file)
     return index
 
@@ -145,6 +153,26 @@ def output_width() -> Optional[int]:
     except (AttributeError, ValueError, OSError):  # stdout replaced by something without a descriptor
         pass
     return PIPE_WIDTH
+
+
+def load_startup_lines(db: Optional[str], from_file: Optional[str]) -> Dict[str, List[int]]:
+    """Lines the store's start-up records ran (imports, ``def`` lines, module
+    constants), merged across processes; ``served-unrecorded`` code (run for
+    requests nobody recorded) is left out, since nothing counts it as run. A
+    ``dedupData.yaml`` holds no start-up records: empty."""
+    if from_file is not None:
+        return {}
+    from requestcov.records import SERVED_UNRECORDED, STARTUP
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    lines: Dict[str, Set[int]] = {}
+    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        for record in store.iter_records((STARTUP,)):
+            if record.test_id == SERVED_UNRECORDED:
+                continue
+            for path, numbers in record.lines.items():
+                lines.setdefault(path, set()).update(numbers)
+    return {path: sorted(numbers) for path, numbers in lines.items()}
 
 
 def console() -> Console:

@@ -72,7 +72,7 @@ def _json(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], ou
 
 
 def _coverage(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str) -> int:
-    return write_coverage_data(records, output)
+    return write_coverage_data(records, output, startup)
 
 
 #: Format name -> (writer of the requests and start-up records, default output file).
@@ -88,7 +88,8 @@ FORMATS: Dict[str, "tuple[Callable[[Iterable[RequestRecord], Iterable[RequestRec
 @json_option
 @click.option("--format", "output_format", type=click.Choice(sorted(FORMATS)), default="keploy-yaml",
               show_default=True, help="keploy-yaml: Keploy's dedupData.yaml; json: every record; "
-              "coverage: a coverage.py data file with one context per request.")
+              "coverage: a coverage.py data file with one context per request and one, startup, for "
+              "code run outside requests.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: dedupData.yaml, requestcov.json or .coverage).")
 @reports_errors

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Optional
 
 import click
-from requestcov.analysis.gaps import find_gaps, format_ranges
+
+from requestcov.analysis.covered import StatementTable, display_percent
+from requestcov.analysis.gaps import GapsResult, find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
 from requestcov.commands._common import (
     console,
     display_path,
     json_option,
     load_index_or_fail,
+    load_startup_lines,
     print_json,
     records_source_options,
-    user_errors,
     warn,
     warn_if_served_unrecorded,
 )
@@ -22,44 +24,43 @@ from requestcov.records import natural_key
 from requestcov.report.terminal import PATH, Col, FoldingTable
 
 
-def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
-    from requestcov.records import SERVED_UNRECORDED
-    from requestcov.store import SQLiteStore, resolve_db_path
-
-    lines: Dict[str, set] = {}
-    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
-        for record in store.startup_records():
-            if record.test_id == SERVED_UNRECORDED:  # ran for requests nobody recorded
-                continue
-            for path, numbers in record.lines.items():
-                lines.setdefault(path, set()).update(numbers)
-    return {path: sorted(numbers) for path, numbers in lines.items()}
+def headline(result: GapsResult, count_startup: bool = True) -> str:
+    """The one-line total, saying what each number counts."""
+    if count_startup:
+        return (f"{display_percent(result.percent, 1)} of {result.statements} statements run "
+                f"({result.by_requests} by requests, {result.startup_only} only at start-up), "
+                f"{result.missed} missed")
+    return (f"{display_percent(result.percent_by_requests, 1)} of {result.statements} statements run by requests "
+            f"({result.startup_only} more only at start-up), {result.missed} missed")
 
 
 @click.command("gaps")
 @records_source_options
 @json_option
 @click.option("--startup/--no-startup", "include_startup", default=True, show_default=True,
-              help="Count code the store's start-up records ran outside requests (imports, "
-                   "module-level definitions) as run, as `coverage report` would; --no-startup "
-                   "counts requests only (what the HTML report's percentage counts, so the two "
-                   "numbers differ by the start-up code). A dedupData.yaml has no start-up records.")
+              help="Count statements only start-up code ran (imports, def lines, module constants) as run "
+                   "in the percentages, as `coverage report` does on `requestcov export --format coverage` "
+                   "(their `startup` context); --no-startup gives the share requests ran. Either way they "
+                   "are counted apart and never listed as missed. A dedupData.yaml has no start-up records.")
 @click.option("--rcfile", type=click.Path(dir_okay=False, exists=True), default=None,
               help="coverage.py configuration whose exclusions to use [default: the one coverage.py finds].")
 @click.option("--all", "show_all", is_flag=True, help="Also list fully covered files.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_startup: bool,
             rcfile: Optional[str], show_all: bool) -> None:
-    """Executable lines of the recorded files that no request ran, per file,
-    with the functions never entered. Percentages match `coverage report`."""
+    """Statements of the recorded files that nothing ran, per file, with the
+    functions never entered; statements only start-up code ran are counted
+    apart. The total and per-file percentages are `coverage report`'s on
+    `requestcov export --format coverage`."""
     warn_if_served_unrecorded(db, from_file)
-    index = load_index_or_fail(db, from_file)
+    index = load_index_or_fail(db, from_file, fold=False)  # folded below, with --rcfile's exclusions
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])
-    if include_startup and from_file is None:
-        for path, lines in _startup_lines(db).items():
-            covered[path] = sorted(set(covered.get(path, ())) | set(lines))
-    result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))
+    if from_file is not None:
+        warn("a dedupData.yaml holds no start-up records: statements run only at start-up "
+             "(imports, def lines) count as missed")
+    table_of_statements = StatementTable(exclusion_regex(rcfile if rcfile else True))
+    result = find_gaps(covered, startup=load_startup_lines(db, from_file), table=table_of_statements)
     skipped = sorted(result.skipped, key=lambda item: natural_key(item[0]))
     for path, reason in skipped:
         warn(f"skipped {path}: {reason}")
@@ -67,7 +68,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         print_json({
             "files": {
                 item.path: {
-                    "percent": round(item.percent, 2), "statements": item.statements, "executed": item.executed,
+                    "percent": round(item.percent if include_startup else item.percent_by_requests, 2),
+                    "statements": item.statements, "executed": item.executed,
+                    "run_by_requests": item.by_requests, "startup_only": item.startup_only,
+                    "missed": len(item.missing),
                     "missing": item.missing, "missing_ranges": format_ranges(item.ranges),
                     "functions_never_entered": [
                         {"name": function.name, "line": function.line, "end": function.body_end}
@@ -76,23 +80,30 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
                 }
                 for item in sorted(result.files, key=lambda item: natural_key(item.path))
             },
-            "percent": round(result.percent, 2),
+            "percent": round(result.percent if include_startup else result.percent_by_requests, 2),
+            "startup_counted": include_startup,
             "statements": result.statements,
             "executed": result.executed,
+            "run_by_requests": result.by_requests,
+            "startup_only": result.startup_only,
+            "missed": result.missed,
+            "percent_with_startup": round(result.percent, 2),
+            "percent_by_requests": round(result.percent_by_requests, 2),
             "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
         })
         return
     out = console()
-    table = FoldingTable(f"Code no request ran: {result.percent:.1f}% of {result.statements} statements covered", [
-        Col("file", whole=PATH), Col("stmts", "right"), Col("miss", "right"), Col("cover", "right"),
-        Col("missing"), Col("functions never entered"),
+    table = FoldingTable(f"Code no request ran: {headline(result, include_startup)}", [
+        Col("file", whole=PATH), Col("stmts", "right"), Col("miss", "right"), Col("start-up", "right"),
+        Col("cover", "right"), Col("missing"), Col("functions never entered"),
     ])
     for item in sorted(result.files, key=lambda item: natural_key(display_path(item.path))):
         if not item.missing and not show_all:
             continue
+        cover = item.percent if include_startup else item.percent_by_requests
         table.add_row(
-            display_path(item.path), str(item.statements), str(len(item.missing)), f"{item.percent:.0f}%",
-            format_ranges(item.ranges),
+            display_path(item.path), str(item.statements), str(len(item.missing)), str(item.startup_only),
+            display_percent(cover), format_ranges(item.ranges),
             ", ".join(f"{function.name} ({function.line})" for function in item.functions_never_entered),
         )
     table.print(out)

@@ -71,7 +71,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
                     "distinct_paths": len(item.paths),
                     "paths": [
                         {"count": path.count, "share": round(path.count / item.requests, 6),
-                         "lines": path.line_count, "ids": [str(index.tests[test].key) for test in path.tests]}
+                         "statements": path.line_count, "ids": [str(index.tests[test].key) for test in path.tests]}
                         for path in item.paths
                     ],
                     "rare_lines": {path: item.rare_lines[path] for path in sorted(item.rare_lines, key=natural_key)},

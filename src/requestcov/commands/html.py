@@ -7,7 +7,10 @@ from typing import Optional
 
 import click
 
-from requestcov.commands._common import json_option, load_or_fail, print_json, records_source_options, reports_errors
+from requestcov.analysis.covered import display_percent
+from requestcov.commands._common import (
+    json_option, load_or_fail, load_startup_lines, print_json, records_source_options, reports_errors,
+)
 from requestcov.report.html import write_html_report
 
 
@@ -24,12 +27,17 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, output: 
     # Pages list tests in the order they are given: the ids' natural order.
     records = sorted(load_or_fail(db, from_file),
                      key=lambda record: (record.key.natural, record.start, record.record_id or 0))
-    report = write_html_report(records, output, title=title)
+    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    report = write_html_report(records, output, title=title, startup=startup)
     if as_json:
         print_json({"index": os.path.abspath(report.index), "pages": report.pages, "requests": report.requests,
-                    "files": report.files, "percent": None if report.percent is None else round(report.percent, 2)})
+                    "files": report.files, "percent": None if report.percent is None else round(report.percent, 2),
+                    "statements": report.statements, "run_by_requests": report.run_by_requests,
+                    "startup_only": report.startup_only, "missed": report.missed})
         return
-    share = "source not found" if report.percent is None else f"{report.percent:.1f}% of statements run by requests"
+    share = "source not found" if report.percent is None else (
+        f"{display_percent(report.percent, 1)} of {report.statements} statements run: {report.run_by_requests} by "
+        f"requests, {report.startup_only} only at start-up, {report.missed} missed")
     click.echo(
         f"wrote {report.pages} pages for {_count(report.requests, 'request')} and {_count(report.files, 'file')} "
         f"({share}) to {os.path.abspath(report.index)}",

@@ -51,7 +51,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
     executable lines that no recorded test executes."""
     if (revisions is None) == (diff_file is None):
         fail("name the changes with exactly one of --diff REV[..REV] or --diff-file PATCH")
-    index = load_index_or_fail(db, from_file)
+    index = load_index_or_fail(db, from_file, fold=False)
     with user_errors():
         if diff_file is not None:
             try:

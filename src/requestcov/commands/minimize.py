@@ -89,7 +89,7 @@ def stderr_progress() -> Callable[[str], None]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr while --exact solves.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: bool, time_limit: float,
             show_dropped: bool, quiet: bool) -> None:
-    """Choose the smallest set of tests whose union still covers every line
+    """Choose the smallest set of tests whose union still covers every statement
     (and arc) the whole suite covers: greedy by default, exact with --exact.
     Says "optimal" only when proven; otherwise the best set found and a lower
     bound on the size of any set covering everything."""
@@ -124,7 +124,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: b
         return
     out = console()
     table = FoldingTable(f"Keep {len(result.keep)} of {len(index)} tests", [
-        Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("lines", "right"), Col(""),
+        Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("stmts", "right"), Col(""),
     ])
     for test in keep:
         info = index.tests[test]

@@ -10,6 +10,7 @@ from requestcov.commands._common import (
     console,
     json_option,
     load_or_fail,
+    load_startup_lines,
     print_json,
     records_source_options,
     warn_if_served_unrecorded,
@@ -35,9 +36,12 @@ def _json(summary: Summary, timings: bool) -> Dict[str, Any]:
 @json_option
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most this many requests.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: Optional[int]) -> None:
-    """Show every recorded request: id, method, route, status, lines and files, with totals."""
+    """Show every recorded request: id, method, route, status, statements run
+    and files, with totals: statements run by requests, only at start-up,
+    and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
-    summary = summarize(load_or_fail(db, from_file))
+    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    summary = summarize(load_or_fail(db, from_file), startup)
     timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:
         print_json(_json(summary, timings))

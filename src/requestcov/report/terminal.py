@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from requestcov.analysis.covered import display_percent
 from requestcov.report.summary import Summary
 
 __all__ = ["print_summary", "Col", "Whole", "FoldingTable", "fit_widths", "PLAIN", "ROUTE", "PATH", "ID"]
@@ -157,11 +158,13 @@ class FoldingTable:
     def render(self, width: int) -> Table:
         """The rich table, its column widths fitted to ``width`` cells."""
         count = len(self.columns)
-        overhead = 3 * count + 1  # a border left of each column and one at the end, one space each side
+        # A border left of each column and one at the end, a space each side
+        # of a cell but none against the table's outer borders.
+        overhead = 3 * count - 1
         widths: List[Optional[int]] = [None] * count
         if sum(self._natural) + overhead > width:
             widths = list(fit_widths(self._natural, self._stages(), width - overhead))
-        table = Table(title=self.title, title_justify=self.title_justify)  # type: ignore[arg-type]
+        table = Table(title=self.title, title_justify=self.title_justify, pad_edge=False)  # type: ignore[arg-type]
         for column, column_width in zip(self.columns, widths):
             table.add_column(column.header, justify=column.justify, overflow="fold",  # type: ignore[arg-type]
                              width=column_width)
@@ -185,7 +188,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     columns = [Col("id", whole=ID)]
     if requests:
         columns += [Col("method"), Col("route", whole=ROUTE), Col("status", "right")]
-    columns += [Col("lines", "right"), Col("files", "right")]
+    columns += [Col("stmts", "right"), Col("files", "right")]
     if timings:
         columns.append(Col("ms", "right"))
     table = FoldingTable("Requests recorded", columns, title_justify="left")
@@ -197,7 +200,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
         if requests:
             cells += [row.method, row.route or row.path,
                       Text("" if row.status is None else str(row.status), style=status_style)]
-        cells += [str(row.lines), str(row.files)]
+        cells += [str(row.statements), str(row.files)]
         if timings:
             cells.append(f"{row.duration_ms:.1f}")
         table.add_row(*cells)
@@ -206,8 +209,15 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     if hidden > 0:
         console.print(f"... {hidden} more requests (use --limit to show more)")
     totals = summary.totals
-    processes = (f", from {totals.processes} process{'es' if totals.processes != 1 else ''}" if timings else "")
+    processes = (f"; from {totals.processes} process{'es' if totals.processes != 1 else ''}" if timings else "")
     console.print(
-        f"[bold]{totals.requests}[/] requests, [bold]{totals.lines}[/] distinct lines in "
-        f"[bold]{totals.files}[/] files{processes}"
+        f"[bold]{totals.requests}[/] requests ran [bold]{totals.run_by_requests}[/] of {totals.statements} "
+        f"statements ({display_percent(totals.percent_by_requests, 1)}) in {totals.files} files; "
+        + (f"start-up code ran {totals.startup_only} more, " if totals.startup_known
+           else "start-up code unknown (no start-up records in a dedupData.yaml), ")
+        + f"{totals.missed} never ran "
+        f"({display_percent(totals.percent, 1)} run in all, as `requestcov gaps` counts){processes}"
     )
+    if totals.files_without_source:
+        console.print(f"{totals.files_without_source} recorded file{'s' if totals.files_without_source != 1 else ''} "
+                      f"not found here: in no total, their recorded lines counted as statements per request")
