@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, List, NoReturn, Optional, TypeVar
+from typing import Any, Callable, Iterable, List, NoReturn, Optional, Sequence, TypeVar
 
 import click
 from rich.console import Console
@@ -35,8 +35,12 @@ __all__ = [
     "console",
     "warn",
     "warn_if_served_unrecorded",
+    "warn_changed_files",
     "display_path",
 ]
+
+#: A pass over records on their way into an analysis (see ``analysis.versions``).
+RecordsFilter = Callable[[Iterable[RequestRecord]], Iterable[RequestRecord]]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,24 +106,30 @@ def fail_if_empty(count: int, db: Optional[str], from_file: Optional[str] = None
         fail(f"no requests recorded in {_source(db, from_file)}")
 
 
-def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRecord]:
-    """All request records from the chosen source, or a clean error."""
+def load_or_fail(db: Optional[str], from_file: Optional[str],
+                 through: Optional[RecordsFilter] = None) -> List[RequestRecord]:
+    """All request records from the chosen source (passed ``through`` a
+    filter when given), or a clean error."""
     from requestcov.store import load_records
 
     with user_errors():
-        records = list(load_records(db, from_file))
+        loaded = load_records(db, from_file)
+        records = list(through(loaded) if through is not None else loaded)
     fail_if_empty(len(records), db, from_file)
     return records
 
 
-def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
+def load_index_or_fail(db: Optional[str], from_file: Optional[str],
+                       through: Optional[RecordsFilter] = None) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
-    read one record at a time so large stores never sit in memory as lists."""
+    read one record at a time so large stores never sit in memory as lists
+    (each passed ``through`` a filter when given)."""
     from requestcov.analysis.index import build_index
     from requestcov.store import load_records
 
     with user_errors():
-        index = build_index(load_records(db, from_file))
+        loaded = load_records(db, from_file)
+        index = build_index(through(loaded) if through is not None else loaded)
     fail_if_empty(len(index), db, from_file)
     return index
 
@@ -140,6 +150,15 @@ def display_path(path: str) -> str:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+def warn_changed_files(changed: Sequence[Any], treatment: Callable[[Any], str]) -> None:
+    """One warning per recorded file that changed since it was recorded
+    (:class:`~requestcov.analysis.versions.ChangedFile`), the same words in
+    every command: what happened to it, then ``treatment(file)``, what the
+    command did about it."""
+    for item in changed:
+        warn(f"{display_path(item.path)} {item.describe()}: {treatment(item)}")
 
 
 def warn_if_served_unrecorded(db: Optional[str], from_file: Optional[str]) -> None:

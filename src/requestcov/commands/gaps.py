@@ -9,6 +9,7 @@ from rich.table import Table
 
 from requestcov.analysis.gaps import find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
+from requestcov.analysis.versions import ChangedFile, RecordedVersions
 from requestcov.commands._common import (
     console,
     display_path,
@@ -18,22 +19,30 @@ from requestcov.commands._common import (
     records_source_options,
     user_errors,
     warn,
+    warn_changed_files,
     warn_if_served_unrecorded,
 )
 
 
-def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
+def _startup_lines(db: Optional[str], versions: RecordedVersions) -> Dict[str, List[int]]:
     from requestcov.records import SERVED_UNRECORDED
     from requestcov.store import SQLiteStore, resolve_db_path
 
     lines: Dict[str, set] = {}
     with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
-        for record in store.startup_records():
+        for record in versions.current_only(store.startup_records()):
             if record.test_id == SERVED_UNRECORDED:  # ran for requests nobody recorded
                 continue
             for path, numbers in record.lines.items():
                 lines.setdefault(path, set()).update(numbers)
     return {path: sorted(numbers) for path, numbers in lines.items()}
+
+
+def _treatment(item: ChangedFile) -> str:
+    """Gaps reads the source now: lines recorded from another version are left out."""
+    if item.missing or not item.current:
+        return "not analysed"
+    return f"only the {item.current} record{'s' if item.current != 1 else ''} of it as it is now are counted"
 
 
 @click.command("gaps")
@@ -50,16 +59,23 @@ def _startup_lines(db: Optional[str]) -> Dict[str, List[int]]:
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_startup: bool,
             rcfile: Optional[str], show_all: bool) -> None:
     """Executable lines of the recorded files that no request ran, per file,
-    with the functions never entered. Percentages match `coverage report`."""
+    with the functions never entered. Percentages match `coverage report`.
+
+    A file changed since it was recorded counts only the records of it as it
+    is now; one that no such record ran is not analysed (each is named in a
+    warning and under "changed_since_recording" in --json)."""
     warn_if_served_unrecorded(db, from_file)
-    index = load_index_or_fail(db, from_file)
+    versions = RecordedVersions()
+    index = load_index_or_fail(db, from_file, through=versions.current_only)
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])
     if include_startup and from_file is None:
-        for path, lines in _startup_lines(db).items():
+        for path, lines in _startup_lines(db, versions).items():
             covered[path] = sorted(set(covered.get(path, ())) | set(lines))
     result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))
+    changed = versions.changed()
+    warn_changed_files(changed, _treatment)
     for path, reason in result.skipped:
         warn(f"skipped {path}: {reason}")
     if as_json:
@@ -79,6 +95,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             "statements": result.statements,
             "executed": result.executed,
             "skipped": [{"path": path, "reason": reason} for path, reason in result.skipped],
+            "changed_since_recording": [
+                {"path": item.path, "missing": item.missing, "records": item.records, "other_version": item.stale}
+                for item in changed
+            ],
         })
         return
     out = console()

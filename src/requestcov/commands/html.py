@@ -7,7 +7,8 @@ from typing import Optional
 
 import click
 
-from requestcov.commands._common import load_or_fail, records_source_options, reports_errors
+from requestcov.analysis.versions import ChangedFile, RecordedVersions
+from requestcov.commands._common import load_or_fail, records_source_options, reports_errors, warn_changed_files
 from requestcov.report.html import write_html_report
 
 
@@ -19,8 +20,13 @@ from requestcov.report.html import write_html_report
 @reports_errors
 def command(db: Optional[str], from_file: Optional[str], output: str, title: str) -> None:
     """Write a static HTML report: endpoints, files with the requests behind each
-    line, and every test with the tests that duplicate or subsume it."""
-    records = load_or_fail(db, from_file)
+    line, and every test with the tests that duplicate or subsume it.
+
+    A file changed since it was recorded shows only the records of it as it
+    is now (one that no such record ran is left out); a warning names each."""
+    versions = RecordedVersions()
+    records = load_or_fail(db, from_file, through=versions.current_only)
+    warn_changed_files(versions.changed(), _treatment)
     report = write_html_report(records, output, title=title)
     share = "source not found" if report.percent is None else f"{report.percent:.1f}% of statements run by requests"
     click.echo(
@@ -28,6 +34,12 @@ def command(db: Optional[str], from_file: Optional[str], output: str, title: str
         f"({share}) to {os.path.abspath(report.index)}",
         err=True,
     )
+
+
+def _treatment(item: ChangedFile) -> str:
+    if item.missing or not item.current:
+        return "left out of the report"
+    return f"the report shows only the {_count(item.current, 'record')} of it as it is now"
 
 
 def _count(number: int, noun: str) -> str:
