@@ -42,7 +42,9 @@ def _treatment(item: ChangedFile) -> str:
     """Gaps reads the source now: lines recorded from another version are left out."""
     if item.missing or not item.current:
         return "not analysed"
-    return f"only the {item.current} record{'s' if item.current != 1 else ''} of it as it is now are counted"
+    if item.current == 1:
+        return "only the 1 record of it as it is now is counted"
+    return f"only the {item.current} records of it as it is now are counted"
 
 
 @click.command("gaps")
