@@ -20,13 +20,12 @@ result says which files those are (``unmapped``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
-
-import hashlib
 
 from requestcov.analysis.diff import FileChange, LineMap, git_file_bytes, git_file_diff, parse_unified_diff
 from requestcov.analysis.index import CoverageIndex

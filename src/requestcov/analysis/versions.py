@@ -26,8 +26,9 @@ What the commands do with a changed file (documented in each):
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from requestcov.fileversions import file_sha256
 from requestcov.records import FileVersion, RequestRecord, TestKey
@@ -71,13 +72,19 @@ class RecordedVersions:
         #: path -> SHA-256 now (None: the file cannot be read, or is gone).
         self._now: Dict[str, Optional[str]] = {}
         #: path -> records that ran it, and of those the ones of another version.
-        self._records: Dict[str, int] = {}
+        self._records: "Counter[str]" = Counter()
         self._stale: Dict[str, int] = {}
-        self._version_sets: Dict[FrozenSet[Tuple[str, FileVersion]], Dict[str, FileVersion]] = {}
+        #: Distinct sets of versions, by their paths and the identities of
+        #: their versions (a store hands out one object per version: no
+        #: dataclass is hashed per record), with the paths of another version
+        #: than the file now; the value keeps those objects alive.
+        self._version_sets: Dict[Tuple[Any, ...], Tuple[Dict[str, FileVersion], List[str]]] = {}
         self._test_versions: Dict[TestKey, Dict[str, FileVersion]] = {}
         #: repository root -> recorded files in it.
         self._repositories: Dict[str, int] = {}
         self._seen_versions: Dict[Tuple[str, FileVersion], bool] = {}
+        #: id(version) -> (the version, path -> is it current): the fast path of is_current.
+        self._by_identity: Dict[int, Tuple[FileVersion, Dict[str, bool]]] = {}
 
     # -- the file now -------------------------------------------------------
 
@@ -90,6 +97,15 @@ class RecordedVersions:
         """True unless the record's version of ``path`` is known and is not the file now."""
         if version is None:
             return True
+        known = self._by_identity.get(id(version))
+        if known is None or known[0] is not version:
+            known = self._by_identity[id(version)] = (version, {})
+        current = known[1].get(path)
+        if current is None:
+            current = known[1][path] = self._is_current(path, version)
+        return current
+
+    def _is_current(self, path: str, version: FileVersion) -> bool:
         key = (path, version)
         current = self._seen_versions.get(key)
         if current is None:
@@ -102,21 +118,28 @@ class RecordedVersions:
 
     def _note(self, record: RequestRecord) -> List[str]:
         """Count the record; return the files it ran in another version."""
+        paths = record.lines.keys() if record.arcs is None else set(record.lines).union(record.arcs)
+        self._records.update(paths)
         versions = record.versions
-        stale: List[str] = []
-        for path in (record.lines if record.arcs is None else set(record.lines).union(record.arcs)):
-            self._records[path] = self._records.get(path, 0) + 1
-            if versions and not self.is_current(path, versions.get(path)):
-                self._stale[path] = self._stale.get(path, 0) + 1
-                stale.append(path)
-        if self._per_test and versions:
-            shared = frozenset(versions.items())
-            known = self._version_sets.setdefault(shared, versions)
+        if not versions:
+            return []
+        # Records share their versions: each distinct set is compared once.
+        shared = (tuple(versions), tuple(map(id, versions.values())))
+        known = self._version_sets.get(shared)
+        if known is None:
+            kept = dict(versions)  # a copy: current_only edits the record's own
+            known = self._version_sets[shared] = (
+                kept, [path for path, version in kept.items() if not self.is_current(path, version)])
+        kept, stale_paths = known
+        stale = [path for path in stale_paths if path in paths]
+        for path in stale:
+            self._stale[path] = self._stale.get(path, 0) + 1
+        if self._per_test:
             earlier = self._test_versions.get(record.key)
             if earlier is None:
-                self._test_versions[record.key] = known
-            elif any(path not in earlier for path in known):  # another request of the same test
-                self._test_versions[record.key] = {**known, **earlier}
+                self._test_versions[record.key] = kept
+            elif any(path not in earlier for path in kept):  # another request of the same test
+                self._test_versions[record.key] = {**kept, **earlier}
         return stale
 
     def watch(self, records: Iterable[RequestRecord]) -> Iterator[RequestRecord]:
