@@ -140,6 +140,10 @@ def head_commit(root: str) -> Optional[str]:
     commit = _head_from_files(git_folder)
     if commit is not None:
         return commit
+    if getattr(subprocess.Popen, "__module__", "subprocess") != "subprocess":
+        # gevent's or eventlet's patched subprocess would wait on their hub,
+        # which the writer's real thread does not run.
+        return None
     try:
         completed = subprocess.run(
             ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True, text=True,
