@@ -101,7 +101,7 @@ def _warn_unmapped(unmapped: Dict[str, str], matched_by_suffix: Dict[str, str], 
 @click.option("--diff", "revisions", metavar="REV[..REV]", default=None,
               help="Changes from git: REV against the work tree, or between REV..REV.")
 @click.option("--diff-file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="A unified diff file, instead of asking git.")
+              help="A unified diff file, instead of asking git (its new side is taken to be the work tree).")
 @click.option("--repo", type=click.Path(file_okay=False, exists=True), default=None,
               help="Repository (or, with --diff-file, folder) the diff's paths are relative to "
                    "[default: the git repository of the recorded files, else of the current folder].")
