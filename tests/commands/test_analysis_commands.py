@@ -204,3 +204,45 @@ def test_hot_rare_ranges_span_only_rare_statements(tmp_path: Path) -> None:
     flat = " ".join(table.split())
     assert "views.py: 2, 4, 8-9" in flat, table
     assert "gone.py: 5-6, 9" in flat, table
+
+
+def _brute_force_minimum(sets) -> int:
+    import itertools
+
+    universe = frozenset().union(*sets)
+    for size in range(len(sets) + 1):
+        for chosen in itertools.combinations(sets, size):
+            if frozenset().union(*chosen) == universe:
+                return size
+    raise AssertionError("unreachable")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.frozensets(st.integers(1, 10), min_size=1, max_size=5), min_size=1, max_size=6))
+def test_minimize_command_known_answers_on_random_suites(sets):
+    """Through the command line, on a real dedupData.yaml: greedy keeps a
+    cover of everything and says optimal only when it is; --exact keeps a
+    cover of the brute-force optimum's size and says so."""
+    import json
+    import tempfile
+
+    pytest.importorskip("scipy")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "dedupData.yaml")
+        write_dedup_yaml([RequestRecord(test_id=f"t{number}", lines={"/x.py": sorted(lines)})
+                          for number, lines in enumerate(sets)], path)
+        optimum = _brute_force_minimum(sets)
+        for extra in ((), ("--exact",)):
+            data = json.loads(run(minimize.command, "--from", path, "--json", *extra).stdout)
+            kept = frozenset().union(*(sets[int(name[1:])] for name in data["keep"]))
+            assert kept == frozenset().union(*sets)
+            assert data["optimal"] == (len(data["keep"]) == data["lower_bound"])
+            assert data["verdict"] == ("optimal" if data["optimal"] else f"best found, lower bound {data['lower_bound']}")
+            if data["optimal"]:
+                assert len(data["keep"]) == optimum
+            if extra:
+                assert data["optimal"] and len(data["keep"]) == optimum

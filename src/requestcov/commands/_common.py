@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, List, NoReturn, Optional, Sequence, TypeVar
 
@@ -33,6 +34,8 @@ __all__ = [
     "user_errors",
     "print_json",
     "console",
+    "output_width",
+    "natural_tests",
     "warn",
     "warn_if_served_unrecorded",
     "warn_changed_files",
@@ -134,9 +137,36 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str],
     return index
 
 
+#: Width of the output when it goes to no terminal and ``COLUMNS`` is unset:
+#: a file or a pipe reads like a wide terminal; tables fold beyond it.
+PIPE_WIDTH = 160
+
+
+def output_width() -> Optional[int]:
+    """The one width policy of every command's output: ``COLUMNS`` when set,
+    else the terminal's own width (None: rich asks the terminal), else
+    :data:`PIPE_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if os.isatty(sys.stdout.fileno()):
+            return None
+    except (AttributeError, ValueError, OSError):  # stdout replaced by something without a descriptor
+        pass
+    return PIPE_WIDTH
+
+
 def console() -> Console:
-    """The console tables go to (stdout; wide enough not to wrap in pipes)."""
-    return Console(soft_wrap=False, width=None if os.isatty(1) else 160)
+    """The console every command prints its tables and lines to (stdout),
+    as wide as :func:`output_width` says."""
+    return Console(soft_wrap=False, width=output_width())
+
+
+def natural_tests(index: Any, tests: Iterable[int]) -> List[int]:
+    """Index test numbers in the natural order of their ids (test-2 before
+    test-10): the order every listing of tests uses."""
+    return sorted(tests, key=lambda test: (index.tests[test].key.natural, test))
 
 
 def display_path(path: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 import click
-from rich.table import Table
-
 from requestcov.analysis.gaps import find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
 from requestcov.analysis.versions import ChangedFile, RecordedVersions
@@ -22,6 +20,8 @@ from requestcov.commands._common import (
     warn_changed_files,
     warn_if_served_unrecorded,
 )
+from requestcov.records import natural_key
+from requestcov.report.terminal import PATH, Col, FoldingTable
 
 
 def _startup_lines(db: Optional[str], versions: RecordedVersions) -> Dict[str, List[int]]:
@@ -78,7 +78,8 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
     result = find_gaps(covered, exclusion_regex(rcfile if rcfile else True))
     changed = versions.changed()
     warn_changed_files(changed, _treatment)
-    for path, reason in result.skipped:
+    skipped = sorted(result.skipped, key=lambda item: natural_key(item[0]))
+    for path, reason in skipped:
         warn(f"skipped {path}: {reason}")
     if as_json:
         print_json({
@@ -91,12 +92,12 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
                         for function in item.functions_never_entered
                     ],
                 }
-                for item in result.files
+                for item in sorted(result.files, key=lambda item: natural_key(item.path))
             },
             "percent": round(result.percent, 2),
             "statements": result.statements,
             "executed": result.executed,
-            "skipped": [{"path": path, "reason": reason} for path, reason in result.skipped],
+            "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
             "changed_since_recording": [
                 {"path": item.path, "missing": item.missing, "records": item.records, "other_version": item.stale}
                 for item in changed
@@ -104,14 +105,11 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         })
         return
     out = console()
-    table = Table(title=f"Code no request ran: {result.percent:.1f}% of {result.statements} statements covered")
-    table.add_column("file", overflow="fold")
-    table.add_column("stmts", justify="right")
-    table.add_column("miss", justify="right")
-    table.add_column("cover", justify="right")
-    table.add_column("missing")
-    table.add_column("functions never entered")
-    for item in result.files:
+    table = FoldingTable(f"Code no request ran: {result.percent:.1f}% of {result.statements} statements covered", [
+        Col("file", whole=PATH), Col("stmts", "right"), Col("miss", "right"), Col("cover", "right"),
+        Col("missing"), Col("functions never entered"),
+    ])
+    for item in sorted(result.files, key=lambda item: natural_key(display_path(item.path))):
         if not item.missing and not show_all:
             continue
         table.add_row(
@@ -119,4 +117,4 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             format_ranges(item.ranges),
             ", ".join(f"{function.name} ({function.line})" for function in item.functions_never_entered),
         )
-    out.print(table)
+    table.print(out)

@@ -13,7 +13,6 @@ import os
 from typing import Dict, Optional, Tuple
 
 import click
-from rich.table import Table
 
 from requestcov.analysis.diff import diff_target, git_diff, git_toplevel, looks_like_a_diff, parse_unified_diff
 from requestcov.analysis.gaps import format_ranges, line_ranges
@@ -26,6 +25,7 @@ from requestcov.commands._common import (
     fail,
     json_option,
     load_index_or_fail,
+    natural_tests,
     print_json,
     records_source_options,
     user_errors,
@@ -33,6 +33,7 @@ from requestcov.commands._common import (
     warn_changed_files,
 )
 from requestcov.errors import RequestcovError
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable
 
 
 def _folder_of_recorded_files(index: CoverageIndex) -> Optional[str]:
@@ -140,10 +141,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
     name = lambda test: str(index.tests[test].key)  # noqa: E731
     if as_json:
         print_json({
-            "tests": [name(test) for test in result.tests],
+            "tests": [name(test) for test in natural_tests(index, result.tests)],
             "untested_changed_lines": result.untested,
             "changed_lines": result.changed,
-            "lines_hit": {name(test): hits for test, hits in result.lines_hit.items()},
+            "lines_hit": {name(test): result.lines_hit[test] for test in natural_tests(index, result.lines_hit)},
             "matched_by_suffix": result.matched_by_suffix,
             "mapped_from_recorded_commits": result.mapped,
             "not_mapped": result.unmapped,
@@ -153,28 +154,24 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
         })
         return
     out = console()
-    where = root
+    # Plain lines, never wrapped or read as markup: paths stay whole.
     if not changes:
-        out.print(f"no changed lines in {where} ({described})")
+        click.echo(f"no changed lines in {root} ({described})")
         return
-    out.print(f"changes: {described} in {where}")
+    click.echo(f"changes: {described} in {root}")
     for path, commits in sorted(result.mapped.items()):
-        out.print(f"recorded lines of {display_path(path)} read through the diff from "
-                  f"commit{'s' if len(commits) != 1 else ''} {', '.join(commit[:12] for commit in commits)}")
-    tests = Table(title=f"{len(result.tests)} recorded tests executed changed lines")
-    tests.add_column("test")
-    tests.add_column("endpoint")
-    tests.add_column("changed lines it ran")
-    for test in result.tests:
+        click.echo(f"recorded lines of {display_path(path)} read through the diff from "
+                   f"commit{'s' if len(commits) != 1 else ''} {', '.join(commit[:12] for commit in commits)}")
+    tests = FoldingTable(f"{len(result.tests)} recorded tests executed changed lines",
+                         [Col("test", whole=ID), Col("endpoint", whole=ROUTE), Col("changed lines it ran", whole=PATH)])
+    for test in natural_tests(index, result.tests):
         hits = "; ".join(
             f"{display_path(path)}: {format_ranges(line_ranges(lines, lines))}"
             for path, lines in sorted(result.lines_hit[test].items())
         )
         tests.add_row(name(test), index.tests[test].endpoint, hits)
-    out.print(tests)
-    untested = Table(title="Changed executable lines no recorded test runs")
-    untested.add_column("file")
-    untested.add_column("lines")
+    tests.print(out)
+    untested = FoldingTable("Changed executable lines no recorded test runs", [Col("file", whole=PATH), Col("lines")])
     for path, lines in sorted(result.untested.items()):
         untested.add_row(display_path(path), format_ranges(line_ranges(lines, lines)))
-    out.print(untested)
+    untested.print(out)

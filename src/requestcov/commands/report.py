@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-import json
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import click
-from rich.console import Console
 
-from requestcov.commands._common import json_option, load_or_fail, records_source_options, warn_if_served_unrecorded
-from requestcov.report.summary import summarize
+from requestcov.commands._common import (
+    console,
+    json_option,
+    load_or_fail,
+    print_json,
+    records_source_options,
+    warn_if_served_unrecorded,
+)
+from requestcov.report.summary import Summary, summarize
 from requestcov.report.terminal import print_summary
+
+
+def _json(summary: Summary, timings: bool) -> Dict[str, Any]:
+    """The summary as JSON; without timings (a dedupData.yaml) durations,
+    process ids and the process count are null, not zeros nobody measured."""
+    data = summary.to_json()
+    if not timings:
+        for row in data["requests"]:
+            row["duration_ms"] = None
+            row["pid"] = None
+        data["totals"]["processes"] = None
+    return data
 
 
 @click.command("report")
@@ -21,7 +38,8 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     """Show every recorded request: id, method, route, status, lines and files, with totals."""
     warn_if_served_unrecorded(db, from_file)
     summary = summarize(load_or_fail(db, from_file))
+    timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2))
+        print_json(_json(summary, timings))
         return
-    print_summary(summary, Console(), limit)
+    print_summary(summary, console(), limit, timings=timings)

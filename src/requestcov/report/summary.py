@@ -47,9 +47,10 @@ def summarize(records: Iterable[RequestRecord]) -> Summary:
     rows: List[RequestRow] = []
     union: Dict[str, Set[int]] = {}
     pids: Set[int] = set()
-    # The store keeps records in the order they were written, which is
-    # completion order batched per process; people read them by start time.
-    for record in sorted(records, key=lambda record: (record.start, record.record_id or 0)):
+    # The store keeps records in the order they were written, which changes
+    # from one replay to the next: rows follow the ids' natural order
+    # (test-2 before test-10), requests of one test by start time.
+    for record in sorted(records, key=lambda record: (record.key.natural, record.start, record.record_id or 0)):
         rows.append(
             RequestRow(
                 id=str(record.key), test_set=record.test_set, method=record.method, route=record.route,
