@@ -115,19 +115,21 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
     so code whose lines moved still finds its tests."""
     if (revisions is None) == (diff_file is None):
         fail("name the changes with exactly one of --diff REV[..REV] or --diff-file PATCH")
+    text = ""
+    if diff_file is not None:
+        try:
+            with open(diff_file, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError as error:
+            fail(f"cannot read {diff_file}: {error.strerror or error}")
+        if not looks_like_a_diff(text):
+            fail(f"{diff_file} is not a unified diff (no '--- a/FILE', '+++ b/FILE' or '@@' lines)")
     versions = RecordedVersions(per_test=True)
     index = load_index_or_fail(db, from_file, through=versions.watch)
     with user_errors():
         root, in_git = _repository(repo, index, versions, need_git=diff_file is None)
         target: Optional[str] = None
         if diff_file is not None:
-            try:
-                with open(diff_file, encoding="utf-8", errors="replace") as handle:
-                    text = handle.read()
-            except OSError as error:
-                fail(f"cannot read {diff_file}: {error.strerror or error}")
-            if not looks_like_a_diff(text):
-                fail(f"{diff_file} is not a unified diff (no '--- a/FILE', '+++ b/FILE' or '@@' lines)")
             described = f"the diff in {display_path(diff_file)}"
         else:
             text = git_diff(str(revisions), root)
