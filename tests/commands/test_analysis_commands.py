@@ -181,7 +181,7 @@ def test_impact_from_git(tmp_path: Path, store: str, app_file: str):
     assert data["tests"] == ["t4"]
     assert data["untested_changed_lines"] == {app_file: [10]}
     result = run(impact.command, "--db", store, "--diff", "no-such-revision", expect=1)
-    assert result.stderr.startswith("Error: git diff") and "Traceback" not in result.output
+    assert "\nError: git diff" in "\n" + result.stderr and "Traceback" not in result.output
 
 
 def test_impact_needs_exactly_one_source_of_changes(store: str):

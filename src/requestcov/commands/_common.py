@@ -12,9 +12,9 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, TypeVar
 
 import click
 from rich.console import Console
@@ -39,8 +39,12 @@ __all__ = [
     "natural_tests",
     "warn",
     "warn_if_served_unrecorded",
+    "warn_changed_files",
     "display_path",
 ]
+
+#: A pass over records on their way into an analysis (see ``analysis.versions``).
+RecordsFilter = Callable[[Iterable[RequestRecord]], Iterable[RequestRecord]]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,19 +110,24 @@ def fail_if_empty(count: int, db: Optional[str], from_file: Optional[str] = None
         fail(f"no requests recorded in {_source(db, from_file)}")
 
 
-def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRecord]:
-    """All request records from the chosen source, or a clean error."""
+def load_or_fail(db: Optional[str], from_file: Optional[str],
+                 through: Optional[RecordsFilter] = None) -> List[RequestRecord]:
+    """All request records from the chosen source (passed ``through`` a
+    filter when given), or a clean error."""
     from requestcov.store import load_records
 
     with user_errors():
-        records = list(load_records(db, from_file))
+        loaded = load_records(db, from_file)
+        records = list(through(loaded) if through is not None else loaded)
     fail_if_empty(len(records), db, from_file)
     return records
 
 
-def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True) -> Any:
+def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True,
+                       through: Optional[RecordsFilter] = None) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
-    read one record at a time so large stores never sit in memory as lists.
+    read one record at a time so large stores never sit in memory as lists
+    (each passed ``through`` a filter when given).
 
     With ``fold`` (the default) each test's lines are the statements it
     covered, counted as every report counts them
@@ -129,8 +138,10 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
     from requestcov.store import load_records
 
     with user_errors():
-        records = load_records(db, from_file)
-        index = build_index(fold_records(records) if fold else records)
+        loaded = load_records(db, from_file)
+        if through is not None:
+            loaded = through(loaded)
+        index = build_index(fold_records(loaded) if fold else loaded)
     fail_if_empty(len(index), db, from_file)
     return index
 
@@ -155,10 +166,12 @@ def output_width() -> Optional[int]:
     return PIPE_WIDTH
 
 
-def load_startup_lines(db: Optional[str], from_file: Optional[str]) -> Dict[str, List[int]]:
+def load_startup_lines(db: Optional[str], from_file: Optional[str],
+                       through: Optional[RecordsFilter] = None) -> Dict[str, List[int]]:
     """Lines the store's start-up records ran (imports, ``def`` lines, module
-    constants), merged across processes; ``served-unrecorded`` code (run for
-    requests nobody recorded) is left out, since nothing counts it as run. A
+    constants), merged across processes (each record passed ``through`` a
+    filter when given); ``served-unrecorded`` code (run for requests nobody
+    recorded) is left out, since nothing counts it as run. A
     ``dedupData.yaml`` holds no start-up records: empty."""
     if from_file is not None:
         return {}
@@ -167,7 +180,8 @@ def load_startup_lines(db: Optional[str], from_file: Optional[str]) -> Dict[str,
 
     lines: Dict[str, Set[int]] = {}
     with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
-        for record in store.iter_records((STARTUP,)):
+        startup: Iterable[RequestRecord] = store.iter_records((STARTUP,))
+        for record in through(startup) if through is not None else startup:
             if record.test_id == SERVED_UNRECORDED:
                 continue
             for path, numbers in record.lines.items():
@@ -198,6 +212,15 @@ def display_path(path: str) -> str:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+def warn_changed_files(changed: Sequence[Any], treatment: Callable[[Any], str]) -> None:
+    """One warning per recorded file that changed since it was recorded
+    (:class:`~requestcov.analysis.versions.ChangedFile`), the same words in
+    every command: what happened to it, then ``treatment(file)``, what the
+    command did about it."""
+    for item in changed:
+        warn(f"{display_path(item.path)} {item.describe()}: {treatment(item)}")
 
 
 def warn_if_served_unrecorded(db: Optional[str], from_file: Optional[str]) -> None:

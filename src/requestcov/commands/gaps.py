@@ -9,6 +9,7 @@ import click
 from requestcov.analysis.covered import StatementTable, display_percent
 from requestcov.analysis.gaps import GapsResult, find_gaps, format_ranges
 from requestcov.analysis.statements import exclusion_regex
+from requestcov.analysis.versions import ChangedFile, RecordedVersions
 from requestcov.commands._common import (
     console,
     display_path,
@@ -18,6 +19,7 @@ from requestcov.commands._common import (
     print_json,
     records_source_options,
     warn,
+    warn_changed_files,
     warn_if_served_unrecorded,
 )
 from requestcov.records import natural_key
@@ -32,6 +34,15 @@ def headline(result: GapsResult, count_startup: bool = True) -> str:
                 f"{result.missed} missed")
     return (f"{display_percent(result.percent_by_requests, 1)} of {result.statements} statements run by requests "
             f"({result.startup_only} more only at start-up), {result.missed} missed")
+
+
+def _treatment(item: ChangedFile) -> str:
+    """Gaps reads the source now: lines recorded from another version are left out."""
+    if item.missing or not item.current:
+        return "not analysed"
+    if item.current == 1:
+        return "only the 1 record of it as it is now is counted"
+    return f"only the {item.current} records of it as it is now are counted"
 
 
 @click.command("gaps")
@@ -50,9 +61,15 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
     """Statements of the recorded files that nothing ran, per file, with the
     functions never entered; statements only start-up code ran are counted
     apart. The total and per-file percentages are `coverage report`'s on
-    `requestcov export --format coverage`."""
+    `requestcov export --format coverage`.
+
+    A file changed since it was recorded counts only the records of it as it
+    is now; one that no such record ran is not analysed (each is named in a
+    warning and under "changed_since_recording" in --json)."""
     warn_if_served_unrecorded(db, from_file)
-    index = load_index_or_fail(db, from_file, fold=False)  # folded below, with --rcfile's exclusions
+    versions = RecordedVersions()
+    # Folded below, with --rcfile's exclusions.
+    index = load_index_or_fail(db, from_file, fold=False, through=versions.current_only)
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])
@@ -60,7 +77,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
         warn("a dedupData.yaml holds no start-up records: statements run only at start-up "
              "(imports, def lines) count as missed")
     table_of_statements = StatementTable(exclusion_regex(rcfile if rcfile else True))
-    result = find_gaps(covered, startup=load_startup_lines(db, from_file), table=table_of_statements)
+    startup = load_startup_lines(db, from_file, through=versions.current_only)
+    result = find_gaps(covered, startup=startup, table=table_of_statements)
+    changed = versions.changed()
+    warn_changed_files(changed, _treatment)
     skipped = sorted(result.skipped, key=lambda item: natural_key(item[0]))
     for path, reason in skipped:
         warn(f"skipped {path}: {reason}")
@@ -90,6 +110,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
             "percent_with_startup": round(result.percent, 2),
             "percent_by_requests": round(result.percent_by_requests, 2),
             "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
+            "changed_since_recording": [
+                {"path": item.path, "missing": item.missing, "records": item.records, "other_version": item.stale}
+                for item in changed
+            ],
         })
         return
     out = console()

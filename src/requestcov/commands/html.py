@@ -8,8 +8,15 @@ from typing import Optional
 import click
 
 from requestcov.analysis.covered import display_percent
+from requestcov.analysis.versions import ChangedFile, RecordedVersions
 from requestcov.commands._common import (
-    json_option, load_or_fail, load_startup_lines, print_json, records_source_options, reports_errors,
+    json_option,
+    load_or_fail,
+    load_startup_lines,
+    print_json,
+    records_source_options,
+    reports_errors,
+    warn_changed_files,
 )
 from requestcov.report.html import write_html_report
 
@@ -23,11 +30,17 @@ from requestcov.report.html import write_html_report
 @reports_errors
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, output: str, title: str) -> None:
     """Write a static HTML report: endpoints, files with the requests behind each
-    line, and every test with the tests that duplicate or subsume it."""
+    line, and every test with the tests that duplicate or subsume it.
+
+    A file changed since it was recorded shows only the records of it as it
+    is now (one that no such record ran is left out); a warning names each."""
+    versions = RecordedVersions()
     # Pages list tests in the order they are given: the ids' natural order.
-    records = sorted(load_or_fail(db, from_file),
+    records = sorted(load_or_fail(db, from_file, through=versions.current_only),
                      key=lambda record: (record.key.natural, record.start, record.record_id or 0))
-    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    warn_changed_files(versions.changed(), _treatment)
+    # A dedupData.yaml has no start-up records.
+    startup = None if from_file is not None else load_startup_lines(db, from_file, through=versions.current_only)
     report = write_html_report(records, output, title=title, startup=startup)
     if as_json:
         print_json({"index": os.path.abspath(report.index), "pages": report.pages, "requests": report.requests,
@@ -43,6 +56,12 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, output: 
         f"({share}) to {os.path.abspath(report.index)}",
         err=True,
     )
+
+
+def _treatment(item: ChangedFile) -> str:
+    if item.missing or not item.current:
+        return "left out of the report"
+    return f"the report shows only the {_count(item.current, 'record')} of it as it is now"
 
 
 def _count(number: int, noun: str) -> str:

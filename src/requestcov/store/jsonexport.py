@@ -27,6 +27,11 @@ def request_to_json(record: RequestRecord) -> dict:
     }
     if record.arcs is not None:
         entry["arcs"] = {path: [list(arc) for arc in arcs] for path, arcs in sorted(record.arcs.items())}
+    # The version of each file it ran; a file missing here is of unknown version.
+    entry["versions"] = {
+        path: {"sha256": version.sha256, "commit": version.commit, "repository": version.repo}
+        for path, version in sorted(record.versions.items())
+    }
     return entry
 
 
