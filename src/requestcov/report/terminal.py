@@ -151,6 +151,7 @@ class FoldingTable:
             [max(heading, word) for heading, word in zip(headings, longest)],  # every word and heading
             floors(PATH, everything),  # routes may fold
             floors(PATH, _HEADING_PIECE),  # headings too, in pieces
+            floors(PATH, 2),  # headings in the smallest pieces, before a path breaks
             floors(ID, _HEADING_PIECE),  # file paths too
             floors(ID, 1),  # all but ids
         ]
@@ -158,13 +159,11 @@ class FoldingTable:
     def render(self, width: int) -> Table:
         """The rich table, its column widths fitted to ``width`` cells."""
         count = len(self.columns)
-        # A border left of each column and one at the end, a space each side
-        # of a cell but none against the table's outer borders.
-        overhead = 3 * count - 1
+        overhead = 3 * count + 1  # a border left of each column and one at the end, one space each side
         widths: List[Optional[int]] = [None] * count
         if sum(self._natural) + overhead > width:
             widths = list(fit_widths(self._natural, self._stages(), width - overhead))
-        table = Table(title=self.title, title_justify=self.title_justify, pad_edge=False)  # type: ignore[arg-type]
+        table = Table(title=self.title, title_justify=self.title_justify)  # type: ignore[arg-type]
         for column, column_width in zip(self.columns, widths):
             table.add_column(column.header, justify=column.justify, overflow="fold",  # type: ignore[arg-type]
                              width=column_width)
