@@ -191,7 +191,7 @@ def test_an_existing_store_in_a_read_only_folder_falls_back(tmp_path: Path, expe
 def test_a_full_disk_stops_recording_keeps_what_was_written_and_counts_the_rest(tmp_path: Path, expected) -> None:
     db = tmp_path / "requestcov.db"
     a_store_with_records(db)
-    limit = db.stat().st_size + 16_000  # a few batches fit in the WAL, then the "disk" is full
+    limit = db.stat().st_size + 28_000  # a few batches fit in the WAL, then the "disk" is full
     responses, log = run_app(db, "--file-size-limit", str(limit))
     assert responses == expected
     assert_one_clear_error(log, "recording stops in this process")
