@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from requestcov.records import RequestRecord
 from requestcov.records import TestKey as Key
 from requestcov.store import SQLiteStore
 from tests.e2e.harness import (
-    OMIT, SERVED, clean_environment, free_port, lines_with, stop_server, tool, wait_until_answering,
+    OMIT, SERVED, STOP_TIMEOUT, clean_environment, free_port, kill_group, lines_with, tool, wait_until_answering,
 )
 from tests.keploy.standin import KeployStandIn, send_command
 
@@ -48,6 +50,10 @@ class Agent:
     data: Path
     log: Path
     process: subprocess.Popen
+    #: Under requestcov run: whether the agent removed its socket and shared
+    #: file once the server had stopped (looked at before the test kills
+    #: what is left of the server's process group, the agent included).
+    cleaned_up: Optional[bool] = None
 
     def records(self) -> List[RequestRecord]:
         with SQLiteStore(self.db, read_only=True) as store:
@@ -95,7 +101,43 @@ def agent_server(command: Sequence[str], *, port: int, workdir: Path, sockets: P
         wait_until_answering(agent.url, process, log)
         yield agent
     finally:
-        stop_server(process)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        if launch:
+            agent.cleaned_up = all(gone(path) for path in (control, Path(f"{control}.state"),
+                                                           Path(f"{control}.lock")))
+        kill_group(process.pid)
+
+
+def worker_pids(agent: Agent, pattern: str, count: int = 2, timeout: float = 30.0) -> List[int]:
+    """The worker processes the server's log names (gunicorn's "Booting
+    worker with pid: N", uvicorn's "Started server process [N]")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [int(found) for found in re.findall(pattern, agent.log.read_text(errors="replace"))]
+        if len(pids) >= count:
+            return pids[:count]
+        assert time.monotonic() < deadline, agent.log.read_text()
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def only(worker: int, workers: Sequence[int]) -> Iterator[None]:
+    """Every other worker stopped (SIGSTOP) while the block runs, so the
+    requests sent in it are certainly served by ``worker``."""
+    stopped = [pid for pid in workers if pid != worker]
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
 
 
 def gone(path: Path, timeout: float = 10.0) -> bool:
@@ -117,14 +159,20 @@ def post(url: str, json: object = None) -> int:
     return requests.post(url, json=json, timeout=REQUEST_TIMEOUT).status_code
 
 
-def run_tests(agent: Agent, keploy: KeployStandIn, tests: Dict[str, List[Callable[[], int]]]) -> None:
-    """For each test: START, its requests four at a time, END, as Keploy would."""
+def run_tests(agent: Agent, keploy: KeployStandIn, tests: Dict[str, List[Callable[[], int]]],
+              workers: Sequence[int] = ()) -> None:
+    """For each test: START, its requests four at a time, END, as Keploy
+    would. With ``workers``, the test's requests are dealt out to them in
+    turn, each part sent while the other workers are stopped."""
     keploy.wait_for_agent()
     with ThreadPoolExecutor(max_workers=4) as pool:
         for test, calls in tests.items():
             assert keploy.start(test) == b"ACK\n"
-            statuses = list(pool.map(lambda call: call(), calls))
-            assert all(status < 500 for status in statuses), statuses
+            parts = [(calls[index::len(workers)], worker) for index, worker in enumerate(workers)] or [(calls, 0)]
+            for part, worker in parts:
+                with only(worker, workers) if workers else contextlib.nullcontext():
+                    statuses = list(pool.map(lambda call: call(), part))
+                assert all(status < 500 for status in statuses), statuses
             assert keploy.end(test) == b"ACK\n"
 
 
@@ -163,21 +211,24 @@ def test_gunicorn_sync_workers_share_one_control_socket(tmp_path: Path, socket_d
                 ]
                 for number in range(1, 4)
             }
-            tests["test-set-1/test-1"] = [lambda: post(f"{url}/cart/total", {"items": [{"price": 2}]})]
-            run_tests(agent, keploy, tests)
+            tests["test-set-1/test-1"] = [lambda: post(f"{url}/cart/total", {"items": [{"price": 2}]}),
+                                          lambda: get(f"{url}/hello")]
+            workers = worker_pids(agent, r"Booting worker with pid: (\d+)")
+            run_tests(agent, keploy, tests, workers)
             after = get(f"{url}/users/77")  # after END: no test
             mode = os.stat(agent.control).st_mode & 0o777
         payloads = check_payloads(agent, keploy, {test: len(calls) for test, calls in tests.items()})
     assert after == 200 and mode == 0o600
     records = agent.records()
-    assert len({record.pid for record in records if record.test_set}) == 2  # both workers took part
+    for test in tests:  # every test had requests in both workers
+        assert {record.pid for record in records if str(record.key) == test} == set(workers)
     (untagged,) = [record for record in records if record.path == "/users/77"]
     assert untagged.test_id.startswith("GET /users/")
     logic = SERVED / "served_logic.py"
     assert set(lines_with(logic, "result += item")) <= set(payloads["test-set-1/test-1"][str(logic)])
     assert not set(lines_with(logic, "result += item")) & set(payloads["test-set-0/test-1"].get(str(logic), []))
     # The agent took its socket and shared file away with it.
-    assert gone(agent.control) and gone(Path(f"{agent.control}.state")) and gone(Path(f"{agent.control}.lock"))
+    assert agent.cleaned_up
 
 
 def test_uvicorn_workers_and_background_tasks(tmp_path: Path, socket_dir: Path) -> None:
@@ -191,14 +242,17 @@ def test_uvicorn_workers_and_background_tasks(tmp_path: Path, socket_dir: Path) 
                 "test-set-0/test-2": [lambda: get(f"{url}/sync-price/DE"), lambda: get(f"{url}/stream/5"),
                                       lambda: get(f"{url}/users/4")],
                 # A bare id, as the issue's list form names tests: no test set.
-                "test-9": [lambda: get(f"{url}/users/9")],
+                "test-9": [lambda: get(f"{url}/users/9"), lambda: get(f"{url}/hello")],
             }
-            run_tests(agent, keploy, tests)
+            workers = worker_pids(agent, r"Started server process \[(\d+)\]")
+            run_tests(agent, keploy, tests, workers)
         payloads = check_payloads(agent, keploy, {test: len(calls) for test, calls in tests.items()})
+    for test in tests:
+        assert {record.pid for record in agent.records() if str(record.key) == test} == set(workers)
     logic = str(SERVED / "served_logic.py")
     # The background task runs after the response: END waited for its record.
     assert set(lines_with(SERVED / "served_logic.py", 'log.append(("order"')) <= set(payloads["test-set-0/test-1"][logic])
-    assert gone(agent.control)
+    assert agent.cleaned_up
 
 
 def test_adapter_with_environment_gunicorn_threads(tmp_path: Path, socket_dir: Path) -> None:
@@ -258,16 +312,35 @@ def test_socket_options_need_the_agent(tmp_path: Path) -> None:
     assert completed.returncode == 2 and "only applies with --keploy-agent" in completed.stderr
 
 
-def test_lines_that_are_no_command_get_no_answer(tmp_path: Path, socket_dir: Path) -> None:
-    """As Keploy's agents do: a malformed line is dropped and the connection closed."""
+def test_end_waits_for_a_request_still_running_and_drops_what_is_no_command(tmp_path: Path,
+                                                                           socket_dir: Path) -> None:
+    """A request of the test that has not answered yet when END comes is
+    waited for, and its lines are in the payload. Lines that are no command
+    are dropped unanswered, as Keploy's agents drop them."""
     port = free_port()
-    command = [sys.executable, "flask_server.py", str(port)]
-    with agent_server(command, port=port, workdir=tmp_path, sockets=socket_dir) as agent:
-        keploy = KeployStandIn(agent.control, agent.data)
-        keploy.wait_for_agent()
-        assert send_command(agent.control, "HELLO test-1") == b""
-        assert send_command(agent.control, "START") == b""
-        assert send_command(agent.control, "START test-set-0/") == b""
-        assert get(f"{agent.url}/users/3") == 200
+    command = [sys.executable, "flask_server.py", str(port)]  # werkzeug, a thread per request
+    with KeployStandIn(socket_dir / "control.sock", socket_dir / "data.sock") as keploy:
+        with agent_server(command, port=port, workdir=tmp_path, sockets=socket_dir) as agent:
+            keploy.wait_for_agent()
+            assert send_command(agent.control, "HELLO test-1") == b""
+            assert send_command(agent.control, "START") == b""
+            assert send_command(agent.control, "START test-set-0/") == b""
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                assert keploy.start("test-set-0/slow") == b"ACK\n"
+                # Held in its handler until a second party reaches the same rendezvous.
+                held = pool.submit(get, f"{agent.url}/price/DE?group=slow&parties=2")
+                time.sleep(0.5)
+                ended = pool.submit(keploy.end, "test-set-0/slow")
+                time.sleep(0.5)
+                assert not ended.done() and not held.done()
+                # The second party names a test of its own: not counted in.
+                assert get(f"{agent.url}/price/FR?group=slow&parties=2", {"KEPLOY-TEST-ID": "other"}) == 200
+                assert held.result(REQUEST_TIMEOUT) == 200
+                assert ended.result(REQUEST_TIMEOUT) == b"ACK\n"
+            assert get(f"{agent.url}/users/3") == 200
+        payloads = check_payloads(agent, keploy, {"test-set-0/slow": 1})
+    logic = SERVED / "served_logic.py"
+    lines = set(payloads["test-set-0/slow"][str(logic)])
+    assert set(lines_with(logic, "rate = 0.19")) <= lines and not set(lines_with(logic, "rate = 0.20")) & lines
     (record,) = [record for record in agent.records() if record.path == "/users/3"]
     assert record.test_id.startswith("GET /users/")
