@@ -47,23 +47,27 @@ def start_agent_process(config: Config, watch_pid: int, *, timeout: float = READ
     os.close(write_end)
     try:
         os.waitpid(child, 0)
-        answer = _read_answer(read_end, timeout)
+        answer, timed_out = _read_answer(read_end, timeout)
     finally:
         os.close(read_end)
     if answer != _READY:
         reason = answer.decode("utf-8", "replace").strip()
-        raise AgentError(reason or f"the Keploy agent did not start within {timeout:g} s")
+        if not reason:
+            reason = (f"the Keploy agent did not start within {timeout:g} s" if timed_out
+                      else "the Keploy agent's process ended before it served")
+        raise AgentError(reason)
 
 
-def _read_answer(fd: int, timeout: float) -> bytes:
+def _read_answer(fd: int, timeout: float) -> "tuple[bytes, bool]":
+    """What the agent wrote until it closed its end, and whether ``timeout`` passed first."""
     answer = b""
     while True:
         readable, _, _ = select.select([fd], [], [], timeout)
         if not readable:
-            return answer
+            return answer, True
         chunk = os.read(fd, 4096)
         if not chunk:
-            return answer
+            return answer, False
         answer += chunk
 
 

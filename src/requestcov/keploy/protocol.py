@@ -20,7 +20,7 @@ from requestcov.records import RequestRecord, TestKey
 
 __all__ = [
     "DEFAULT_CONTROL_SOCKET", "DEFAULT_DATA_SOCKET", "ACK", "START", "END", "MAX_COMMAND_BYTES",
-    "Command", "parse_command", "test_key", "executed_lines", "encode_payload",
+    "Command", "parse_command", "key_of", "executed_lines", "encode_payload",
 ]
 
 DEFAULT_CONTROL_SOCKET = "/tmp/coverage_control.sock"
@@ -40,7 +40,7 @@ class Command:
 
     @property
     def key(self) -> TestKey:
-        return test_key(self.test)
+        return key_of(self.test)
 
 
 def parse_command(line: bytes) -> Optional[Command]:
@@ -52,12 +52,12 @@ def parse_command(line: bytes) -> Optional[Command]:
         return None
     action, _, test = text.partition(" ")
     test = test.strip()
-    if action not in (START, END) or not test or not test_key(test).test_id:
+    if action not in (START, END) or not test or not key_of(test).test_id:
         return None
     return Command(action, test)
 
 
-def test_key(test: str) -> TestKey:
+def key_of(test: str) -> TestKey:
     """The store's key of a Keploy id: ``test-set-0/test-1`` is test ``test-1``
     of set ``test-set-0``, as the replayer's headers name it; a bare
     ``test-1`` has no set. Cleaned as header values are, so both compare equal."""
