@@ -61,7 +61,8 @@ def keploy_command(
 ) -> None:
     """Replay Keploy test sets: DIRECTORY/test-set-N/tests/*.yaml (or one test-set folder).
 
-    KEPLOY-TEST-SET-ID is set to the test-set folder name, KEPLOY-TEST-ID to the test name.
+    KEPLOY-TEST-SET-ID is set to the test-set folder name, KEPLOY-TEST-ID to the test name,
+    and the last test of each set gets KEPLOY-LAST-TESTCASE: true, as Keploy sends them.
     """
     _run("keploy", directory, url=url, timeout=timeout, concurrency=concurrency, limit=limit,
          id_header=id_header, test_set_header=test_set_header, test_set="", as_json=as_json)

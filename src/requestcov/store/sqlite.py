@@ -540,6 +540,42 @@ class SQLiteStore:
     def startup_records(self) -> List[RequestRecord]:
         return list(self.iter_records((STARTUP,)))
 
+    def test_records(self, test_set: str, test_id: str, since: float = 0.0) -> List[RequestRecord]:
+        """The request records of one test that started at ``since`` (Unix
+        time) or later, found through the test index: the Keploy agent asks
+        this of a growing store at the end of every test, so it must not read
+        the whole store."""
+        try:
+            connection = self._connection
+            rows = connection.execute(
+                "SELECT id, kind, test_id, test_set, method, path, route, status, start, duration_ms, pid, has_arcs "
+                "FROM request WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY id",
+                (test_set, test_id, REQUEST, since),
+            ).fetchall()
+            records = {
+                row[0]: RequestRecord(
+                    record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
+                    route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
+                    arcs={} if row[11] else None,
+                )
+                for row in rows
+            }
+            if records:
+                paths = dict(connection.execute("SELECT id, path FROM file"))
+                placeholders = ",".join("?" * len(records))
+                for request_id, file_id, lines, arcs in connection.execute(
+                    f"SELECT request_id, file_id, lines, arcs FROM request_file WHERE request_id IN ({placeholders})",
+                    tuple(records),
+                ):
+                    record = records[request_id]
+                    record.lines[paths[file_id]] = self._decode_lines(lines)
+                    if record.arcs is not None and arcs is not None:
+                        record.arcs[paths[file_id]] = _decode_arcs(arcs)
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return list(records.values())
+
     def integrity_check(self) -> str:
         return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
 
