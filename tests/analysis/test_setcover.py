@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import List
 
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from requestcov.analysis.index import build_index
 from requestcov.analysis.setcover import greedy_cover, minimize, packing_lower_bound, reduce_instance
 from tests.analysis.builders import APP, record
+from tests.support.setcover_oracle import brute_force_minimum
 
 
 def classic_greedy_trap():
@@ -94,15 +94,6 @@ def test_empty_suite():
     assert result.keep == [] and result.drop == [] and result.optimal
 
 
-def _brute_force_minimum(sets: List[frozenset]) -> int:
-    universe = frozenset().union(*sets)
-    for size in range(len(sets) + 1):
-        for chosen in itertools.combinations(sets, size):
-            if frozenset().union(*chosen) == universe:
-                return size
-    raise AssertionError("unreachable")
-
-
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.frozensets(st.integers(1, 12), max_size=6), min_size=1, max_size=7))
 def test_covers_are_complete_and_bounds_are_sound(sets):
@@ -111,7 +102,7 @@ def test_covers_are_complete_and_bounds_are_sound(sets):
     union = frozenset().union(*sets)
     kept = frozenset().union(*(sets[test] for test in result.keep)) if result.keep else frozenset()
     assert kept == union
-    optimum = _brute_force_minimum(sets)
+    optimum = brute_force_minimum(sets)
     assert result.lower_bound <= optimum <= len(result.keep)
     instance = reduce_instance(index)
     assert packing_lower_bound(instance) <= optimum <= len(greedy_cover(instance))
@@ -124,7 +115,7 @@ def test_exact_matches_brute_force(sets):
     index = build_index([record(f"t{number}", sorted(lines)) for number, lines in enumerate(sets)])
     result = minimize(index, exact=True, time_limit=5)
     assert result.optimal
-    assert len(result.keep) == _brute_force_minimum(sets) == result.lower_bound
+    assert len(result.keep) == brute_force_minimum(sets) == result.lower_bound
 
 
 @settings(max_examples=40, deadline=None)
@@ -134,7 +125,7 @@ def test_greedy_says_optimal_only_when_its_bound_proves_it(sets):
     result = minimize(index)
     assert result.optimal == (len(result.keep) == result.lower_bound)
     if result.optimal:
-        assert len(result.keep) == _brute_force_minimum(sets)
+        assert len(result.keep) == brute_force_minimum(sets)
 
 
 def _hard_instance(tests: int = 1500, lines: int = 3000, seed: int = 3):

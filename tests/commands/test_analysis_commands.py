@@ -11,6 +11,7 @@ from requestcov.commands import gaps, hot, impact, minimize
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, write_dedup_yaml
 from tests.commands.conftest import run, run_json
+from tests.support.setcover_oracle import brute_force_minimum
 
 # -- minimize ---------------------------------------------------------------
 
@@ -216,17 +217,6 @@ def test_hot_rare_ranges_span_only_rare_statements(tmp_path: Path) -> None:
     assert "gone.py: 5-6, 9" in flat, table
 
 
-def _brute_force_minimum(sets) -> int:
-    import itertools
-
-    universe = frozenset().union(*sets)
-    for size in range(len(sets) + 1):
-        for chosen in itertools.combinations(sets, size):
-            if frozenset().union(*chosen) == universe:
-                return size
-    raise AssertionError("unreachable")
-
-
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -245,7 +235,7 @@ def test_minimize_command_known_answers_on_random_suites(sets):
         path = os.path.join(folder, "dedupData.yaml")
         write_dedup_yaml([RequestRecord(test_id=f"t{number}", lines={"/x.py": sorted(lines)})
                           for number, lines in enumerate(sets)], path)
-        optimum = _brute_force_minimum(sets)
+        optimum = brute_force_minimum(sets)
         for extra in ((), ("--exact",)):
             data = json.loads(run(minimize.command, "--from", path, "--json", *extra).stdout)
             kept = frozenset().union(*(sets[int(name[1:])] for name in data["keep"]))

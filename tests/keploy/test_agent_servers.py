@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 import requests
@@ -34,6 +34,7 @@ from tests.e2e.harness import (
     OMIT, SERVED, STOP_TIMEOUT, clean_environment, free_port, kill_group, lines_with, tool, wait_until_answering,
 )
 from tests.keploy.standin import KeployStandIn, send_command
+from tests.support.servers import stop
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
 
@@ -101,13 +102,7 @@ def agent_server(command: Sequence[str], *, port: int, workdir: Path, sockets: P
         wait_until_answering(agent.url, process, log)
         yield agent
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop(process, STOP_TIMEOUT)
         if launch:
             agent.cleaned_up = all(gone(path) for path in (control, Path(f"{control}.state"),
                                                            Path(f"{control}.lock")))
