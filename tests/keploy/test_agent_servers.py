@@ -34,9 +34,10 @@ from tests.e2e.harness import (
     OMIT, SERVED, STOP_TIMEOUT, clean_environment, free_port, kill_group, lines_with, tool, wait_until_answering,
 )
 from tests.keploy.standin import KeployStandIn, send_command
+from tests.support.matrix import heavy
 from tests.support.servers import stop
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets"), pytest.mark.slow, heavy]
 
 REQUEST_TIMEOUT = 30.0
 #: Longest path a Unix socket can have (108 bytes with the terminating zero).
