@@ -63,7 +63,7 @@ def test_a_test_alone_covering_a_line_is_always_kept():
     assert sorted(names(index, result.keep)) == ["lonely", "wide"]
 
 
-def test_greedy_breaks_ties_by_record_order():
+def test_greedy_breaks_ties_by_natural_order():
     index = build_index([record("first", [1, 2]), record("second", [1, 2, 3]), record("third", [3, 4, 5])])
     result = minimize(index)
     # third alone covers 4 and 5, so it is taken first; then first and second
@@ -123,3 +123,18 @@ def test_exact_matches_brute_force(sets):
     result = minimize(index, exact=True, time_limit=5)
     assert result.optimal
     assert len(result.keep) == _brute_force_minimum(sets) == result.lower_bound
+
+
+def test_the_minimal_suite_does_not_depend_on_record_order():
+    """Every tie (equal gains, equal coverage) goes to the lowest natural id:
+    the same tests recorded in three orders give the same suite."""
+    tests = [
+        record("test-10", [1, 2]), record("test-2", [1, 2]), record("test-9", [3, 4]), record("test-3", [3, 4]),
+        record("test-1", [2, 3]), record("test-11", [5]),
+    ]
+    suites = []
+    for order in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 5, 0, 4, 1, 3]):
+        index = build_index([tests[position] for position in order])
+        for exact in (False, True):
+            suites.append(sorted(names(index, minimize(index, exact=exact).keep)))
+    assert suites == [["test-11", "test-2", "test-3"]] * 6
