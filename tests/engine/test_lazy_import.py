@@ -9,14 +9,13 @@ and the requests' records together hold exactly its lines.
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Dict, Iterator, Set, Tuple
 
 import pytest
 
@@ -30,6 +29,7 @@ from requestcov.context import (
 )
 from requestcov.engine import SourceMatcher, make_engine
 from requestcov.engine.scope import runs_at_import
+from tests.support.scopes import import_time_lines
 
 LAZY_SOURCE = '''\
 """Imported by the first request that needs it."""
@@ -100,22 +100,6 @@ def _line_of(source: str, text: str) -> int:
     return number
 
 
-def _import_time_lines(source: str) -> Set[int]:
-    """First lines of the statements a module body and its class bodies run."""
-    lines: Set[int] = set()
-
-    def visit(body: List[ast.stmt]) -> None:
-        for statement in body:
-            lines.add(statement.lineno)
-            if isinstance(statement, ast.ClassDef):
-                visit(statement.body)
-            elif isinstance(statement, ast.For):
-                visit(statement.body)
-
-    visit(ast.parse(source).body)
-    return lines
-
-
 @pytest.fixture
 def modules(tmp_path: Path) -> Iterator[Tuple[Path, str, str]]:
     """A lazy module and the views that import it, under fresh names."""
@@ -180,7 +164,7 @@ def test_a_lazy_import_goes_to_start_up_not_to_the_request(modules: Tuple[Path, 
     finally:
         engine.stop()
     lazy_file = f"{lazy}.py"
-    at_import = _import_time_lines(LAZY_SOURCE)
+    at_import = import_time_lines(LAZY_SOURCE)
     startup = _startup(folder)
 
     # Neither request holds a line of the lazy module's module or class bodies.
@@ -234,7 +218,7 @@ def test_a_sampled_out_request_importing_lazily_still_fills_start_up(
         later = _request(views_module.second_view, "FR")
     finally:
         engine.stop()
-    at_import = _import_time_lines(LAZY_SOURCE)
+    at_import = import_time_lines(LAZY_SOURCE)
     assert at_import <= _startup(folder)[f"{lazy}.py"]
     assert not later[f"{lazy}.py"] & at_import
 
