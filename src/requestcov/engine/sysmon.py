@@ -61,7 +61,6 @@ def _make_line_callback(
     """Build the LINE callback with everything it touches bound as closure cells."""
     state = tracking
     optimized = CO_OPTIMIZED
-    startup_lines = startup.lines
     disable_at_import = disable if may_disable else None
 
     def on_line(code: CodeType, line: int) -> Any:
@@ -75,6 +74,7 @@ def _make_line_callback(
                 if scope is None:
                     scope = scopes[id(code)] = (code, runs_at_import(code))
                 if scope[1]:
+                    startup_lines = startup.lines
                     seen = startup_lines.get(code.co_filename)
                     if seen is None:
                         startup_lines[code.co_filename] = {line}
@@ -223,14 +223,16 @@ class MonitoringEngine(Engine):
                 line = first_lines.get(key)
                 if line is None:
                     return disable
-                collector = None
-                if not code.co_flags & optimized:
+                collector = startup_collector
+                if code.co_flags & optimized:
+                    collector = record_current()
+                else:
                     scope = scopes.get(key)
                     if scope is None:
                         scope = scopes[key] = (code, runs_at_import(code))
-                    if scope[1]:
-                        collector = startup_collector
-                lines = (collector or record_current()).lines
+                    if not scope[1]:
+                        collector = record_current()
+                lines = collector.lines
                 seen = lines.get(code.co_filename)
                 if seen is None:
                     lines[code.co_filename] = {line}
