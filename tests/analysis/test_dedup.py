@@ -221,3 +221,35 @@ def test_jaccard_is_exact():
 def test_threshold_out_of_range_is_refused():
     with pytest.raises(ValueError):
         find_duplicates(build_index([record("a", [1])]), threshold=0.0)
+
+
+def test_known_answer_exact_subsumed_and_near_groups():
+    """A hand-built suite whose groups follow from the definitions alone:
+    a == b (exact); c's lines are inside a's (subsumed, 5 of 10); d shares 9
+    of the 11 lines it and a cover together (near at 0.8: Jaccard 9/11);
+    e == f, g inside e; h has a's lines but answered 404, so it is compared
+    with nothing of a's group; i overlaps e without being inside it or near
+    it (Jaccard 1/3), so it stays."""
+    a = list(range(1, 11))
+    records = [
+        record("a", a), record("b", a), record("c", [1, 2, 3, 4, 5]), record("d", list(range(1, 10)) + [11]),
+        record("e", [20, 21]), record("f", [20, 21]), record("g", [20]), record("h", a, status=404),
+        record("i", [21, 22]),
+    ]
+    index = build_index(records)
+    result = find_duplicates(index, threshold=0.8)
+    name = lambda test: str(index.tests[test].key)  # noqa: E731
+    groups = {(name(group.keep), group.kind): ([name(test) for test in group.drop], group.similarities)
+              for group in result.groups}
+    assert groups == {
+        ("a", "exact"): (["b"], [1.0]),
+        ("a", "subsumed"): (["c"], [0.5]),
+        ("a", "near"): (["d"], [round(9 / 11, 6)]),
+        ("e", "exact"): (["f"], [1.0]),
+        ("e", "subsumed"): (["g"], [0.5]),
+    }
+    assert (result.kept, result.dropped) == (4, 5)  # a, e, h, i stay
+    # Comparing across statuses, h (a's lines, 404) is a's exact duplicate too.
+    across = find_duplicates(index, by=(), threshold=0.8)
+    exact = next(group for group in across.groups if name(group.keep) == "a" and group.kind == "exact")
+    assert sorted(name(test) for test in exact.drop) == ["b", "h"]

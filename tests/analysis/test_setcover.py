@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import List
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,6 +125,48 @@ def test_exact_matches_brute_force(sets):
     result = minimize(index, exact=True, time_limit=5)
     assert result.optimal
     assert len(result.keep) == _brute_force_minimum(sets) == result.lower_bound
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.frozensets(st.integers(1, 12), max_size=6), min_size=1, max_size=8))
+def test_greedy_says_optimal_only_when_its_bound_proves_it(sets):
+    index = build_index([record(f"t{number}", sorted(lines)) for number, lines in enumerate(sets)])
+    result = minimize(index)
+    assert result.optimal == (len(result.keep) == result.lower_bound)
+    if result.optimal:
+        assert len(result.keep) == _brute_force_minimum(sets)
+
+
+def _hard_instance(tests: int = 1500, lines: int = 3000, seed: int = 3):
+    """Random set cover (each test covers 1% of the lines): HiGHS needs far
+    longer than a second to prove its optimum."""
+    random = np.random.default_rng(seed)
+    covers = [set(random.choice(lines, size=lines // 100, replace=False).tolist()) for _ in range(tests)]
+    for line in range(lines):  # every line covered by someone
+        covers[line % tests].add(line)
+    return build_index([record(f"t{number}", sorted(line + 1 for line in cover))
+                        for number, cover in enumerate(covers)])
+
+
+def test_exact_stopped_by_its_time_limit_says_best_found_and_reports_progress():
+    pytest.importorskip("scipy")
+    index = _hard_instance()
+    messages: List[str] = []
+    started = time.monotonic()
+    result = minimize(index, exact=True, time_limit=2.5, progress=messages.append)
+    elapsed = time.monotonic() - started
+    assert elapsed < 60
+    kept = np.zeros(index.element_count, dtype=bool)
+    for test in result.keep:
+        kept[index.elements(test)] = True
+    assert kept.all()  # still a cover of everything
+    assert result.method == "exact"
+    if result.solver_status == "time limit":
+        assert not result.optimal and result.lower_bound < len(result.keep)
+        assert any(message.startswith("solving exactly:") for message in messages), messages
+    assert result.optimal == (len(result.keep) == result.lower_bound)
+    assert messages[0].startswith("reducing 1500 tests")
+    assert any("solving exactly with HiGHS (time limit 2.5 s)" in message for message in messages)
 
 
 def test_the_minimal_suite_does_not_depend_on_record_order():

@@ -83,7 +83,7 @@ def close_with_sigterm_at(position, body):
     return seen >= position
 
 
-def child_outcome(pid, timeout=15.0):
+def child_outcome(pid, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
