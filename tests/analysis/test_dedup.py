@@ -46,11 +46,28 @@ def test_keep_policy_chooses_among_exact_duplicates(policy, expected_keep):
     assert sorted(groups[(expected_keep, "exact")]) == sorted({"a", "b", "c"} - {expected_keep})
 
 
-def test_ties_under_a_policy_fall_back_to_record_order():
-    records = [record("a", [1], duration_ms=2.0), record("b", [1], duration_ms=1.0),
-               record("c", [1], duration_ms=1.0)]
+def test_ties_under_a_policy_go_to_the_lowest_natural_id():
+    records = [record("test-10", [1], duration_ms=2.0), record("test-9", [1], duration_ms=1.0),
+               record("test-2", [1], duration_ms=1.0)]
     groups, _, _ = summary(records, keep="shortest")
-    assert groups == {("b", "exact"): ["a", "c"]}
+    assert groups == {("test-2", "exact"): ["test-9", "test-10"]}
+
+
+def test_groups_and_kept_tests_do_not_depend_on_record_order():
+    """The same tests recorded in any order: the same groups, the lowest
+    natural id kept (test-2 before test-10), dropped tests in natural order."""
+    tests = [
+        record("test-10", [1, 2, 3]), record("test-2", [1, 2, 3]), record("test-1", [1, 2, 3, 4, 5]),
+        record("test-3", [1]), record("test-11", [7, 8, 9]), record("test-4", [7, 8, 9]),
+    ]
+    expected = {("test-1", "subsumed"): ["test-2", "test-3", "test-10"], ("test-4", "exact"): ["test-11"]}
+    for order in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [3, 0, 5, 1, 4, 2]):
+        groups, kept, dropped = summary([tests[position] for position in order], threshold=1.0)
+        assert groups == expected, order
+        assert (kept, dropped) == (2, 4)
+    exact_only = [record("test-10", [1]), record("test-2", [1]), record("test-1", [2])]
+    for order in ([0, 1, 2], [2, 1, 0]):
+        assert summary([exact_only[position] for position in order])[0] == {("test-2", "exact"): ["test-10"]}
 
 
 def test_arcs_make_equal_lines_different():
@@ -68,7 +85,7 @@ def test_subsumption_chain_ends_at_the_maximal_test():
     groups, kept, dropped = summary([
         record("small", [1]), record("middle", [1, 2]), record("big", [1, 2, 3]), record("other", [7, 8]),
     ], threshold=1.0)
-    assert groups == {("big", "subsumed"): ["small", "middle"]}
+    assert groups == {("big", "subsumed"): ["middle", "small"]}  # dropped tests in natural order
     assert (kept, dropped) == (2, 2)
 
 
@@ -123,7 +140,7 @@ def test_subsumption_wins_over_near_duplicate():
 def test_different_status_is_never_deduplicated_by_default():
     groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404),
                                record("also-ok", [1, 2], status=200)])
-    assert groups == {("ok", "exact"): ["also-ok"]}
+    assert groups == {("also-ok", "exact"): ["ok"]}  # the lowest natural id is kept
     assert kept == 2
 
 
@@ -135,7 +152,7 @@ def test_different_endpoint_is_never_deduplicated_by_default():
 
 def test_by_none_compares_everything():
     groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404)], by=())
-    assert groups == {("ok", "exact"): ["missing"]}
+    assert groups == {("missing", "exact"): ["ok"]}
     assert kept == 1
 
 

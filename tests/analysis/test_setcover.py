@@ -65,7 +65,7 @@ def test_a_test_alone_covering_a_line_is_always_kept():
     assert sorted(names(index, result.keep)) == ["lonely", "wide"]
 
 
-def test_greedy_breaks_ties_by_record_order():
+def test_greedy_breaks_ties_by_natural_order():
     index = build_index([record("first", [1, 2]), record("second", [1, 2, 3]), record("third", [3, 4, 5])])
     result = minimize(index)
     # third alone covers 4 and 5, so it is taken first; then first and second
@@ -158,3 +158,18 @@ def test_exact_stopped_by_its_time_limit_says_best_found_and_reports_progress():
     assert result.optimal == (len(result.keep) == result.lower_bound)
     assert messages[0].startswith("reducing 1500 tests")
     assert any("solving exactly with HiGHS (time limit 2.5 s)" in message for message in messages)
+
+
+def test_the_minimal_suite_does_not_depend_on_record_order():
+    """Every tie (equal gains, equal coverage) goes to the lowest natural id:
+    the same tests recorded in three orders give the same suite."""
+    tests = [
+        record("test-10", [1, 2]), record("test-2", [1, 2]), record("test-9", [3, 4]), record("test-3", [3, 4]),
+        record("test-1", [2, 3]), record("test-11", [5]),
+    ]
+    suites = []
+    for order in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 5, 0, 4, 1, 3]):
+        index = build_index([tests[position] for position in order])
+        for exact in (False, True):
+            suites.append(sorted(names(index, minimize(index, exact=exact).keep)))
+    assert suites == [["test-11", "test-2", "test-3"]] * 6

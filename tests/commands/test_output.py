@@ -101,7 +101,7 @@ def test_ids_and_paths_appear_whole_at_80_columns(name: str, ordered_store: str,
         for test_id in IDS:  # test-3, the 404, is no one's duplicate
             assert (test_id in output) == (test_id != "test-set-0/test-3"), output
     elif name == "minimize":
-        assert "test-set-0/test-10" in output, output  # the one test kept
+        assert "test-set-0/test-2" in output, output  # the one test kept: the lowest natural id
     elif name == "hot":
         assert "test-set-0/test-1," in output and "test-set-0/test-10" in output, output
     else:
@@ -122,7 +122,7 @@ def test_tables_fold_and_never_cut_at_40_columns(name: str, ordered_store: str, 
         assert f"GET{ROUTE}" in first_column, output
         assert "test-set-0/test-10" in _column_text(output, 3), output
     elif name in ("dedup", "minimize"):
-        assert "test-set-0/test-10" in first_column, output
+        assert "test-set-0/test-2" in first_column, output  # kept: the lowest natural id
     else:
         assert "test-set-0/test-12" in first_column, output
 

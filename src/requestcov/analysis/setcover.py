@@ -83,11 +83,17 @@ class CoverResult:
 
 def reduce_instance(index: CoverageIndex) -> CoverInstance:
     """Collapse identical tests and identical elements (see module docstring)."""
+    # Columns in natural order of the test ids (the lowest id standing for
+    # tests with equal coverage): every tie below, greedy's and the solver's,
+    # then goes the same way whatever order the tests were recorded in.
+    natural = [info.key.natural for info in index.tests]
+    in_natural_order = sorted(range(len(index)), key=lambda test: (natural[test], test))
     first_of_signature = {}
-    for test, signature in enumerate(index.signatures):
+    for test in in_natural_order:
+        signature = index.signatures[test]
         if index.size(test) and signature not in first_of_signature:
             first_of_signature[signature] = test
-    candidates = sorted(first_of_signature.values())
+    candidates = list(first_of_signature.values())
     if not candidates:
         return CoverInstance([], np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
 
@@ -172,7 +178,8 @@ def _forced_columns(instance: CoverInstance) -> List[int]:
 
 
 def greedy_cover(instance: CoverInstance) -> List[int]:
-    """Classic greedy (most uncovered elements first, earliest test on ties),
+    """Classic greedy (most uncovered elements first, the earliest column,
+    lowest natural id, on ties),
     then a pass dropping picks made redundant by later ones. Returns columns
     in the order picked.
 

@@ -96,8 +96,9 @@ def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.95, show_default=True,
               help="Jaccard similarity at which two tests count as near-duplicates (1 turns that off).")
 @click.option("--keep", "keep_policy", type=click.Choice(KEEP_POLICIES), default="first", show_default=True,
-              help="Which test of a group to keep (and the order near-duplicates are grouped in): first "
-                   "recorded, oldest start, shortest duration, fewest lines.")
+              help="Which test of a group to keep (and the order near-duplicates are grouped in): lowest "
+                   "natural id (test-2 before test-10), oldest start, shortest duration, fewest lines; "
+                   "ties go to the lowest natural id.")
 @click.option("--by", "by", metavar="FIELDS", default="endpoint,status", show_default=True,
               help="Only compare tests equal in these fields (endpoint, status, test-set); 'none' compares all.")
 @click.option("--no-subsumed", is_flag=True, help="Do not report tests covered entirely by another one.")
