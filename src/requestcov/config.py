@@ -29,6 +29,9 @@ _ENVIRONMENT_NAMES = {
     "control": "REQUESTCOV_CONTROL",
     "control_remote": "REQUESTCOV_CONTROL_REMOTE",
     "fallback_db": "REQUESTCOV_FALLBACK_DB",
+    "keploy_agent": "REQUESTCOV_KEPLOY_AGENT",
+    "keploy_control_socket": "REQUESTCOV_KEPLOY_CONTROL_SOCKET",
+    "keploy_data_socket": "REQUESTCOV_KEPLOY_DATA_SOCKET",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -68,6 +71,7 @@ _CONVERSIONS: Dict[str, Callable[[Any], Any]] = {
     "source": _as_list, "include": _as_list, "omit": _as_list, "db": os.fspath, "id_header": str,
     "test_set_header": str, "branch": bool, "sample_rate": float, "sample_rules": _as_list,
     "control": bool, "control_remote": bool, "fallback_db": os.fspath,
+    "keploy_agent": bool, "keploy_control_socket": os.fspath, "keploy_data_socket": os.fspath,
 }
 
 
@@ -96,6 +100,12 @@ class Config:
     #: Where records go when the store cannot be opened or written (read-only,
     #: full, locked, corrupt); None means recording stops in that process.
     fallback_db: Optional[str] = None
+    #: Serve Keploy's coverage-agent protocol (:mod:`requestcov.keploy`).
+    keploy_agent: bool = False
+    #: Where Keploy sends START/END and where it listens for coverage; None
+    #: means Keploy's own paths.
+    keploy_control_socket: Optional[str] = None
+    keploy_data_socket: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.sample_rate <= 1.0:
@@ -120,6 +130,9 @@ class Config:
             control=environ.get(_ENVIRONMENT_NAMES["control"], "").strip().lower() in _TRUE,
             control_remote=environ.get(_ENVIRONMENT_NAMES["control_remote"], "").strip().lower() in _TRUE,
             fallback_db=environ.get(_ENVIRONMENT_NAMES["fallback_db"]) or None,
+            keploy_agent=environ.get(_ENVIRONMENT_NAMES["keploy_agent"], "").strip().lower() in _TRUE,
+            keploy_control_socket=environ.get(_ENVIRONMENT_NAMES["keploy_control_socket"]) or None,
+            keploy_data_socket=environ.get(_ENVIRONMENT_NAMES["keploy_data_socket"]) or None,
         )
 
     @classmethod
@@ -138,6 +151,9 @@ class Config:
         control: Optional[bool] = None,
         control_remote: Optional[bool] = None,
         fallback_db: "Optional[str | os.PathLike[str]]" = None,
+        keploy_agent: Optional[bool] = None,
+        keploy_control_socket: "Optional[str | os.PathLike[str]]" = None,
+        keploy_data_socket: "Optional[str | os.PathLike[str]]" = None,
     ) -> "Config":
         """Options given in code win; the environment fills in the rest.
 
@@ -148,7 +164,8 @@ class Config:
             "source": source, "include": include, "omit": omit, "db": db, "id_header": id_header,
             "test_set_header": test_set_header, "branch": branch, "sample_rate": sample_rate,
             "sample_rules": sample_rules, "control": control, "control_remote": control_remote,
-            "fallback_db": fallback_db,
+            "fallback_db": fallback_db, "keploy_agent": keploy_agent,
+            "keploy_control_socket": keploy_control_socket, "keploy_data_socket": keploy_data_socket,
         }
         changes = {name: _CONVERSIONS[name](value) for name, value in given.items() if value not in (None, "")}
         return replace(cls.from_environment(), **changes)
@@ -179,4 +196,10 @@ class Config:
             environ[_ENVIRONMENT_NAMES["control_remote"]] = "1"
         if self.fallback_db:
             environ[_ENVIRONMENT_NAMES["fallback_db"]] = os.path.abspath(self.fallback_db)
+        if self.keploy_agent:
+            environ[_ENVIRONMENT_NAMES["keploy_agent"]] = "1"
+        for name in ("keploy_control_socket", "keploy_data_socket"):
+            value = getattr(self, name)
+            if value:
+                environ[_ENVIRONMENT_NAMES[name]] = os.path.abspath(value)
         return environ

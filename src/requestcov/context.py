@@ -5,7 +5,9 @@ threads of a threaded server each have their own context, and every asyncio
 task runs in a copy of the context it was created in, so concurrent requests
 never write into each other's collector. Code running outside any request
 (imports, start-up, background threads) lands in the process's start-up
-collector.
+collector; so do the module and class bodies of a module imported inside a
+request, which the engines send there whatever collector is current
+(``engine.scope``), so that no request's record depends on coming first.
 
 The engines also need to know which collectors are *in flight*, because a
 location may stop reporting (``sys.monitoring.DISABLE``) only once every

@@ -31,6 +31,7 @@ from requestcov.context import (
     unrecorded_collector,
 )
 from requestcov.engine import Engine, SourceMatcher, make_engine
+from requestcov.fileversions import FileVersions
 from requestcov.log import log_once, logger
 from requestcov.records import REQUEST, SERVED_UNRECORDED, STARTUP, RequestRecord
 from requestcov.sampling import Sampler
@@ -91,9 +92,12 @@ class Recorder:
         self.sampler = Sampler(config.sample_rate, config.sample_rules)
         self.db_path = resolve_db_path(config.db).resolve()
         self.engine: Engine = make_engine(self.matcher, branch=config.branch)
+        #: The version of each measured file, known to the writer thread.
+        self.versions = FileVersions()
         self.writer = BackgroundWriter(
             self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread,
             fallback_path=Path(config.fallback_db).resolve() if config.fallback_db else None,
+            before_batch=self.versions.new_batch,
         )
         self.engine.start()
         self._closed = False
@@ -212,7 +216,7 @@ class Recorder:
             finished.request.unwritten.pop()
         except IndexError:  # queued twice (see finish); written already
             return None
-        return build_record(finished, self.matcher, branch=self.config.branch)
+        return build_record(finished, self.matcher, branch=self.config.branch, versions=self.versions)
 
     # -- shutdown -----------------------------------------------------------
 
@@ -388,17 +392,21 @@ def current_recorder() -> Optional[Recorder]:
     return _recorder
 
 
-def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool) -> RequestRecord:
+def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool,
+                 versions: Optional[FileVersions] = None) -> RequestRecord:
     """Turn a finished request's collector (sets by compiled file name) into
-    a record (sorted lines by canonical path). Runs on the writer thread."""
+    a record (sorted lines by canonical path), with the version of each file
+    when ``versions`` is given. Runs on the writer thread."""
     request = finished.request
     collector = request.collector
+    lines = _by_path(collector.lines, matcher)
+    arcs = _by_path(collector.arcs, matcher) if branch else None
     return RequestRecord(
         test_id=request.test_id, test_set=request.test_set, method=request.method,
         path=request.path, route=request.route, status=request.status, start=request.start,
         duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
-        lines=_by_path(collector.lines, matcher),
-        arcs=_by_path(collector.arcs, matcher) if branch else None,
+        lines=lines, arcs=arcs,
+        versions=versions.versions(set(lines).union(arcs or ())) if versions is not None else {},
     )
 
 

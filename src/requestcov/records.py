@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = [
     "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
-    "natural_key",
+    "natural_key", "FileVersion",
 ]
 
 _DIGITS = re.compile(r"(\d+)")
@@ -60,6 +60,21 @@ class TestKey:
         return (natural_key(self.test_set), natural_key(self.test_id))
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """Which version of a measured file a record's line numbers belong to:
+    line numbers mean nothing once the file is edited, so analyses that read
+    the source now compare ``sha256`` with it, and ``impact`` maps the
+    recorded lines through the diff from ``commit``."""
+
+    #: SHA-256 (hex) of the file's bytes when the record was made.
+    sha256: str
+    #: The git commit checked out (HEAD) in ``repo`` then; None outside git.
+    commit: Optional[str] = None
+    #: The root of the git work tree holding the file; None outside git.
+    repo: Optional[str] = None
+
+
 @dataclass
 class RequestRecord:
     """The coverage of one request (or one process's start-up code)."""
@@ -81,6 +96,9 @@ class RequestRecord:
     kind: str = REQUEST
     #: Row id in the store, when the record came from one.
     record_id: Optional[int] = None
+    #: The version of each file it ran, as far as known: a file missing here
+    #: (a store of an older schema, a dedupData.yaml) is of unknown version.
+    versions: Dict[str, FileVersion] = field(default_factory=dict)
 
     @property
     def key(self) -> TestKey:

@@ -46,11 +46,28 @@ def test_keep_policy_chooses_among_exact_duplicates(policy, expected_keep):
     assert sorted(groups[(expected_keep, "exact")]) == sorted({"a", "b", "c"} - {expected_keep})
 
 
-def test_ties_under_a_policy_fall_back_to_record_order():
-    records = [record("a", [1], duration_ms=2.0), record("b", [1], duration_ms=1.0),
-               record("c", [1], duration_ms=1.0)]
+def test_ties_under_a_policy_go_to_the_lowest_natural_id():
+    records = [record("test-10", [1], duration_ms=2.0), record("test-9", [1], duration_ms=1.0),
+               record("test-2", [1], duration_ms=1.0)]
     groups, _, _ = summary(records, keep="shortest")
-    assert groups == {("b", "exact"): ["a", "c"]}
+    assert groups == {("test-2", "exact"): ["test-9", "test-10"]}
+
+
+def test_groups_and_kept_tests_do_not_depend_on_record_order():
+    """The same tests recorded in any order: the same groups, the lowest
+    natural id kept (test-2 before test-10), dropped tests in natural order."""
+    tests = [
+        record("test-10", [1, 2, 3]), record("test-2", [1, 2, 3]), record("test-1", [1, 2, 3, 4, 5]),
+        record("test-3", [1]), record("test-11", [7, 8, 9]), record("test-4", [7, 8, 9]),
+    ]
+    expected = {("test-1", "subsumed"): ["test-2", "test-3", "test-10"], ("test-4", "exact"): ["test-11"]}
+    for order in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [3, 0, 5, 1, 4, 2]):
+        groups, kept, dropped = summary([tests[position] for position in order], threshold=1.0)
+        assert groups == expected, order
+        assert (kept, dropped) == (2, 4)
+    exact_only = [record("test-10", [1]), record("test-2", [1]), record("test-1", [2])]
+    for order in ([0, 1, 2], [2, 1, 0]):
+        assert summary([exact_only[position] for position in order])[0] == {("test-2", "exact"): ["test-10"]}
 
 
 def test_arcs_make_equal_lines_different():
@@ -68,7 +85,7 @@ def test_subsumption_chain_ends_at_the_maximal_test():
     groups, kept, dropped = summary([
         record("small", [1]), record("middle", [1, 2]), record("big", [1, 2, 3]), record("other", [7, 8]),
     ], threshold=1.0)
-    assert groups == {("big", "subsumed"): ["small", "middle"]}
+    assert groups == {("big", "subsumed"): ["middle", "small"]}  # dropped tests in natural order
     assert (kept, dropped) == (2, 2)
 
 
@@ -123,7 +140,7 @@ def test_subsumption_wins_over_near_duplicate():
 def test_different_status_is_never_deduplicated_by_default():
     groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404),
                                record("also-ok", [1, 2], status=200)])
-    assert groups == {("ok", "exact"): ["also-ok"]}
+    assert groups == {("also-ok", "exact"): ["ok"]}  # the lowest natural id is kept
     assert kept == 2
 
 
@@ -135,7 +152,7 @@ def test_different_endpoint_is_never_deduplicated_by_default():
 
 def test_by_none_compares_everything():
     groups, kept, _ = summary([record("ok", [1, 2], status=200), record("missing", [1, 2], status=404)], by=())
-    assert groups == {("ok", "exact"): ["missing"]}
+    assert groups == {("missing", "exact"): ["ok"]}
     assert kept == 1
 
 
@@ -204,3 +221,35 @@ def test_jaccard_is_exact():
 def test_threshold_out_of_range_is_refused():
     with pytest.raises(ValueError):
         find_duplicates(build_index([record("a", [1])]), threshold=0.0)
+
+
+def test_known_answer_exact_subsumed_and_near_groups():
+    """A hand-built suite whose groups follow from the definitions alone:
+    a == b (exact); c's lines are inside a's (subsumed, 5 of 10); d shares 9
+    of the 11 lines it and a cover together (near at 0.8: Jaccard 9/11);
+    e == f, g inside e; h has a's lines but answered 404, so it is compared
+    with nothing of a's group; i overlaps e without being inside it or near
+    it (Jaccard 1/3), so it stays."""
+    a = list(range(1, 11))
+    records = [
+        record("a", a), record("b", a), record("c", [1, 2, 3, 4, 5]), record("d", list(range(1, 10)) + [11]),
+        record("e", [20, 21]), record("f", [20, 21]), record("g", [20]), record("h", a, status=404),
+        record("i", [21, 22]),
+    ]
+    index = build_index(records)
+    result = find_duplicates(index, threshold=0.8)
+    name = lambda test: str(index.tests[test].key)  # noqa: E731
+    groups = {(name(group.keep), group.kind): ([name(test) for test in group.drop], group.similarities)
+              for group in result.groups}
+    assert groups == {
+        ("a", "exact"): (["b"], [1.0]),
+        ("a", "subsumed"): (["c"], [0.5]),
+        ("a", "near"): (["d"], [round(9 / 11, 6)]),
+        ("e", "exact"): (["f"], [1.0]),
+        ("e", "subsumed"): (["g"], [0.5]),
+    }
+    assert (result.kept, result.dropped) == (4, 5)  # a, e, h, i stay
+    # Comparing across statuses, h (a's lines, 404) is a's exact duplicate too.
+    across = find_duplicates(index, by=(), threshold=0.8)
+    exact = next(group for group in across.groups if name(group.keep) == "a" and group.kind == "exact")
+    assert sorted(name(test) for test in exact.drop) == ["b", "h"]

@@ -147,3 +147,84 @@ def test_git_diff_between_revisions(tmp_path: Path):
     assert sorted(parse_unified_diff(git_diff("HEAD", root))["m.py"].lines) == [3]
     with pytest.raises(InputError):
         git_diff("--output=/tmp/x", root)
+
+
+def test_line_map_carries_old_lines_to_new_and_back():
+    """ZERO_CONTEXT's shop.py: line 3 edited in place, 10-11 removed, two
+    lines added after old line 20."""
+    line_map = parse_unified_diff(ZERO_CONTEXT)["app/shop.py"].line_map()
+    assert [line_map.forward(line) for line in (1, 3, 9, 10, 11, 12, 20, 21, 30)] == [
+        1, 3, 9, None, None, 10, 18, 21, 30]
+    assert [line_map.backward(line) for line in (3, 9, 10, 18, 19, 20, 21, 30)] == [
+        (3,), (9,), (12,), (20,), (20, 21), (20, 21), (21,), (30,)]
+    assert parse_unified_diff("--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a\n+b\n")["m.py"].line_map().forward(5) == 5
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_tests_recorded_at_two_versions_are_each_read_in_their_own(tmp_path: Path):
+    """One test recorded before two lines were inserted above price(), one
+    after; the work tree then edits the discount line: both ran it, each at
+    its own line number, and the one recorded where the line is now is
+    reported the same."""
+    from requestcov.analysis.diff import git_diff
+    from requestcov.analysis.impact import GitLineMaps
+    from requestcov.analysis.versions import RecordedVersions
+    from requestcov.fileversions import FileVersions
+    from tests.support.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path)
+    source = "def price(amount):\n    if amount > 100:\n        return amount * 0.9\n    return amount\n"
+    shop = repo.write("shop.py", source)
+    repo.commit("one")
+    first = FileVersions().version(str(shop))
+    shop.write_text("import os\nimport sys\n" + source)
+    repo.commit("two")
+    second = FileVersions().version(str(shop))
+    assert first is not None and second is not None and first.commit != second.commit
+    shop.write_text("import os\nimport sys\n" + source.replace("0.9", "0.8"))
+    records = [
+        RequestRecord(test_id="old", lines={str(shop): [2, 3]}, versions={str(shop): first}),
+        RequestRecord(test_id="new", lines={str(shop): [4, 5]}, versions={str(shop): second}),
+        RequestRecord(test_id="new-cheap", lines={str(shop): [4, 6]}, versions={str(shop): second}),
+        RequestRecord(test_id="unknown", lines={str(shop): [5]}),
+    ]
+    versions = RecordedVersions(per_test=True)
+    index = build_index(versions.watch(records))
+    root = str(tmp_path)
+    result = find_impact(index, parse_unified_diff(git_diff("HEAD", root)), root, versions=versions,
+                         line_maps=GitLineMaps(root, None))
+    assert [str(index.tests[test].key) for test in result.tests] == ["old", "new", "unknown"]
+    assert all(hits == {str(shop): [5]} for hits in result.lines_hit.values())
+    assert result.mapped == {str(shop): [first.commit, second.commit]}
+    assert result.untested == {}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_versions_that_cannot_be_mapped_are_compared_as_recorded_and_said(tmp_path: Path):
+    from requestcov.analysis.diff import git_diff
+    from requestcov.analysis.impact import GitLineMaps
+    from requestcov.analysis.versions import RecordedVersions
+    from requestcov.records import FileVersion
+    from tests.support.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path)
+    shop = repo.write("shop.py", "a = 1\nb = 2\n")
+    commit = repo.commit("one")
+    shop.write_text("a = 1\nb = 3\n")
+    path = str(shop)
+    records = [
+        RequestRecord(test_id="outside-git", lines={path: [2]}, versions={path: FileVersion(sha256="0" * 64)}),
+        RequestRecord(test_id="unknown-commit", lines={path: [2]},
+                      versions={path: FileVersion(sha256="1" * 64, commit="f" * 40, repo=str(tmp_path))}),
+        RequestRecord(test_id="dirty", lines={path: [2]},
+                      versions={path: FileVersion(sha256="2" * 64, commit=commit, repo=str(tmp_path))}),
+    ]
+    for record in records:
+        versions = RecordedVersions(per_test=True)
+        index = build_index(versions.watch([record]))
+        result = find_impact(index, parse_unified_diff(git_diff("HEAD", str(tmp_path))), str(tmp_path),
+                             versions=versions, line_maps=GitLineMaps(str(tmp_path), None))
+        assert result.tests == [0], record.test_id
+        reason = result.unmapped[path]
+        expected = {"outside-git": "recorded outside git", "unknown-commit": "which", "dirty": "uncommitted edits"}
+        assert expected[record.test_id] in reason, reason

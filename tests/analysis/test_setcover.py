@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
+import time
 from typing import List
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from requestcov.analysis.index import build_index
 from requestcov.analysis.setcover import greedy_cover, minimize, packing_lower_bound, reduce_instance
 from tests.analysis.builders import APP, record
+from tests.support.setcover_oracle import brute_force_minimum
 
 
 def classic_greedy_trap():
@@ -63,7 +65,7 @@ def test_a_test_alone_covering_a_line_is_always_kept():
     assert sorted(names(index, result.keep)) == ["lonely", "wide"]
 
 
-def test_greedy_breaks_ties_by_record_order():
+def test_greedy_breaks_ties_by_natural_order():
     index = build_index([record("first", [1, 2]), record("second", [1, 2, 3]), record("third", [3, 4, 5])])
     result = minimize(index)
     # third alone covers 4 and 5, so it is taken first; then first and second
@@ -92,15 +94,6 @@ def test_empty_suite():
     assert result.keep == [] and result.drop == [] and result.optimal
 
 
-def _brute_force_minimum(sets: List[frozenset]) -> int:
-    universe = frozenset().union(*sets)
-    for size in range(len(sets) + 1):
-        for chosen in itertools.combinations(sets, size):
-            if frozenset().union(*chosen) == universe:
-                return size
-    raise AssertionError("unreachable")
-
-
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.frozensets(st.integers(1, 12), max_size=6), min_size=1, max_size=7))
 def test_covers_are_complete_and_bounds_are_sound(sets):
@@ -109,7 +102,7 @@ def test_covers_are_complete_and_bounds_are_sound(sets):
     union = frozenset().union(*sets)
     kept = frozenset().union(*(sets[test] for test in result.keep)) if result.keep else frozenset()
     assert kept == union
-    optimum = _brute_force_minimum(sets)
+    optimum = brute_force_minimum(sets)
     assert result.lower_bound <= optimum <= len(result.keep)
     instance = reduce_instance(index)
     assert packing_lower_bound(instance) <= optimum <= len(greedy_cover(instance))
@@ -122,4 +115,61 @@ def test_exact_matches_brute_force(sets):
     index = build_index([record(f"t{number}", sorted(lines)) for number, lines in enumerate(sets)])
     result = minimize(index, exact=True, time_limit=5)
     assert result.optimal
-    assert len(result.keep) == _brute_force_minimum(sets) == result.lower_bound
+    assert len(result.keep) == brute_force_minimum(sets) == result.lower_bound
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.frozensets(st.integers(1, 12), max_size=6), min_size=1, max_size=8))
+def test_greedy_says_optimal_only_when_its_bound_proves_it(sets):
+    index = build_index([record(f"t{number}", sorted(lines)) for number, lines in enumerate(sets)])
+    result = minimize(index)
+    assert result.optimal == (len(result.keep) == result.lower_bound)
+    if result.optimal:
+        assert len(result.keep) == brute_force_minimum(sets)
+
+
+def _hard_instance(tests: int = 1500, lines: int = 3000, seed: int = 3):
+    """Random set cover (each test covers 1% of the lines): HiGHS needs far
+    longer than a second to prove its optimum."""
+    random = np.random.default_rng(seed)
+    covers = [set(random.choice(lines, size=lines // 100, replace=False).tolist()) for _ in range(tests)]
+    for line in range(lines):  # every line covered by someone
+        covers[line % tests].add(line)
+    return build_index([record(f"t{number}", sorted(line + 1 for line in cover))
+                        for number, cover in enumerate(covers)])
+
+
+def test_exact_stopped_by_its_time_limit_says_best_found_and_reports_progress():
+    pytest.importorskip("scipy")
+    index = _hard_instance()
+    messages: List[str] = []
+    started = time.monotonic()
+    result = minimize(index, exact=True, time_limit=2.5, progress=messages.append)
+    elapsed = time.monotonic() - started
+    assert elapsed < 60
+    kept = np.zeros(index.element_count, dtype=bool)
+    for test in result.keep:
+        kept[index.elements(test)] = True
+    assert kept.all()  # still a cover of everything
+    assert result.method == "exact"
+    if result.solver_status == "time limit":
+        assert not result.optimal and result.lower_bound < len(result.keep)
+        assert any(message.startswith("solving exactly:") for message in messages), messages
+    assert result.optimal == (len(result.keep) == result.lower_bound)
+    assert messages[0].startswith("reducing 1500 tests")
+    assert any("solving exactly with HiGHS (time limit 2.5 s)" in message for message in messages)
+
+
+def test_the_minimal_suite_does_not_depend_on_record_order():
+    """Every tie (equal gains, equal coverage) goes to the lowest natural id:
+    the same tests recorded in three orders give the same suite."""
+    tests = [
+        record("test-10", [1, 2]), record("test-2", [1, 2]), record("test-9", [3, 4]), record("test-3", [3, 4]),
+        record("test-1", [2, 3]), record("test-11", [5]),
+    ]
+    suites = []
+    for order in ([0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 5, 0, 4, 1, 3]):
+        index = build_index([tests[position] for position in order])
+        for exact in (False, True):
+            suites.append(sorted(names(index, minimize(index, exact=exact).keep)))
+    assert suites == [["test-11", "test-2", "test-3"]] * 6

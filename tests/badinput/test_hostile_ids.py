@@ -47,11 +47,13 @@ def _tree(root: Path) -> Dict[str, bytes]:
 
 
 def _records(clean: bool) -> List[RequestRecord]:
-    """One kept test and every hostile one, all covering the same lines: the
-    hostile ones are all duplicates that dedup wants to remove."""
+    """One kept test and every hostile one, all covering lines the kept test
+    covers: the hostile ones are all duplicates that dedup wants to remove
+    (the kept one covers a line more, so it is kept whatever its id's place
+    in natural order)."""
     lines = {"/app/views.py": [1, 2, 3]}
     records = [RequestRecord(test_id="test-1", test_set="test-set-0", method="GET", path="/a", status=200,
-                             lines=lines)]
+                             lines={"/app/views.py": [1, 2, 3, 4]})]
     for test_set, raw in HOSTILE:
         test_id = clean_test_id(raw) if clean else raw.replace("\x00", "")
         records.append(RequestRecord(test_id=test_id or "empty", test_set=test_set, method="GET", path="/a",

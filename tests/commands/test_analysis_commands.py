@@ -11,6 +11,7 @@ from requestcov.commands import gaps, hot, impact, minimize
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, write_dedup_yaml
 from tests.commands.conftest import run, run_json
+from tests.support.setcover_oracle import brute_force_minimum
 
 # -- minimize ---------------------------------------------------------------
 
@@ -93,17 +94,27 @@ def test_gaps_warns_about_files_that_are_gone(tmp_path: Path, app_file: str):
     assert list(json.loads(result.stdout)["files"]) == [app_file]
 
 
-def test_gaps_counts_startup_code_unless_told_not_to(tmp_path: Path, app_file: str):
+def test_gaps_counts_startup_code_apart_and_never_as_missed(tmp_path: Path, app_file: str):
     path = tmp_path / "s.db"
     with SQLiteStore(path) as opened:
         opened.write([
             RequestRecord(test_id="a", lines={app_file: [2, 4]}),
             RequestRecord(test_id="startup", kind="startup", lines={app_file: [1, 7, 13]}),
+            # Code run for requests nobody recorded counts as nothing.
+            RequestRecord(test_id="served-unrecorded", kind="startup", start=5.0, lines={app_file: [8, 9]}),
         ])
-    with_startup = run_json(gaps.command, "--db", str(path))["files"][app_file]
+    data = run_json(gaps.command, "--db", str(path))
+    with_startup = data["files"][app_file]
     assert with_startup["missing"] == [3, 8, 9, 10, 14]
-    requests_only = run_json(gaps.command, "--db", str(path), "--no-startup")["files"][app_file]
-    assert requests_only["missing"] == [1, 3, 7, 8, 9, 10, 13, 14]
+    assert (with_startup["run_by_requests"], with_startup["startup_only"], with_startup["missed"]) == (2, 3, 5)
+    assert data["percent"] == pytest.approx(50.0) and data["percent_by_requests"] == pytest.approx(20.0)
+    requests_only = run_json(gaps.command, "--db", str(path), "--no-startup")
+    assert requests_only["files"][app_file]["missing"] == [3, 8, 9, 10, 14]
+    assert requests_only["percent"] == pytest.approx(20.0) and requests_only["startup_counted"] is False
+    table = run(gaps.command, "--db", str(path)).stdout
+    assert "50.0% of 10 statements run (2 by requests, 3 only at start-up), 5 missed" in table
+    table = run(gaps.command, "--db", str(path), "--no-startup").stdout
+    assert "20.0% of 10 statements run by requests (3 more only at start-up), 5 missed" in table
 
 
 # -- hot --------------------------------------------------------------------
@@ -171,7 +182,7 @@ def test_impact_from_git(tmp_path: Path, store: str, app_file: str):
     assert data["tests"] == ["t4"]
     assert data["untested_changed_lines"] == {app_file: [10]}
     result = run(impact.command, "--db", store, "--diff", "no-such-revision", expect=1)
-    assert result.stderr.startswith("Error: git diff") and "Traceback" not in result.output
+    assert "\nError: git diff" in "\n" + result.stderr and "Traceback" not in result.output
 
 
 def test_impact_needs_exactly_one_source_of_changes(store: str):
@@ -204,3 +215,34 @@ def test_hot_rare_ranges_span_only_rare_statements(tmp_path: Path) -> None:
     flat = " ".join(table.split())
     assert "views.py: 2, 4, 8-9" in flat, table
     assert "gone.py: 5-6, 9" in flat, table
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.frozensets(st.integers(1, 10), min_size=1, max_size=5), min_size=1, max_size=6))
+def test_minimize_command_known_answers_on_random_suites(sets):
+    """Through the command line, on a real dedupData.yaml: greedy keeps a
+    cover of everything and says optimal only when it is; --exact keeps a
+    cover of the brute-force optimum's size and says so."""
+    import json
+    import tempfile
+
+    pytest.importorskip("scipy")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "dedupData.yaml")
+        write_dedup_yaml([RequestRecord(test_id=f"t{number}", lines={"/x.py": sorted(lines)})
+                          for number, lines in enumerate(sets)], path)
+        optimum = brute_force_minimum(sets)
+        for extra in ((), ("--exact",)):
+            data = json.loads(run(minimize.command, "--from", path, "--json", *extra).stdout)
+            kept = frozenset().union(*(sets[int(name[1:])] for name in data["keep"]))
+            assert kept == frozenset().union(*sets)
+            assert data["optimal"] == (len(data["keep"]) == data["lower_bound"])
+            assert data["verdict"] == ("optimal" if data["optimal"] else f"best found, lower bound {data['lower_bound']}")
+            if data["optimal"]:
+                assert len(data["keep"]) == optimum
+            if extra:
+                assert data["optimal"] and len(data["keep"]) == optimum

@@ -4,6 +4,7 @@ re-executed child), gunicorn (WSGI) and uvicorn (ASGI), recorded by
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Dict
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.harness import DJANGO_SITE, Session, Spec, tool
+from tests.support.scopes import import_time_lines
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +61,21 @@ def test_every_serving_process_has_its_start_up_record(session: Session) -> None
     if session.name == "runserver":
         assert len(request_pids) == 1
         assert len(startup_pids) == 2 and request_pids < startup_pids
+
+
+def test_the_lazily_loaded_urlconf_and_views_are_start_up_code(session: Session) -> None:
+    """Django imports the URLconf, and the views with it, when the first
+    request needs them (gunicorn and uvicorn; runserver's system checks do it
+    at start): their module bodies are in the start-up record of each serving
+    process, and in no request's record, not even the first request's."""
+    startup_by_pid: Dict[int, Dict[str, list]] = {}
+    for record in session.startup:
+        for path, lines in record.lines.items():
+            startup_by_pid.setdefault(record.pid, {}).setdefault(path, []).extend(lines)
+    for module in (DJANGO_SITE / "shopsite" / "urls.py", DJANGO_SITE / "shop" / "views.py"):
+        path = os.path.realpath(module)
+        at_import = import_time_lines(module.read_text())
+        for record in session.records:
+            assert not set(record.lines.get(path, ())) & at_import, (record.test_id, module.name)
+        for pid in {record.pid for record in session.records}:
+            assert at_import <= set(startup_by_pid.get(pid, {}).get(path, ())), (pid, module.name)

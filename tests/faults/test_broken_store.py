@@ -35,8 +35,10 @@ PATHS = ["/hello", "/users/4", "/users/400", "/stream/3", "/boom", "/hello"]
 ROUNDS = 4
 
 
-def fetch(base_url: str, prefix: str) -> List[Tuple[int, Optional[str], bytes]]:
-    """Every path, ROUNDS times, with short pauses so the writer makes several batches."""
+def fetch(base_url: str, prefix: str,
+          after_round: Optional[Callable[[int], None]] = None) -> List[Tuple[int, Optional[str], bytes]]:
+    """Every path, ROUNDS times, with short pauses so the writer makes several
+    batches; ``after_round(requests so far)`` after each round."""
     results = []
     for round_number in range(ROUNDS):
         for number, path in enumerate(PATHS):
@@ -44,6 +46,8 @@ def fetch(base_url: str, prefix: str) -> List[Tuple[int, Optional[str], bytes]]:
                                     timeout=30)
             results.append((response.status_code, response.headers.get("Content-Type"), response.content))
         time.sleep(0.15)
+        if after_round is not None:
+            after_round(len(results))
     return results
 
 
@@ -59,11 +63,12 @@ def serve(port: int, db: Path, *options: str) -> List[str]:
     return [sys.executable, "-m", "tests.faults.serve_faulty", str(port), str(db), *options]
 
 
-def run_app(db: Path, *options: str) -> Tuple[List[Tuple[int, Optional[str], bytes]], str]:
+def run_app(db: Path, *options: str, prefix: str = "faulty",
+            after_round: Optional[Callable[[int], None]] = None) -> Tuple[List[Tuple[int, Optional[str], bytes]], str]:
     port = free_port()
     output: List[str] = []
     with running_server(serve(port, db, *options), port, output=output) as base_url:
-        responses = fetch(base_url, "faulty")
+        responses = fetch(base_url, prefix, after_round)
     return responses, output[0]
 
 
@@ -191,7 +196,23 @@ def test_an_existing_store_in_a_read_only_folder_falls_back(tmp_path: Path, expe
 def test_a_full_disk_stops_recording_keeps_what_was_written_and_counts_the_rest(tmp_path: Path, expected) -> None:
     db = tmp_path / "requestcov.db"
     a_store_with_records(db)
-    limit = db.stat().st_size + 16_000  # a few batches fit in the WAL, then the "disk" is full
+    # Recorded once already, so the store holds the files' versions and its
+    # tables their first pages: each batch of the run below adds to the WAL
+    # what one of this run's later rounds added, and the "disk" is full once
+    # two or three have gone in.
+    wal = db.with_name(db.name + "-wal")
+    wal_sizes: List[int] = []
+
+    def measure(requests_so_far: int) -> None:
+        wait_until_stored(db, "earlier-", requests_so_far)
+        wal_sizes.append(wal.stat().st_size)
+
+    run_app(db, prefix="earlier", after_round=measure)
+    per_round = (wal_sizes[-1] - wal_sizes[0]) // (len(wal_sizes) - 1)
+    # Not below the 32 KiB of the WAL's index file, which must be written whole.
+    limit = max(32 + per_round * 5 // 2, 36_000)
+    assert limit < 32 + per_round * ROUNDS, wal_sizes
+    started = time.time()
     responses, log = run_app(db, "--file-size-limit", str(limit))
     assert responses == expected
     assert_one_clear_error(log, "recording stops in this process")
@@ -200,7 +221,7 @@ def test_a_full_disk_stops_recording_keeps_what_was_written_and_counts_the_rest(
     assert 0 < len(written) < len(expected), len(written)
     # Every request the server answered is in the store or in the count:
     # the batch that failed and every one after it, the probe included.
-    in_store = [record for record in stored(db, "") if not record.test_id.startswith("old-")]
+    in_store = [record for record in stored(db, "") if record.start >= started]  # this run's, the probe's too
     assert not_written(log) == served(log) - len(in_store), log
     assert "nor the start-up record" in log, log
 

@@ -11,6 +11,7 @@ from typing import List
 
 from requestcov.records import RequestRecord
 from requestcov.report.html import write_html_report
+from tests.analysis.test_covered import KNOWN
 from tests.report.conftest import HOSTILE_ID, run_chromium
 
 
@@ -61,3 +62,18 @@ def test_screenshot_of_a_file_page(tmp_path: Path, shop_records: List[RequestRec
     assert result.returncode == 0, result.stderr[-2000:]
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert picture.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_chromium_shows_start_up_code_as_its_own_category(tmp_path: Path) -> None:
+    source = tmp_path / "known.py"
+    source.write_text(KNOWN)
+    path = str(source)
+    records = [RequestRecord(test_id="t1", method="GET", path="/total", lines={path: [11, 12, 13, 15, 17]})]
+    output = tmp_path / "report"
+    write_html_report(records, output, startup={path: [1, 2, 4, 5, 6, 10, 20, 24]})
+    (file_page,) = list((output / "files").glob("*.html"))
+    dom = dump_dom(tmp_path, file_page.resolve().as_uri() + "#L24")
+    assert '<tr id="L24" data-line="24" class="startup selected">' in dom
+    assert "Only start-up code ran this statement" in dom
+    dom = dump_dom(tmp_path, file_page.resolve().as_uri() + "#L25")
+    assert "Nothing ran this statement" in dom

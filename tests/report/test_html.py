@@ -86,7 +86,8 @@ def test_file_page_marks_statements_and_names_the_requests_of_each_line(
     assert per_line[5] == {"test-set-0/test-1", "test-set-0/test-2", "test-set-0/test-3", "test-set-0/test-4"}
     assert per_line[12] == {HOSTILE_ID}
     covered = len(ran & parser.statements)
-    assert f"{covered} of {len(parser.statements)} statements" in page
+    assert (f"of {len(parser.statements)} statements run: {covered} by requests, 0 only at start-up, "
+            f"{len(parser.statements) - covered} missed") in page
 
 
 def test_overview_endpoints_and_test_pages_show_paths_duplicates_and_subsumption(
@@ -115,7 +116,7 @@ def test_overview_endpoints_and_test_pages_show_paths_duplicates_and_subsumption
         return re.findall(r'class="test" href="[^"]+">([^<]+)</a>', cell.group(1))
 
     first = test_page("test-set-0/test-1")
-    assert related(first, re.escape("Duplicates (same lines)")) == ["test-set-0/test-2"]
+    assert related(first, re.escape("Duplicates (same statements)")) == ["test-set-0/test-2"]
     # test-4 ran lines 4-5 only: inside test-1 and test-3; dedup keeps the first.
     assert related(first, "Subsumes") == ["test-set-0/test-4"]
     assert related(test_page("test-set-0/test-4"), "Subsumed by") == ["test-set-0/test-1"]

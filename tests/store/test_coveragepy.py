@@ -147,3 +147,29 @@ def test_export_command_writes_the_coverage_format(tmp_path: Path, shop: Path) -
     run_coverage(tmp_path, "json", "--show-contexts", "-o", str(tmp_path / "coverage.json"))
     contexts = json.loads((tmp_path / "coverage.json").read_text())["files"]["shop.py"]["contexts"]
     assert contexts["9"] == ["GET /users/<id> #1"]
+
+
+def test_start_up_code_is_the_startup_context_and_served_unrecorded_code_is_left_out(tmp_path: Path, shop: Path) -> None:
+    path = str(shop)
+    startup = [
+        RequestRecord(test_id="startup", kind="startup", pid=1, lines={path: [1, 7]}),
+        RequestRecord(test_id="startup", kind="startup", pid=2, lines={path: [1]}),
+        RequestRecord(test_id="served-unrecorded", kind="startup", pid=2, lines={path: [8, 9]}),
+    ]
+    requests = [RequestRecord(test_id="fr", lines={path: [2, 3]})]
+    assert write_coverage_data(requests, tmp_path / ".coverage", startup) == 1
+    run_coverage(tmp_path, "json", "--show-contexts", "-o", str(tmp_path / "coverage.json"))
+    file_report = json.loads((tmp_path / "coverage.json").read_text())["files"]["shop.py"]
+    assert file_report["executed_lines"] == [1, 2, 3, 7]
+    assert file_report["contexts"]["1"] == ["startup"] and file_report["contexts"]["7"] == ["startup"]
+    assert file_report["missing_lines"] == [4, 8, 9]
+
+    arcs = [RequestRecord(test_id="fr", lines={path: [2, 3]}, arcs={path: [(-1, 2), (2, 3), (3, -1)]})]
+    with_arcs = [RequestRecord(test_id="startup", kind="startup", lines={path: [1]}, arcs={path: [(-1, 1), (1, -1)]})]
+    branch = tmp_path / "branch"
+    branch.mkdir()
+    write_coverage_data(arcs, branch / ".coverage", with_arcs)
+    connection = sqlite3.connect(branch / ".coverage")
+    contexts = sorted(row[0] for row in connection.execute("SELECT context FROM context"))
+    connection.close()
+    assert contexts == ["fr", "startup"]

@@ -4,7 +4,8 @@ A test's coverage is its set of lines, plus its arcs when branch data was
 recorded. Three passes, each on what the previous one left:
 
 1. exact: tests with identical coverage (equal digests) — one is kept, chosen
-   by the keep policy;
+   by the keep policy (ties, and the default policy, go to the lowest natural
+   id, so the result does not depend on the order tests were recorded in);
 2. subsumed: a test whose coverage is strictly inside another's adds nothing
    that the bigger test does not; every subsumed test is attached to a
    *maximal* test containing it, so chains (A in B in C) all end at C;
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -62,18 +63,25 @@ class DedupResult:
         return [test for group in self.groups for test in group.drop]
 
 
-def keep_order(index: CoverageIndex, policy: str) -> Callable[[int], Tuple[float, int]]:
-    """Sort key putting the test to keep first under ``policy``; index order
-    (the order requests were recorded or listed) breaks ties."""
+def keep_order(index: CoverageIndex, policy: str) -> Callable[[int], Tuple[Any, ...]]:
+    """Sort key putting the test to keep first under ``policy``.
+
+    Ties go to the lowest natural id (``TestKey.natural``: ``test-2`` before
+    ``test-10``), never to the order the requests were recorded in, so the
+    same tests give the same groups and kept tests however they were
+    replayed; ``first`` is that order alone. The index position comes last,
+    only to tell apart keys that are equal as text.
+    """
     tests = index.tests
+    natural = [info.key.natural for info in tests]
     if policy == "first":
-        return lambda test: (0.0, test)
+        return lambda test: (0.0, natural[test], test)
     if policy == "oldest":
-        return lambda test: (tests[test].start, test)
+        return lambda test: (tests[test].start, natural[test], test)
     if policy == "shortest":
-        return lambda test: (tests[test].duration_ms, test)
+        return lambda test: (tests[test].duration_ms, natural[test], test)
     if policy == "fewest-lines":
-        return lambda test: (float(tests[test].line_count), test)
+        return lambda test: (float(tests[test].line_count), natural[test], test)
     raise ValueError(f"unknown keep policy {policy!r}; choose one of {', '.join(KEEP_POLICIES)}")
 
 
@@ -122,20 +130,21 @@ def find_duplicates(index: CoverageIndex, *, by: Sequence[str] = ("endpoint", "s
         elif len(members) > 1:
             collected[(representative, EXACT)].extend((member, 1.0) for member in members[1:])
 
+    natural = [info.key.natural for info in index.tests]
     for (target, kind), drops in collected.items():
-        drops.sort(key=lambda item: item[0])
+        drops.sort(key=lambda item: (natural[item[0]], item[0]))
         similarities = [round(similarity, 6) for _, similarity in drops]
         groups.append(DuplicateGroup(
             keep=target, drop=[test for test, _ in drops], kind=kind,
             similarity=min(similarities), similarities=similarities,
         ))
-    groups.sort(key=lambda group: (group.keep, _KIND_ORDER[group.kind]))
+    groups.sort(key=lambda group: (natural[group.keep], group.keep, _KIND_ORDER[group.kind]))
     dropped = sum(len(group.drop) for group in groups)
     return DedupResult(groups=groups, kept=len(index) - dropped, dropped=dropped)
 
 
 def _attach_subsumed(index: CoverageIndex, representatives: List[int],
-                     order_key: Callable[[int], Tuple[float, int]],
+                     order_key: Callable[[int], Tuple[Any, ...]],
                      attached: Dict[int, Tuple[int, str, float]]) -> List[int]:
     """Attach every representative strictly inside another to a maximal one;
     return the maximal representatives in keep order.
@@ -256,7 +265,7 @@ def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
 
 
 def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], threshold: float,
-                 order_key: Callable[[int], Tuple[float, int]],
+                 order_key: Callable[[int], Tuple[Any, ...]],
                  attached: Dict[int, Tuple[int, str, float]]) -> None:
     """Cluster each group's maximal tests around kept ones: in keep order, a
     test joins the most similar earlier kept test sharing an LSH bucket with

@@ -1,19 +1,21 @@
 """Code no recorded request executed.
 
 For every file the recordings touched: its executable statements (as
-coverage.py counts them), the ones no request ran, the same percentage
-``coverage report`` prints for the same traffic, and the functions no request
+coverage.py counts them, see :mod:`requestcov.analysis.covered`), the ones
+requests ran, the ones only start-up code ran (never "missed": imports and
+``def`` lines run before any request), the ones nothing ran, the percentage
+``coverage report`` prints on requestcov's export, and the functions nothing
 ever entered — usually the most useful line of the report.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
-from requestcov.analysis.statements import FunctionSpan, UnparsableSource, exclusion_regex, parse_statements
+from requestcov.analysis.covered import StatementTable, Tally, percent, tally
+from requestcov.analysis.statements import FunctionSpan
 
 __all__ = ["FileGaps", "GapsResult", "find_gaps", "line_ranges", "format_ranges"]
 
@@ -22,7 +24,13 @@ __all__ = ["FileGaps", "GapsResult", "find_gaps", "line_ranges", "format_ranges"
 class FileGaps:
     path: str
     statements: int
+    #: Statements run, by requests or at start-up (what ``coverage report`` counts as run).
     executed: int
+    #: Statements some request ran.
+    by_requests: int
+    #: Statements only start-up code ran.
+    startup_only: int
+    #: Statements nothing ran.
     missing: List[int]
     #: Functions none of whose body lines ran.
     functions_never_entered: List[FunctionSpan]
@@ -30,7 +38,11 @@ class FileGaps:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.executed / self.statements if self.statements else 100.0
+        return percent(self.executed, self.statements)
+
+    @property
+    def percent_by_requests(self) -> float:
+        return percent(self.by_requests, self.statements)
 
 
 @dataclass
@@ -38,42 +50,53 @@ class GapsResult:
     files: List[FileGaps]
     #: (path, reason) of measured files that could not be analysed.
     skipped: List[Tuple[str, str]]
+    #: The same figures, file by file, as every other report counts them.
+    tally: Tally
 
     @property
     def statements(self) -> int:
-        return sum(item.statements for item in self.files)
+        return self.tally.statements
 
     @property
     def executed(self) -> int:
-        return sum(item.executed for item in self.files)
+        return self.tally.run
+
+    @property
+    def by_requests(self) -> int:
+        return self.tally.by_requests
+
+    @property
+    def startup_only(self) -> int:
+        return self.tally.startup_only
+
+    @property
+    def missed(self) -> int:
+        return self.tally.missed
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.executed / self.statements if self.statements else 100.0
+        return self.tally.percent
+
+    @property
+    def percent_by_requests(self) -> float:
+        return self.tally.percent_by_requests
 
 
-def find_gaps(covered: Dict[str, Iterable[int]], exclude: Optional[str] = None) -> GapsResult:
-    """Compare ``covered`` (path -> lines some request ran) with each file's
-    statements. Files that are gone or are not Python are skipped with a reason."""
-    if exclude is None:
-        exclude = exclusion_regex()
+def find_gaps(covered: Mapping[str, Iterable[int]], exclude: Optional[str] = None,
+              startup: Optional[Mapping[str, Iterable[int]]] = None,
+              table: Optional[StatementTable] = None) -> GapsResult:
+    """Compare ``covered`` (path -> lines some request ran) and ``startup``
+    (path -> lines start-up code ran) with each file's statements. Files that
+    are gone or are not Python are skipped with a reason."""
+    table = table or StatementTable(exclude)
+    counted = tally(covered, startup, table)
     files: List[FileGaps] = []
-    skipped: List[Tuple[str, str]] = []
-    for path in sorted(covered):
-        if not os.path.isfile(path):
-            skipped.append((path, "file no longer exists"))
+    for item in counted.files:
+        parsed = table.parsed(item.path)
+        if parsed is None:
             continue
-        try:
-            parsed = parse_statements(path, exclude)
-        except OSError as error:
-            skipped.append((path, f"cannot read it: {error.strerror or error}"))
-            continue
-        except UnparsableSource as error:
-            skipped.append((path, f"not parsable as Python: {error}"))
-            continue
-        ran = parsed.translate(covered[path])
-        executed = parsed.statements & ran
-        missing = sorted(parsed.statements - ran)
+        ran = item.run
+        missing = sorted(item.missed)
         never_entered = [
             function for function in parsed.functions
             if function.line not in parsed.excluded
@@ -81,11 +104,12 @@ def find_gaps(covered: Dict[str, Iterable[int]], exclude: Optional[str] = None) 
             and any(line in parsed.statements for line in range(function.body_start, function.body_end + 1))
         ]
         files.append(FileGaps(
-            path=path, statements=len(parsed.statements), executed=len(executed), missing=missing,
+            path=item.path, statements=item.statement_count, executed=len(ran),
+            by_requests=len(item.by_requests), startup_only=len(item.startup_only), missing=missing,
             functions_never_entered=_outermost(never_entered),
             ranges=line_ranges(sorted(parsed.statements), missing),
         ))
-    return GapsResult(files=files, skipped=skipped)
+    return GapsResult(files=files, skipped=counted.skipped, tally=counted)
 
 
 def _outermost(functions: List[FunctionSpan]) -> List[FunctionSpan]:

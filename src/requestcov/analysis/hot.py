@@ -27,6 +27,8 @@ class CodePath:
 
     count: int
     tests: List[int]
+    #: Statements the path runs: the index's lines, which the commands fold
+    #: into statements (:mod:`requestcov.analysis.covered`).
     line_count: int
 
 
@@ -36,7 +38,7 @@ class EndpointTraffic:
     requests: int
     #: Most frequent first.
     paths: List[CodePath]
-    #: Lines reached by fewer than the rare share of this endpoint's requests.
+    #: Lines (statements, in a folded index) reached by fewer than the rare share of this endpoint's requests.
     rare_lines: Dict[str, List[int]]
 
 

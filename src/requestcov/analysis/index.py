@@ -181,6 +181,7 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
 
     offsets = np.zeros(len(tests) + 1, dtype=np.int64)
     np.cumsum(np.asarray(sizes, dtype=np.int64), out=offsets[1:])
+    file_ids, arc_list = _in_path_order(chunks, file_ids, arc_list)
 
     # Dense line ids: lay the files end to end, then keep only lines seen.
     # Chunks are handled in batches so no full-size int64 temporary exists.
@@ -237,6 +238,38 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
         element_line=element_line, arcs=[(arc[1], arc[2]) for arc in arc_list],
         line_element_count=line_element_count, signatures=signatures,
     )
+
+
+def _in_path_order(chunks: List[np.ndarray], file_ids: Dict[str, int],
+                   arc_list: List[Tuple[int, int, int]]) -> Tuple[Dict[str, int], List[Tuple[int, int, int]]]:
+    """Number files by path and arcs by (file, from, to), rewriting the
+    provisional keys of ``chunks`` in place, instead of the order they were
+    first seen in: element ids, and everything derived from them (MinHash
+    sketches, the near-duplicate groups they find), are then the same
+    whatever order the records came in. Nothing is rewritten when the first-
+    seen order is that order already (one file, no arcs: the common case)."""
+    paths = sorted(file_ids)
+    file_moves = paths != list(file_ids)
+    new_file = np.zeros(max(len(file_ids), 1), dtype=np.int64)
+    for position, path in enumerate(paths):
+        new_file[file_ids[path]] = position
+    arc_order = sorted(range(len(arc_list)), key=lambda arc: (int(new_file[arc_list[arc][0]]), *arc_list[arc][1:]))
+    arcs_move = arc_order != list(range(len(arc_list)))
+    if not file_moves and not arcs_move:
+        return file_ids, arc_list
+    new_arc = np.zeros(max(len(arc_list), 1), dtype=np.int64)
+    new_arc[np.asarray(arc_order, dtype=np.int64)] = np.arange(len(arc_list), dtype=np.int64)
+    for position, chunk in enumerate(chunks):
+        is_arc = chunk >= _ARC_TAG
+        lines = chunk[~is_arc]
+        if file_moves and lines.shape[0]:
+            chunk[~is_arc] = (new_file[lines >> _LINE_BITS] << _LINE_BITS) | (lines & _LINE_MASK)
+        if arcs_move and is_arc.any():
+            chunk[is_arc] = _ARC_TAG + new_arc[chunk[is_arc] - _ARC_TAG]
+        chunk.sort()
+        chunks[position] = chunk
+    arcs = [(int(new_file[arc_list[arc][0]]), arc_list[arc][1], arc_list[arc][2]) for arc in arc_order]
+    return {path: position for position, path in enumerate(paths)}, arcs
 
 
 def _batches(chunks: List[np.ndarray], entries: int = 2_000_000) -> Iterable[np.ndarray]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from requestcov.analysis.index import CoverageIndex
 from requestcov.errors import RequestcovError
 
 __all__ = ["CoverInstance", "CoverResult", "reduce_instance", "greedy_cover", "packing_lower_bound",
-           "exact_cover", "minimize"]
+           "exact_cover", "minimize", "Progress", "ExactOutcome"]
 
 
 #: Heap entries re-evaluated together by the greedy pass.
@@ -73,15 +75,25 @@ class CoverResult:
     method: str
     element_count: int
     class_count: int
+    #: Which search found the kept set: "greedy", or "exact" when the solver beat greedy.
+    found_by: str = "greedy"
+    #: The exact solver's last word ("optimal", "time limit", ...); None when it did not run.
+    solver_status: Optional[str] = None
 
 
 def reduce_instance(index: CoverageIndex) -> CoverInstance:
     """Collapse identical tests and identical elements (see module docstring)."""
+    # Columns in natural order of the test ids (the lowest id standing for
+    # tests with equal coverage): every tie below, greedy's and the solver's,
+    # then goes the same way whatever order the tests were recorded in.
+    natural = [info.key.natural for info in index.tests]
+    in_natural_order = sorted(range(len(index)), key=lambda test: (natural[test], test))
     first_of_signature = {}
-    for test, signature in enumerate(index.signatures):
+    for test in in_natural_order:
+        signature = index.signatures[test]
         if index.size(test) and signature not in first_of_signature:
             first_of_signature[signature] = test
-    candidates = sorted(first_of_signature.values())
+    candidates = list(first_of_signature.values())
     if not candidates:
         return CoverInstance([], np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
 
@@ -166,7 +178,8 @@ def _forced_columns(instance: CoverInstance) -> List[int]:
 
 
 def greedy_cover(instance: CoverInstance) -> List[int]:
-    """Classic greedy (most uncovered elements first, earliest test on ties),
+    """Classic greedy (most uncovered elements first, the earliest column,
+    lowest natural id, on ties),
     then a pass dropping picks made redundant by later ones. Returns columns
     in the order picked.
 
@@ -267,11 +280,53 @@ class ExactOutcome:
     columns: Optional[List[int]]
     optimal: bool
     lower_bound: int
+    #: What the solver said: "optimal", "time limit" or its own message.
+    status: str = "optimal"
 
 
-def exact_cover(instance: CoverInstance, time_limit: float) -> ExactOutcome:
+#: Called with a line saying where the work stands (``minimize`` and
+#: ``exact_cover`` report their phases, then the solver's elapsed time about
+#: once a second), so a long exact solve is never silent.
+Progress = Callable[[str], None]
+
+#: Seconds between two progress reports while the solver runs.
+PROGRESS_INTERVAL = 1.0
+
+
+def _solve_reporting(solve: Callable[[], Any], progress: Optional[Progress], time_limit: float,
+                     interval: float = PROGRESS_INTERVAL) -> Any:
+    """Run ``solve`` (HiGHS releases the GIL while it works) in a thread and
+    report the elapsed time every ``interval`` seconds until it returns."""
+    if progress is None:
+        return solve()
+    outcome: Dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = solve()
+        except BaseException as error:  # handed to the calling thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, name="requestcov-exact-cover", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    while True:
+        worker.join(interval)
+        if not worker.is_alive():
+            break
+        progress(f"solving exactly: {time.monotonic() - started:.0f} s of at most {time_limit:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def exact_cover(instance: CoverInstance, time_limit: float, progress: Optional[Progress] = None) -> ExactOutcome:
     """Solve the 0/1 program ``min sum x  s.t.  A x >= 1`` with HiGHS, stopping
-    after ``time_limit`` seconds with the best cover and bound found so far."""
+    after ``time_limit`` seconds with the best cover and bound found so far.
+
+    The relative gap tolerance is 0, so "optimal" means proven: HiGHS's
+    default stops within 0.01% of the bound, which on a large suite is a
+    test or two away from it."""
     try:
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp
         from scipy.sparse import csr_matrix
@@ -287,41 +342,58 @@ def exact_cover(instance: CoverInstance, time_limit: float) -> ExactOutcome:
         shape=(instance.class_count, column_count),
     )
     cost = np.ones(column_count)
-    result = milp(
+    started = time.monotonic()
+    result = _solve_reporting(lambda: milp(
         cost,
         constraints=LinearConstraint(matrix, lb=np.ones(instance.class_count), ub=np.inf),
         integrality=np.ones(column_count),
         bounds=Bounds(0, 1),
-        options={"time_limit": float(time_limit), "disp": False},
-    )
+        options={"time_limit": float(time_limit), "disp": False, "mip_rel_gap": 0.0},
+    ), progress, time_limit)
     columns = None
     if result.x is not None:
         columns = [column for column in range(column_count) if result.x[column] > 0.5]
-    optimal = result.status == 0 and columns is not None
     bound_value = getattr(result, "mip_dual_bound", None)
-    if bound_value is None or not math.isfinite(bound_value):
+    remaining = time_limit - (time.monotonic() - started)
+    if (bound_value is None or not math.isfinite(bound_value)) and remaining > 0:
         relaxation = linprog(cost, A_ub=-matrix, b_ub=-np.ones(instance.class_count), bounds=(0, 1),
-                             method="highs", options={"time_limit": float(time_limit)})
+                             method="highs", options={"time_limit": float(remaining)})
         bound_value = relaxation.fun if relaxation.status == 0 else 0.0
+    if bound_value is None or not math.isfinite(bound_value):
+        bound_value = 0.0
     lower_bound = int(math.ceil(float(bound_value) - 1e-6))
-    if optimal and columns is not None:
-        lower_bound = len(columns)
-    return ExactOutcome(columns, optimal, lower_bound)
+    # Proven only when the cover found is as small as the bound.
+    optimal = columns is not None and len(columns) <= lower_bound
+    status = "optimal" if result.status == 0 else "time limit" if result.status == 1 else str(result.message)
+    return ExactOutcome(columns, optimal, lower_bound, status)
 
 
-def minimize(index: CoverageIndex, exact: bool = False, time_limit: float = 30.0) -> CoverResult:
-    """Keep the fewest tests whose union covers what all tests cover."""
+def minimize(index: CoverageIndex, exact: bool = False, time_limit: float = 30.0,
+             progress: Optional[Progress] = None) -> CoverResult:
+    """Keep the fewest tests whose union covers what all tests cover.
+    ``optimal`` is True only when proven: the cover is as small as a lower
+    bound (the packing bound, or the exact solver's)."""
+    report = progress or (lambda message: None)
+    report(f"reducing {len(index)} tests")
     instance = reduce_instance(index)
     greedy_columns = greedy_cover(instance)
     columns = greedy_columns
     lower_bound = packing_lower_bound(instance)
     method = "greedy"
-    if exact:
-        outcome = exact_cover(instance, time_limit)
-        method = "exact"
+    found_by = "greedy"
+    solver_status: Optional[str] = None
+    if exact and len(greedy_columns) > lower_bound:  # greedy's cover is not yet proven optimal
+        report(f"{len(instance.candidates)} distinct tests, {instance.class_count} element classes; greedy keeps "
+               f"{len(greedy_columns)}, at least {lower_bound} needed; solving exactly with HiGHS "
+               f"(time limit {time_limit:g} s)")
+        outcome = exact_cover(instance, time_limit, progress)
+        solver_status = outcome.status
         lower_bound = max(lower_bound, outcome.lower_bound)
-        if outcome.columns is not None and len(outcome.columns) <= len(columns):
+        if outcome.columns is not None and len(outcome.columns) < len(columns):
             columns = outcome.columns
+            found_by = "exact"
+    if exact:
+        method = "exact"
     optimal = len(columns) <= lower_bound
     keep = sorted(instance.candidates[column] for column in columns)
     kept = set(keep)
@@ -329,4 +401,5 @@ def minimize(index: CoverageIndex, exact: bool = False, time_limit: float = 30.0
         keep=keep, drop=[test for test in range(len(index)) if test not in kept],
         optimal=optimal, lower_bound=min(lower_bound, len(columns)), greedy_size=len(greedy_columns),
         method=method, element_count=index.element_count, class_count=instance.class_count,
+        found_by=found_by, solver_status=solver_status,
     )

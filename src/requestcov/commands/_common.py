@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, List, NoReturn, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, TypeVar
 
 import click
 from rich.console import Console
@@ -28,15 +29,22 @@ __all__ = [
     "json_option",
     "load_or_fail",
     "load_index_or_fail",
+    "load_startup_lines",
     "fail",
     "fail_if_empty",
     "user_errors",
     "print_json",
     "console",
+    "output_width",
+    "natural_tests",
     "warn",
     "warn_if_served_unrecorded",
+    "warn_changed_files",
     "display_path",
 ]
+
+#: A pass over records on their way into an analysis (see ``analysis.versions``).
+RecordsFilter = Callable[[Iterable[RequestRecord]], Iterable[RequestRecord]]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,31 +110,95 @@ def fail_if_empty(count: int, db: Optional[str], from_file: Optional[str] = None
         fail(f"no requests recorded in {_source(db, from_file)}")
 
 
-def load_or_fail(db: Optional[str], from_file: Optional[str]) -> List[RequestRecord]:
-    """All request records from the chosen source, or a clean error."""
+def load_or_fail(db: Optional[str], from_file: Optional[str],
+                 through: Optional[RecordsFilter] = None) -> List[RequestRecord]:
+    """All request records from the chosen source (passed ``through`` a
+    filter when given), or a clean error."""
     from requestcov.store import load_records
 
     with user_errors():
-        records = list(load_records(db, from_file))
+        loaded = load_records(db, from_file)
+        records = list(through(loaded) if through is not None else loaded)
     fail_if_empty(len(records), db, from_file)
     return records
 
 
-def load_index_or_fail(db: Optional[str], from_file: Optional[str]) -> Any:
+def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True,
+                       through: Optional[RecordsFilter] = None) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
-    read one record at a time so large stores never sit in memory as lists."""
+    read one record at a time so large stores never sit in memory as lists
+    (each passed ``through`` a filter when given).
+
+    With ``fold`` (the default) each test's lines are the statements it
+    covered, counted as every report counts them
+    (:mod:`requestcov.analysis.covered`); ``fold=False`` keeps the lines as
+    recorded, for analyses that map them through a diff."""
+    from requestcov.analysis.covered import fold_records
     from requestcov.analysis.index import build_index
     from requestcov.store import load_records
 
     with user_errors():
-        index = build_index(load_records(db, from_file))
+        loaded = load_records(db, from_file)
+        if through is not None:
+            loaded = through(loaded)
+        index = build_index(fold_records(loaded) if fold else loaded)
     fail_if_empty(len(index), db, from_file)
     return index
 
 
+#: Width of the output when it goes to no terminal and ``COLUMNS`` is unset:
+#: a file or a pipe reads like a wide terminal; tables fold beyond it.
+PIPE_WIDTH = 160
+
+
+def output_width() -> Optional[int]:
+    """The one width policy of every command's output: ``COLUMNS`` when set,
+    else the terminal's own width (None: rich asks the terminal), else
+    :data:`PIPE_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if os.isatty(sys.stdout.fileno()):
+            return None
+    except (AttributeError, ValueError, OSError):  # stdout replaced by something without a descriptor
+        pass
+    return PIPE_WIDTH
+
+
+def load_startup_lines(db: Optional[str], from_file: Optional[str],
+                       through: Optional[RecordsFilter] = None) -> Dict[str, List[int]]:
+    """Lines the store's start-up records ran (imports, ``def`` lines, module
+    constants), merged across processes (each record passed ``through`` a
+    filter when given); ``served-unrecorded`` code (run for requests nobody
+    recorded) is left out, since nothing counts it as run. A
+    ``dedupData.yaml`` holds no start-up records: empty."""
+    if from_file is not None:
+        return {}
+    from requestcov.records import SERVED_UNRECORDED, STARTUP
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    lines: Dict[str, Set[int]] = {}
+    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        startup: Iterable[RequestRecord] = store.iter_records((STARTUP,))
+        for record in through(startup) if through is not None else startup:
+            if record.test_id == SERVED_UNRECORDED:
+                continue
+            for path, numbers in record.lines.items():
+                lines.setdefault(path, set()).update(numbers)
+    return {path: sorted(numbers) for path, numbers in lines.items()}
+
+
 def console() -> Console:
-    """The console tables go to (stdout; wide enough not to wrap in pipes)."""
-    return Console(soft_wrap=False, width=None if os.isatty(1) else 160)
+    """The console every command prints its tables and lines to (stdout),
+    as wide as :func:`output_width` says."""
+    return Console(soft_wrap=False, width=output_width())
+
+
+def natural_tests(index: Any, tests: Iterable[int]) -> List[int]:
+    """Index test numbers in the natural order of their ids (test-2 before
+    test-10): the order every listing of tests uses."""
+    return sorted(tests, key=lambda test: (index.tests[test].key.natural, test))
 
 
 def display_path(path: str) -> str:
@@ -140,6 +212,15 @@ def display_path(path: str) -> str:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+def warn_changed_files(changed: Sequence[Any], treatment: Callable[[Any], str]) -> None:
+    """One warning per recorded file that changed since it was recorded
+    (:class:`~requestcov.analysis.versions.ChangedFile`), the same words in
+    every command: what happened to it, then ``treatment(file)``, what the
+    command did about it."""
+    for item in changed:
+        warn(f"{display_path(item.path)} {item.describe()}: {treatment(item)}")
 
 
 def warn_if_served_unrecorded(db: Optional[str], from_file: Optional[str]) -> None:

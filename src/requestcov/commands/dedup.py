@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from requestcov.analysis.dedup import GROUP_FIELDS, KEEP_POLICIES, DedupResult, find_duplicates
+from requestcov.analysis.dedup import (
+    EXACT,
+    GROUP_FIELDS,
+    KEEP_POLICIES,
+    NEAR,
+    SUBSUMED,
+    DedupResult,
+    DuplicateGroup,
+    find_duplicates,
+)
 from requestcov.analysis.index import CoverageIndex
 from requestcov.commands._common import (
     console,
     fail,
     json_option,
     load_index_or_fail,
+    natural_tests,
     print_json,
     records_source_options,
     user_errors,
 )
+from requestcov.report.terminal import ID, PATH, ROUTE, Col, FoldingTable, Whole
 
-__all__ = ["command", "parse_by", "result_json", "print_duplicates"]
+__all__ = ["command", "parse_by", "ordered_groups", "result_json", "print_duplicates"]
 
 
 def parse_by(value: str) -> List[str]:
@@ -35,6 +46,27 @@ def parse_by(value: str) -> List[str]:
     return list(dict.fromkeys(names))
 
 
+def _label(index: CoverageIndex, test: int) -> str:
+    """A test's endpoint and status, as the tables print them."""
+    info = index.tests[test]
+    return f"{info.endpoint} {info.status}" if info.status is not None else info.endpoint
+
+
+def ordered_groups(index: CoverageIndex, result: DedupResult) -> List[DuplicateGroup]:
+    """The groups in the natural order of their kept ids (exact, subsumed,
+    near for one kept test), each group's dropped tests in natural order with
+    their similarities: the same listing on every run, whatever order the
+    store holds the records in."""
+    ordered = []
+    for group in result.groups:
+        similarity_of = dict(zip(group.drop, group.similarities))
+        drop = natural_tests(index, group.drop)
+        ordered.append(replace(group, drop=drop, similarities=[similarity_of[test] for test in drop]))
+    kind_order = {kind: number for number, kind in enumerate((EXACT, SUBSUMED, NEAR))}
+    return sorted(ordered, key=lambda group: (index.tests[group.keep].key.natural, group.keep,
+                                              kind_order.get(group.kind, len(kind_order))))
+
+
 def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
     name = lambda test: str(index.tests[test].key)  # noqa: E731
     return {
@@ -43,8 +75,15 @@ def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
                 "keep": name(group.keep), "drop": [name(test) for test in group.drop], "kind": group.kind,
                 "similarity": group.similarity, "similarities": group.similarities,
                 "endpoint": index.tests[group.keep].endpoint, "status": index.tests[group.keep].status,
+                # Each dropped test's own endpoint and status: with --by none
+                # they may differ from the kept test's.
+                "dropped_tests": [
+                    {"id": name(test), "endpoint": index.tests[test].endpoint, "status": index.tests[test].status,
+                     "similarity": similarity}
+                    for test, similarity in zip(group.drop, group.similarities)
+                ],
             }
-            for group in result.groups
+            for group in ordered_groups(index, result)
         ],
         "kept": result.kept,
         "dropped": result.dropped,
@@ -57,8 +96,9 @@ def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.95, show_default=True,
               help="Jaccard similarity at which two tests count as near-duplicates (1 turns that off).")
 @click.option("--keep", "keep_policy", type=click.Choice(KEEP_POLICIES), default="first", show_default=True,
-              help="Which test of a group to keep (and the order near-duplicates are grouped in): first "
-                   "recorded, oldest start, shortest duration, fewest lines.")
+              help="Which test of a group to keep (and the order near-duplicates are grouped in): lowest "
+                   "natural id (test-2 before test-10), oldest start, shortest duration, fewest lines; "
+                   "ties go to the lowest natural id.")
 @click.option("--by", "by", metavar="FIELDS", default="endpoint,status", show_default=True,
               help="Only compare tests equal in these fields (endpoint, status, test-set); 'none' compares all.")
 @click.option("--no-subsumed", is_flag=True, help="Do not report tests covered entirely by another one.")
@@ -106,7 +146,7 @@ def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,
                 "file": str(item.path.relative_to(root)) if item.path is not None else None,
                 "only_cover": item.only_cover,
             }
-            for item in planned
+            for item in sorted(planned, key=lambda item: (item.key.natural, item.test))
         ],
         "removed" if apply_changes else "would_remove": sum(item.action == REMOVE for item in planned),
     }
@@ -114,33 +154,31 @@ def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,
 
 def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Console] = None) -> None:
     """The duplicate groups as a table; ``requestcov run --replay`` ends with
-    the same one, so both read alike."""
+    the same one, so both read alike. A dropped test whose endpoint or status
+    differs from the kept test's (``--by none``) is followed by its own."""
     out = out or console()
-    table = Table(title=f"Duplicate tests: {result.dropped} of {len(index)} can go, {result.kept} stay")
-    table.add_column("keep")
-    table.add_column("kind")
-    table.add_column("similarity", justify="right")
-    table.add_column("drop")
-    table.add_column("endpoint")
-    for group in result.groups:
-        info = index.tests[group.keep]
-        endpoint = f"{info.endpoint} {info.status}" if info.status is not None else info.endpoint
-        table.add_row(
-            str(info.key), group.kind, f"{group.similarity:.3f}",
-            ", ".join(str(index.tests[test].key) for test in group.drop), endpoint,
-        )
-    out.print(table)
+    table = FoldingTable(f"Duplicate tests: {result.dropped} of {len(index)} can go, {result.kept} stay", [
+        Col("keep", whole=ID), Col("kind"), Col("drop", whole=ID), Col("endpoint", whole=ROUTE),
+    ])
+    for group in ordered_groups(index, result):
+        kept_label = _label(index, group.keep)
+        drops, ids = [], []
+        for test in group.drop:
+            label = _label(index, test)
+            ids.append(f"{index.tests[test].key},")
+            drops.append(str(index.tests[test].key) + (f" ({label})" if label != kept_label else ""))
+        kind = group.kind if group.kind == EXACT else f"{group.kind} {group.similarity:.3f}"
+        table.add_row(str(index.tests[group.keep].key), kind, Whole(", ".join(drops), ids), kept_label)
+    table.print(out)
 
 
 def _print_removal(removal: Dict[str, Any]) -> None:
     out = console()
-    table = Table(title="Keploy test files" + (" removed" if removal["applied"] else ": dry run, nothing removed"))
-    table.add_column("test")
-    table.add_column("file")
-    table.add_column("action")
+    table = FoldingTable("Keploy test files" + (" removed" if removal["applied"] else ": dry run, nothing removed"),
+                         [Col("test", whole=ID), Col("file", whole=PATH), Col("action")])
     for item in removal["tests"]:
         table.add_row(item["test"], item["file"] or "-", item["action"])
-    out.print(table)
+    table.print(out)
     if removal["applied"]:
         if removal["backup"]:
             out.print(f"Removed {removal['removed']} test files; backup and removed.json in {removal['backup']}")

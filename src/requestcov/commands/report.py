@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-import json
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import click
-from rich.console import Console
 
-from requestcov.commands._common import json_option, load_or_fail, records_source_options, warn_if_served_unrecorded
-from requestcov.report.summary import summarize
+from requestcov.commands._common import (
+    console,
+    json_option,
+    load_or_fail,
+    load_startup_lines,
+    print_json,
+    records_source_options,
+    warn_if_served_unrecorded,
+)
+from requestcov.report.summary import Summary, summarize
 from requestcov.report.terminal import print_summary
+
+
+def _json(summary: Summary, timings: bool) -> Dict[str, Any]:
+    """The summary as JSON; without timings (a dedupData.yaml) durations,
+    process ids and the process count are null, not zeros nobody measured."""
+    data = summary.to_json()
+    if not timings:
+        for row in data["requests"]:
+            row["duration_ms"] = None
+            row["pid"] = None
+        data["totals"]["processes"] = None
+    return data
 
 
 @click.command("report")
@@ -18,10 +36,14 @@ from requestcov.report.terminal import print_summary
 @json_option
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most this many requests.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: Optional[int]) -> None:
-    """Show every recorded request: id, method, route, status, lines and files, with totals."""
+    """Show every recorded request: id, method, route, status, statements run
+    and files, with totals: statements run by requests, only at start-up,
+    and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
-    summary = summarize(load_or_fail(db, from_file))
+    startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
+    summary = summarize(load_or_fail(db, from_file), startup)
+    timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2))
+        print_json(_json(summary, timings))
         return
-    print_summary(summary, Console(), limit)
+    print_summary(summary, console(), limit, timings=timings)

@@ -65,6 +65,9 @@ def build_config(
     sample_rules: Sequence[str] = (),
     control: Optional[bool] = None,
     fallback_db: Optional[str] = None,
+    keploy_agent: Optional[bool] = None,
+    keploy_control_socket: Optional[str] = None,
+    keploy_data_socket: Optional[str] = None,
 ) -> Config:
     """Options given here win over ``REQUESTCOV_*``; the source defaults to the
     current folder and the store to an absolute path, so workers that change
@@ -73,7 +76,8 @@ def build_config(
         source=_split_values(source), include=_split_values(include), omit=_split_values(omit),
         db=db, id_header=id_header, test_set_header=test_set_header, branch=branch,
         sample_rate=sample_rate, sample_rules=_split_values(sample_rules), control=control,
-        fallback_db=fallback_db,
+        fallback_db=fallback_db, keploy_agent=keploy_agent, keploy_control_socket=keploy_control_socket,
+        keploy_data_socket=keploy_data_socket,
     )
     return dataclasses.replace(
         config,
@@ -110,6 +114,15 @@ def build_config(
 @click.option("--control/--no-control", default=None,
               help="Answer POST /requestcov/test/start|end/{id} on loopback, with the token in "
                    "REQUESTCOV_TOKEN: requests in between belong to that test.")
+@click.option("--keploy-agent/--no-keploy-agent", default=None,
+              help="Serve Keploy's coverage agent (keploy test --dedup): START/END on the control socket, "
+                   "each test's lines to the data socket, for every worker of the server.")
+@click.option("--keploy-control-socket", default=None, metavar="PATH",
+              help="With --keploy-agent: where Keploy sends START/END [default: "
+                   "REQUESTCOV_KEPLOY_CONTROL_SOCKET or /tmp/coverage_control.sock].")
+@click.option("--keploy-data-socket", default=None, metavar="PATH",
+              help="With --keploy-agent: where Keploy takes the coverage [default: "
+                   "REQUESTCOV_KEPLOY_DATA_SOCKET or /tmp/coverage_data.sock].")
 @click.option("--replay", "replay", default=None, metavar="KIND:PATH",
               help="Replay recordings to the server once it listens, stop it, and print the replay and "
                    "duplicate summaries: keploy:DIR (Keploy test sets) or har:FILE.")
@@ -136,6 +149,9 @@ def command(
     sample_rules: Tuple[str, ...],
     control: Optional[bool],
     fallback_db: Optional[str],
+    keploy_agent: Optional[bool],
+    keploy_control_socket: Optional[str],
+    keploy_data_socket: Optional[str],
     replay: Optional[str],
     url: Optional[str],
     wait_timeout: Optional[float],
@@ -169,10 +185,16 @@ def command(
         config = build_config(
             db=db, source=source, include=include, omit=omit, id_header=id_header,
             test_set_header=test_set_header, branch=branch, sample_rate=sample_rate, sample_rules=sample_rules,
-            control=control, fallback_db=fallback_db,
+            control=control, fallback_db=fallback_db, keploy_agent=keploy_agent,
+            keploy_control_socket=keploy_control_socket, keploy_data_socket=keploy_data_socket,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--sample'") from error
+    if not config.keploy_agent:
+        moved = [name for name, value in (("--keploy-control-socket", keploy_control_socket),
+                                          ("--keploy-data-socket", keploy_data_socket)) if value]
+        if moved:
+            raise click.UsageError(f"{moved[0]} only applies with --keploy-agent")
     replay_only = {"--url": url, "--wait-timeout": wait_timeout, "--replay-timeout": replay_timeout,
                    "--replay-concurrency": replay_concurrency}
     plan: Optional[ReplayPlan] = None
@@ -195,6 +217,8 @@ def command(
         click.echo(
             f"requestcov: recording {os.pathsep.join(config.source or [])} into {config.db}", err=True,
         )
+    if config.keploy_agent:
+        _start_keploy_agent(config, quiet)
     if plan is not None:
         _run_with_replay(arguments, environment, plan, config, quiet)
         return
@@ -205,6 +229,23 @@ def command(
     except OSError as error:
         click.echo(f"requestcov: cannot run {arguments[0]}: {error.strerror or error}", err=True)
         sys.exit(127 if isinstance(error, FileNotFoundError) else 126)
+
+
+def _start_keploy_agent(config: Config, quiet: bool) -> None:
+    """The agent serves the control socket for the server this process is
+    about to become (or, with --replay, to start)."""
+    from requestcov.keploy.inprocess import socket_paths
+    from requestcov.keploy.process import start_agent_process
+    from requestcov.keploy.server import AgentError
+
+    control, data = socket_paths(config)
+    try:
+        start_agent_process(config, os.getpid())
+    except AgentError as error:
+        click.echo(f"Error: cannot serve Keploy's coverage agent: {error}", err=True)
+        sys.exit(1)
+    if not quiet:
+        click.echo(f"requestcov: Keploy's coverage agent listens on {control}, sends to {data}", err=True)
 
 
 def parse_replay(value: str) -> Tuple[str, str]:

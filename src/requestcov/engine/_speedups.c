@@ -8,6 +8,12 @@
  * reference and the fallback when this module was not built or
  * REQUESTCOV_CORE=python asks for them.
  *
+ * Lines of code that runs at import (module bodies, and the class bodies in
+ * them: see engine/scope.py) go to the start-up collector whatever request is
+ * current. Functions, the hot path, pay one bit test for it (CO_OPTIMIZED);
+ * the decision for a module or class body is asked of Python once per code
+ * object and cached in a dict shared with the pure-Python twin's engine.
+ *
  * Neither ever lets an error reach the app: it is handed once to a Python
  * function that logs it, then cleared.
  */
@@ -108,6 +114,56 @@ has_line(PyObject *collector, PyObject *filename, PyObject *line)
 }
 
 
+/* Whether ``code``, a module or class body, runs at import: 1, 0, or -1 on
+ * error. Asked once per code object of ``decide`` (engine/scope.py's
+ * runs_at_import, given the frame when there is one), then read from
+ * ``scopes``: {id(code): (code, answer)}, the code held so its id is never
+ * reused while the answer is kept. */
+static int
+runs_at_import(PyObject *scopes, PyObject *decide, PyObject *code, PyObject *frame)
+{
+    PyObject *key = PyLong_FromVoidPtr(code);  /* id(code) */
+    if (key == NULL) {
+        return -1;
+    }
+    int answer = -1;
+    PyObject *known = PyDict_GetItemWithError(scopes, key);  /* borrowed */
+    if (known != NULL) {
+        if (PyTuple_Check(known) && PyTuple_GET_SIZE(known) == 2 && PyTuple_GET_ITEM(known, 0) == code) {
+            answer = PyObject_IsTrue(PyTuple_GET_ITEM(known, 1));
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "a scope entry is not (code, answer)");
+        }
+        goto done;
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    PyObject *asked = frame == NULL ? PyObject_CallOneArg(decide, code)
+                                    : PyObject_CallFunctionObjArgs(decide, code, frame, NULL);
+    if (asked == NULL) {
+        goto done;
+    }
+    int truth = PyObject_IsTrue(asked);
+    Py_DECREF(asked);
+    if (truth < 0) {
+        goto done;
+    }
+    PyObject *entry = PyTuple_Pack(2, code, truth ? Py_True : Py_False);
+    if (entry == NULL) {
+        goto done;
+    }
+    if (PyDict_SetItem(scopes, key, entry) == 0) {
+        answer = truth;
+    }
+    Py_DECREF(entry);
+done:
+    Py_DECREF(key);
+    return answer;
+}
+
+
 /* ---- LineCallback: the sys.monitoring LINE callback (Python 3.12+) ---- */
 
 typedef struct {
@@ -116,6 +172,9 @@ typedef struct {
     PyObject *tracking;     /* requestcov.context.tracking */
     PyObject *disable;      /* sys.monitoring.DISABLE */
     PyObject *report;       /* called once with the first error */
+    PyObject *startup;      /* the start-up collector: lines of code run at import */
+    PyObject *scopes;       /* dict: id(code) -> (code, runs at import), see runs_at_import */
+    PyObject *decide;       /* runs_at_import(code) of engine/scope.py */
     int may_disable;
     int reported;
     vectorcallfunc vectorcall;
@@ -197,6 +256,21 @@ LineCallback_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf
     PyObject *code = args[0], *line = args[1];
     PyObject *filename = ((PyCodeObject *)code)->co_filename;
     PyObject *collector = NULL;
+    if (!(((PyCodeObject *)code)->co_flags & CO_OPTIMIZED)) {
+        /* A module or class body. Run at import, its lines go to start-up
+         * alone, so once recorded no location of it need report again: it is
+         * disabled at once and never noted for enabling again. */
+        int at_import = runs_at_import(self->scopes, self->decide, code, NULL);
+        if (at_import < 0) {
+            goto error;
+        }
+        if (at_import) {
+            if (record_line(self->startup, filename, line) < 0) {
+                goto error;
+            }
+            return Py_NewRef(self->may_disable ? self->disable : Py_None);
+        }
+    }
     if (PyContextVar_Get(self->context_var, NULL, &collector) < 0 || collector == NULL) {
         goto error;
     }
@@ -225,11 +299,13 @@ error:
 static PyObject *
 LineCallback_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"context_var", "tracking", "disable", "may_disable", "report", NULL};
-    PyObject *context_var, *tracking, *disable, *report;
+    static char *keywords[] = {"context_var", "tracking", "disable", "may_disable", "report",
+                               "startup", "scopes", "decide", NULL};
+    PyObject *context_var, *tracking, *disable, *report, *startup, *scopes, *decide;
     int may_disable;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOpO:LineCallback", keywords,
-                                     &context_var, &tracking, &disable, &may_disable, &report)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOpOOO!O:LineCallback", keywords,
+                                     &context_var, &tracking, &disable, &may_disable, &report,
+                                     &startup, &PyDict_Type, &scopes, &decide)) {
         return NULL;
     }
     if (!PyContextVar_CheckExact(context_var)) {
@@ -244,6 +320,9 @@ LineCallback_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->tracking = Py_NewRef(tracking);
     self->disable = Py_NewRef(disable);
     self->report = Py_NewRef(report);
+    self->startup = Py_NewRef(startup);
+    self->scopes = Py_NewRef(scopes);
+    self->decide = Py_NewRef(decide);
     self->may_disable = may_disable;
     self->reported = 0;
     self->vectorcall = LineCallback_vectorcall;
@@ -257,13 +336,17 @@ LineCallback_dealloc(LineCallback *self)
     Py_XDECREF(self->tracking);
     Py_XDECREF(self->disable);
     Py_XDECREF(self->report);
+    Py_XDECREF(self->startup);
+    Py_XDECREF(self->scopes);
+    Py_XDECREF(self->decide);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyTypeObject LineCallbackType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "requestcov.engine._speedups.LineCallback",
-    .tp_doc = "The sys.monitoring LINE callback: LineCallback(context_var, tracking, disable, may_disable, report).",
+    .tp_doc = "The sys.monitoring LINE callback: LineCallback(context_var, tracking, disable, may_disable, report, "
+              "startup, scopes, decide).",
     .tp_basicsize = sizeof(LineCallback),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = LineCallback_new,
@@ -282,6 +365,9 @@ typedef struct {
     PyObject *context_var;  /* ContextVar[Collector] */
     PyObject *unrecorded;   /* the collector of requests sampling leaves out */
     PyObject *report;
+    PyObject *startup;      /* the start-up collector: lines of code run at import */
+    PyObject *scopes;       /* dict: id(code) -> (code, runs at import), see runs_at_import */
+    PyObject *scope_of;     /* runs_at_import(code, frame) of engine/scope.py */
     int reported;
 } LineTracer;
 
@@ -346,7 +432,17 @@ LineTracer_trace(PyObject *object, PyFrameObject *frame, int what, PyObject *arg
         }
         return 0;
     }
-    if (PyContextVar_Get(self->context_var, NULL, &collector) < 0 || collector == NULL) {
+    if (!(code->co_flags & CO_OPTIMIZED)) {
+        /* A module or class body: run at import, it records into start-up. */
+        int at_import = runs_at_import(self->scopes, self->scope_of, (PyObject *)code, (PyObject *)frame);
+        if (at_import < 0) {
+            goto error;
+        }
+        if (at_import) {
+            collector = Py_NewRef(self->startup);
+        }
+    }
+    if (collector == NULL && (PyContextVar_Get(self->context_var, NULL, &collector) < 0 || collector == NULL)) {
         goto error;
     }
     if (collector != self->unrecorded) {
@@ -392,10 +488,11 @@ LineTracer_call(PyObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *
 LineTracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"decide", "context_var", "unrecorded", "report", NULL};
-    PyObject *decide, *context_var, *unrecorded, *report;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:LineTracer", keywords,
-                                     &decide, &context_var, &unrecorded, &report)) {
+    static char *keywords[] = {"decide", "context_var", "unrecorded", "report", "startup", "scopes", "scope_of", NULL};
+    PyObject *decide, *context_var, *unrecorded, *report, *startup, *scopes, *scope_of;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO!O:LineTracer", keywords,
+                                     &decide, &context_var, &unrecorded, &report,
+                                     &startup, &PyDict_Type, &scopes, &scope_of)) {
         return NULL;
     }
     if (!PyContextVar_CheckExact(context_var)) {
@@ -415,6 +512,9 @@ LineTracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->context_var = Py_NewRef(context_var);
     self->unrecorded = Py_NewRef(unrecorded);
     self->report = Py_NewRef(report);
+    self->startup = Py_NewRef(startup);
+    self->scopes = Py_NewRef(scopes);
+    self->scope_of = Py_NewRef(scope_of);
     self->reported = 0;
     return (PyObject *)self;
 }
@@ -427,6 +527,9 @@ LineTracer_dealloc(LineTracer *self)
     Py_XDECREF(self->context_var);
     Py_XDECREF(self->unrecorded);
     Py_XDECREF(self->report);
+    Py_XDECREF(self->startup);
+    Py_XDECREF(self->scopes);
+    Py_XDECREF(self->scope_of);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -439,7 +542,7 @@ static PyMethodDef LineTracer_methods[] = {
 static PyTypeObject LineTracerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "requestcov.engine._speedups.LineTracer",
-    .tp_doc = "A C trace function: LineTracer(decide, context_var, unrecorded, report).",
+    .tp_doc = "A C trace function: LineTracer(decide, context_var, unrecorded, report, startup, scopes, scope_of).",
     .tp_basicsize = sizeof(LineTracer),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = LineTracer_new,

@@ -5,6 +5,10 @@ the measured source it returns None (one cached dict look-up), so the frame
 runs without line events. For measured code it returns the current request's
 local trace function for that file, which adds each line to the file's set.
 
+Frames of module and class bodies run at import (``engine.scope``) record
+into the start-up collector, whatever request is current, so a lazy import
+does not make the record of the request that happens to trigger it.
+
 With the compiled core (see ``engine.core``) a C trace function does the same
 without a Python call per frame or line, and turns line events off in each
 frame outside the measured source. Branch coverage keeps the Python tracer.
@@ -18,10 +22,11 @@ from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from requestcov._threads import in_spawned_greenlet
-from requestcov.context import Collector, current_collector, unrecorded_collector
+from requestcov.context import Collector, current_collector, startup_collector, unrecorded_collector
 from requestcov.engine.arcs import arc_tracer, entry_line
 from requestcov.engine.base import Engine, other_tracer_description
 from requestcov.engine.core import compiled_core, report_core_error
+from requestcov.engine.scope import runs_at_import
 from requestcov.engine.source import SourceMatcher
 from requestcov.log import logger
 
@@ -47,9 +52,13 @@ class TraceEngine(Engine):
     def __init__(self, matcher: SourceMatcher, *, branch: bool = False) -> None:
         self.matcher = matcher
         self.branch = branch
-        #: The decision for each code object seen, by ``id()``: its file, and
-        #: the code object itself when it is measured.
-        self._measured: Dict[int, Tuple[str, Optional[CodeType]]] = {}
+        #: The decision for each code object seen, by ``id()``: its file, the
+        #: code object itself when it is measured, and whether it runs at
+        #: import (its lines then go to start-up).
+        self._measured: Dict[int, Tuple[str, Optional[CodeType], bool]] = {}
+        #: The compiled tracer's cache of the last, for module and class
+        #: bodies only: by ``id()``, (the code, whether it runs at import).
+        self._scopes: Dict[int, Tuple[CodeType, bool]] = {}
         self._global_trace: Optional[Callable] = None
         #: The compiled trace function, when there is one (lines only: arcs
         #: need the previous line of each frame, which the Python tracer keeps).
@@ -73,6 +82,7 @@ class TraceEngine(Engine):
             self.core = "compiled"
             self._compiled = speedups.LineTracer(
                 self.matcher.is_measured_file, current_collector, unrecorded_collector, report_core_error,
+                startup_collector, self._scopes, runs_at_import,
             )
             # A Python function on each new thread's first call puts the
             # compiled one in its place there.
@@ -128,11 +138,14 @@ class TraceEngine(Engine):
         # of the whole process. An id can be reused once its code object is
         # gone, so the file is kept beside the decision and checked: the
         # decision depends on the file alone, and measured code objects are
-        # kept alive by the decision itself, so their ids are never reused.
-        measured: Dict[int, Tuple[str, Optional[CodeType]]] = self._measured
+        # kept alive by the decision itself, so their ids are never reused
+        # (which matters for the one answer that depends on the code object
+        # itself: whether it runs at import).
+        measured: Dict[int, Tuple[str, Optional[CodeType], bool]] = self._measured
         is_measured_code = self.matcher.is_measured_code
         current = current_collector.get
         unrecorded = unrecorded_collector
+        startup = startup_collector
         branch = self.branch
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Optional[Callable]:
@@ -141,12 +154,19 @@ class TraceEngine(Engine):
                 filename = code.co_filename
                 known = measured.get(id(code))
                 if known is None or known[0] != filename:
-                    known = measured[id(code)] = (filename, code if is_measured_code(code) else None)
+                    if is_measured_code(code):
+                        known = measured[id(code)] = (filename, code, runs_at_import(code, frame))
+                    else:
+                        known = measured[id(code)] = (filename, None, False)
                 if known[1] is None:
                     return None
-                collector: Collector = current()
-                if collector is unrecorded:
-                    return None
+                collector: Collector
+                if known[2]:
+                    collector = startup
+                else:
+                    collector = current()
+                    if collector is unrecorded:
+                        return None
                 if branch:
                     # Arcs need the previous line of this very frame: one tracer per frame.
                     lines = collector.lines.get(filename)

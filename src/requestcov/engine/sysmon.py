@@ -10,6 +10,12 @@ and on again, which enables their locations; unlike ``restart_events()``, that l
 in the process alone, so the framework's code is not re-instrumented on each
 request.
 
+Lines of module and class bodies run at import (``engine.scope``) go to the
+start-up collector, whatever request is current: a request that imports a
+module lazily would otherwise own its module-level lines, and its record would
+depend on whether it came first. Those lines have no other destination, so
+their locations are disabled at their first event and never enabled again.
+
 The callback is the compiled core's ``LineCallback`` when it was built (see
 ``engine.core``); ``_make_line_callback`` below is its pure-Python twin and
 the reference for what it does.
@@ -25,10 +31,11 @@ from itertools import chain, starmap
 from types import CodeType, FrameType, FunctionType
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from requestcov.context import Collector, current_collector, tracking
+from requestcov.context import Collector, current_collector, startup_collector, tracking
 from requestcov.engine.base import Engine, warn_about_other_tracers
 from requestcov.engine.core import compiled_core, report_core_error
 from requestcov.engine.imports import InstrumentingFinder
+from requestcov.engine.scope import CO_OPTIMIZED, runs_at_import
 from requestcov.engine.source import SourceMatcher
 
 __all__ = ["MonitoringEngine"]
@@ -43,12 +50,37 @@ def _gil_is_enabled() -> bool:
     return True if check is None else bool(check())
 
 
-def _make_line_callback(record_current: Callable[[], Collector], disable: Any, may_disable: bool) -> Callable:
+#: By code id, for module and class bodies: (the code, whether it runs at
+#: import). The code is held so its id is not reused while the answer is kept.
+Scopes = Dict[int, Tuple[CodeType, bool]]
+
+
+def _make_line_callback(
+    record_current: Callable[[], Collector], disable: Any, may_disable: bool, startup: Collector, scopes: Scopes,
+) -> Callable:
     """Build the LINE callback with everything it touches bound as closure cells."""
     state = tracking
+    optimized = CO_OPTIMIZED
+    disable_at_import = disable if may_disable else None
 
     def on_line(code: CodeType, line: int) -> Any:
         try:
+            if not code.co_flags & optimized:
+                # A module or class body (functions, the hot path, stop at
+                # the bit test above): when it runs at import its lines go to
+                # start-up, their only destination, so its locations report
+                # once and are disabled for good.
+                scope = scopes.get(id(code))
+                if scope is None:
+                    scope = scopes[id(code)] = (code, runs_at_import(code))
+                if scope[1]:
+                    startup_lines = startup.lines
+                    seen = startup_lines.get(code.co_filename)
+                    if seen is None:
+                        startup_lines[code.co_filename] = {line}
+                    else:
+                        seen.add(line)
+                    return disable_at_import
             collector = record_current()
             lines = collector.lines
             key = code.co_filename
@@ -114,6 +146,9 @@ class MonitoringEngine(Engine):
         #: By code id: the line PY_START records, for code objects whose
         #: first line gets no LINE event (3.13+).
         self._first_lines: Dict[int, int] = {}
+        #: Module and class bodies: whether each runs at import (shared with
+        #: the compiled callback, which fills it the same way).
+        self._scopes: Scopes = {}
 
     def start(self) -> None:
         monitoring = sys.monitoring  # type: ignore[attr-defined]
@@ -140,10 +175,13 @@ class MonitoringEngine(Engine):
         speedups = compiled_core()
         if speedups is None:
             self.core = "Python"
-            return _make_line_callback(current_collector.get, sys.monitoring.DISABLE, may_disable)  # type: ignore[attr-defined]
+            return _make_line_callback(
+                current_collector.get, sys.monitoring.DISABLE, may_disable, startup_collector, self._scopes,  # type: ignore[attr-defined]
+            )
         self.core = "compiled"
         return speedups.LineCallback(  # type: ignore[no-any-return]
             current_collector, tracking, sys.monitoring.DISABLE, may_disable, report_core_error,  # type: ignore[attr-defined]
+            startup_collector, self._scopes, runs_at_import,
         )
 
     def _catch_code_run_without_import(self) -> None:
@@ -172,6 +210,8 @@ class MonitoringEngine(Engine):
         is_measured = self.matcher.is_measured_code
         instrument = self.instrument
         record_current = current_collector.get
+        scopes = self._scopes
+        optimized = CO_OPTIMIZED
 
         def on_start(code: CodeType, offset: int) -> Any:
             try:
@@ -183,7 +223,16 @@ class MonitoringEngine(Engine):
                 line = first_lines.get(key)
                 if line is None:
                     return disable
-                lines = record_current().lines
+                collector = startup_collector
+                if code.co_flags & optimized:
+                    collector = record_current()
+                else:
+                    scope = scopes.get(key)
+                    if scope is None:
+                        scope = scopes[key] = (code, runs_at_import(code))
+                    if not scope[1]:
+                        collector = record_current()
+                lines = collector.lines
                 seen = lines.get(code.co_filename)
                 if seen is None:
                     lines[code.co_filename] = {line}
@@ -212,6 +261,7 @@ class MonitoringEngine(Engine):
         self._instrumented.clear()
         self._toggles.clear()
         self._first_lines.clear()
+        self._scopes.clear()
         tracking.disabled = {}
         self.tool_id = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from requestcov.config import Config
 from requestcov.engine.source import is_third_party
@@ -12,19 +12,24 @@ from requestcov.log import log_once
 from requestcov.middleware.control import ActiveTest, ControlEndpoint
 from requestcov.recorder import Recorder, get_recorder
 
+if TYPE_CHECKING:
+    from requestcov.keploy.attribution import KeployAttribution
+
 __all__ = ["RecordingMiddleware", "default_source_for"]
 
 class RecordingMiddleware:
     """Options mirror the command line (see :meth:`Config.resolve`): ``source``,
     ``include``, ``omit``, ``db``, ``id_header``, ``test_set_header``,
     ``branch``, ``sample_rate``, ``sample_rules`` (``["GET /health*=0"]``),
-    ``control`` and ``control_remote``; unset ones come from the
-    ``REQUESTCOV_*`` environment variables."""
+    ``control``, ``control_remote``, ``keploy_agent``,
+    ``keploy_control_socket`` and ``keploy_data_socket``; unset ones come
+    from the ``REQUESTCOV_*`` environment variables."""
 
     def __init__(self, app: Any, **options: Any) -> None:
         self.app = app
         self.recorder: Optional[Recorder] = None
         self.control: Optional[ControlEndpoint] = None
+        self.keploy: "Optional[KeployAttribution]" = None
         try:
             self.config = Config.resolve(**options)
         except ValueError as error:
@@ -35,6 +40,10 @@ class RecordingMiddleware:
         self.recorder = get_recorder(
             self.config, default_source_for(app) if self.config.source is None else []
         )
+        if self.config.keploy_agent and self.recorder is not None:
+            from requestcov.keploy.inprocess import attach  # only where Keploy drives the tests
+
+            self.keploy = attach(self.config, self.recorder.db_path)
         if self.config.control and self.recorder is not None:
             # The token is read here and never kept in the config, which is
             # passed to child processes and may be logged.
@@ -47,7 +56,10 @@ class RecordingMiddleware:
 
     def test_identity(self, test_id: str, test_set: str) -> "tuple[str, str]":
         """A request's own test id wins; without one it belongs to the test
-        started through the control endpoint, if any."""
+        Keploy's agent protocol made current, else to the one started through
+        the control endpoint, if any."""
+        if self.keploy is not None:
+            test_id, test_set = self.keploy.identify(test_id, test_set)
         if test_id or self.control is None:
             return test_id, test_set
         return self.control.active.current() or (test_id, test_set)

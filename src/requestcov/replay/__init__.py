@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 from requestcov.config import DEFAULT_ID_HEADER, DEFAULT_TEST_SET_HEADER
 from requestcov.errors import InputError
 from requestcov.replay.har import load_har
-from requestcov.replay.keploy import load_keploy_tests
+from requestcov.replay.keploy import load_keploy_tests, mark_last_in_each_set
 from requestcov.replay.model import LoadedRequests, ReplayRequest, ReplayResult, ReplaySummary
 from requestcov.replay.sender import parse_app_url, send_requests
 
@@ -79,6 +79,10 @@ def replay_directory(
 ) -> ReplaySummary:
     """Load recordings of ``kind`` from ``path`` and send them to the app at ``url``.
 
+    Keploy tests carry ``KEPLOY-TEST-ID`` and ``KEPLOY-TEST-SET-ID`` (or the
+    headers named), and the last one sent of each test set
+    ``KEPLOY-LAST-TESTCASE: true``, as Keploy's replayer sends them.
+
     Never stops at a bad recording or a failed request: those are counted in
     the summary (and reported through ``on_warning`` / ``on_result`` as they
     happen). Raises :class:`InputError` only when the input cannot be read at all.
@@ -96,6 +100,8 @@ def replay_directory(
         for warning in loaded.warnings:
             on_warning(warning)
     requests = loaded.requests if limit is None else loaded.requests[:limit]
+    if kind == "keploy":
+        requests = mark_last_in_each_set(requests)
     results = send_requests(
         requests, address, timeout=timeout, concurrency=concurrency,
         id_header=id_header, test_set_header=test_set_header, on_result=on_result,

@@ -14,8 +14,9 @@ never stops a replay of hundreds of good ones.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -25,7 +26,7 @@ from requestcov.replay.model import LoadedRequests, ReplayRequest
 from requestcov.replay.target import request_base_url, request_target
 from requestcov.store.keploy import yaml_error_message
 
-__all__ = ["load_keploy_tests", "find_test_sets"]
+__all__ = ["load_keploy_tests", "find_test_sets", "mark_last_in_each_set"]
 
 try:  # the C loader is faster; both are safe loaders
     _SafeLoader: Any = yaml.CSafeLoader
@@ -62,6 +63,15 @@ def load_keploy_tests(directory: "str | Path") -> LoadedRequests:
                 continue
             loaded.requests.append(request)
     return loaded
+
+
+def mark_last_in_each_set(requests: Sequence[ReplayRequest]) -> List[ReplayRequest]:
+    """``requests`` with the last one of each test set marked, as Keploy's
+    replayer marks the last test case it runs of a set (the app may flush or
+    report per set on it)."""
+    last: Dict[str, int] = {request.test_set: index for index, request in enumerate(requests)}
+    marked = set(last.values())
+    return [replace(request, last_in_set=index in marked) for index, request in enumerate(requests)]
 
 
 def read_keploy_test(path: Path, test_set: str) -> ReplayRequest:

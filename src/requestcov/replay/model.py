@@ -37,6 +37,9 @@ class ReplayRequest:
     #: ``scheme://host:port`` of the recorded URL ("" when it had none): where
     #: the app listened when it was recorded, the default target of a replay.
     base_url: str = ""
+    #: The last test of its Keploy test set in this replay: sent with
+    #: ``KEPLOY-LAST-TESTCASE: true``, as Keploy's replayer does.
+    last_in_set: bool = False
 
     @property
     def label(self) -> str:

@@ -21,7 +21,10 @@ from requestcov.config import DEFAULT_ID_HEADER, DEFAULT_TEST_SET_HEADER
 from requestcov.errors import InputError
 from requestcov.replay.model import FAILED, MATCHED, MISMATCHED, UNCHECKED, ReplayRequest, ReplayResult
 
-__all__ = ["AppAddress", "parse_app_url", "send_requests", "send_one"]
+__all__ = ["AppAddress", "parse_app_url", "send_requests", "send_one", "LAST_TESTCASE_HEADER"]
+
+#: What Keploy's replayer adds to the last test of each test set.
+LAST_TESTCASE_HEADER = "KEPLOY-LAST-TESTCASE"
 
 #: Headers that describe one hop or one body encoding: the client sets them
 #: for the connection it makes, recorded values would be wrong.
@@ -71,7 +74,7 @@ def send_one(
         )
     else:
         connection = http.client.HTTPConnection(address.host, address.port, timeout=timeout)
-    skipped_names = {id_header.lower(), test_set_header.lower()} | _NOT_FORWARDED
+    skipped_names = {id_header.lower(), test_set_header.lower(), LAST_TESTCASE_HEADER.lower()} | _NOT_FORWARDED
     started = time.perf_counter()
     try:
         connection.putrequest(request.method, address.prefix + request.target, skip_accept_encoding=True)
@@ -81,6 +84,8 @@ def send_one(
         connection.putheader(id_header, request.test_id)
         if request.test_set:
             connection.putheader(test_set_header, request.test_set)
+        if request.last_in_set:
+            connection.putheader(LAST_TESTCASE_HEADER, "true")
         if request.body or request.method in _METHODS_WITH_BODY:
             connection.putheader("Content-Length", str(len(request.body)))
         connection.endheaders(request.body or None)

@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from requestcov import __version__
+from requestcov.analysis.covered import display_percent
 from requestcov.errors import RequestcovError
 from requestcov.records import RequestRecord
 from requestcov.report.htmlmodel import DUPLICATE_SCOPE, FileEntry, ReportModel, build_model
@@ -41,14 +42,21 @@ class HtmlReport:
     pages: int
     requests: int
     files: int
+    #: Statements run, by requests or at start-up, in percent; None without source.
     percent: Optional[float]
+    statements: int = 0
+    run_by_requests: int = 0
+    startup_only: int = 0
+    missed: int = 0
 
 
 def write_html_report(records: Iterable[RequestRecord], directory: "str | os.PathLike[str]",
-                      *, title: str = "requestcov report", exclude: Optional[str] = None) -> HtmlReport:
-    """Write the report into ``directory`` (created when missing)."""
+                      *, title: str = "requestcov report", exclude: Optional[str] = None,
+                      startup: Optional[Mapping[str, Iterable[int]]] = None) -> HtmlReport:
+    """Write the report into ``directory`` (created when missing); ``startup``
+    maps paths to the lines start-up code ran, shown as their own category."""
     output = Path(directory)
-    model = build_model(list(records), title=title, exclude=exclude)
+    model = build_model(list(records), title=title, exclude=exclude, startup=startup)
     environment = _environment()
     generated = time.strftime("%Y-%m-%d %H:%M:%S")
     pages = 0
@@ -78,7 +86,8 @@ def write_html_report(records: Iterable[RequestRecord], directory: "str | os.Pat
             render(test.page, "test.html", test=test)
     except OSError as error:
         raise RequestcovError(f"cannot write the HTML report to {output}: {error.strerror or error}") from error
-    return HtmlReport(output / "index.html", pages, len(model.tests), len(model.files), model.percent)
+    return HtmlReport(output / "index.html", pages, len(model.tests), len(model.files), model.percent,
+                      model.statement_count, model.covered_count, model.startup_count, model.missed_count)
 
 
 def _environment() -> Environment:
@@ -95,11 +104,8 @@ def _environment() -> Environment:
 
 
 def _percent(value: Optional[float]) -> str:
-    if value is None:
-        return "n/a"
-    if 99.95 <= value < 100.0:  # never round a gap up to a full 100%
-        return "99.9%"
-    return f"{value:.1f}%"
+    """Rounded as ``coverage report`` and the CLI round: a gap never shows as 100%."""
+    return "n/a" if value is None else display_percent(value, 1)
 
 
 def line_ranges(lines: Iterable[int]) -> List[Tuple[int, int]]:
@@ -126,27 +132,32 @@ def script_json(value: object) -> Markup:
 class SourceRow:
     number: int
     text: str
-    #: "run", "miss" or "" (not a statement).
+    #: "run" (a request ran it), "startup" (only start-up code ran it),
+    #: "miss" (nothing ran it) or "" (not a statement).
     state: str
     requests: int
 
 
 def _source_rows(entry: FileEntry) -> List[SourceRow]:
     statements = entry.source.statements
+    startup = entry.startup_only
     rows = []
     if entry.source.lines:
         for number, text in enumerate(entry.source.lines, start=1):
             ran = len(entry.line_tests.get(number, ()))
             if ran:
                 state = "run"
+            elif number in startup:
+                state = "startup"
             elif statements is not None and number in statements:
                 state = "miss"
             else:
                 state = ""
             rows.append(SourceRow(number, text, state, ran))
     else:  # no source here: still list the lines that ran
-        for number in sorted(entry.line_tests):
-            rows.append(SourceRow(number, "", "run", len(entry.line_tests[number])))
+        for number in sorted(set(entry.line_tests) | startup):
+            ran = len(entry.line_tests.get(number, ()))
+            rows.append(SourceRow(number, "", "run" if ran else "startup", ran))
     return rows
 
 

@@ -1,22 +1,28 @@
 """What the HTML report shows, computed once from the records.
 
-Pages only format what is here. Line sets are translated to statement lines
-the way coverage.py does, so percentages agree with ``coverage report``;
-duplicates come from :func:`requestcov.analysis.dedup.find_duplicates`, so the
-report and ``requestcov dedup`` agree on which tests are redundant.
+Pages only format what is here. Recorded lines become covered statements
+through :mod:`requestcov.analysis.covered`, and the totals are its
+:func:`~requestcov.analysis.covered.tally`, so every figure (the total, each
+file's, each test's and each endpoint's) is the one ``requestcov gaps``,
+``requestcov report`` and ``coverage report`` on the export print. Start-up
+code (imports, ``def`` lines) is its own category: run, but by no request.
+Duplicates come from :func:`requestcov.analysis.dedup.find_duplicates` on the
+same statements, so the report and ``requestcov dedup`` agree on which tests
+are redundant.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+from requestcov.analysis.covered import FileTally, StatementTable, Tally, fold_records, tally
 from requestcov.analysis.dedup import SUBSUMED, DuplicateGroup, find_duplicates
 from requestcov.analysis.index import build_index
 from requestcov.records import RequestRecord
 from requestcov.report.naming import PageNames
-from requestcov.report.sources import SourceFile, covered_statements, load_source
+from requestcov.report.sources import SourceFile, load_source
 
 __all__ = ["TestEntry", "CodePath", "EndpointEntry", "FileEntry", "ReportModel", "build_model",
            "DUPLICATE_SCOPE"]
@@ -34,7 +40,7 @@ class TestEntry:
     endpoint: str
     page: str
     endpoint_page: str = ""
-    #: File number -> the statement lines it ran there.
+    #: File number -> the statements it ran there.
     lines: Dict[int, Tuple[int, ...]] = field(default_factory=dict)
     duplicates: List[int] = field(default_factory=list)
     subsumed_by: List[int] = field(default_factory=list)
@@ -76,24 +82,37 @@ class FileEntry:
     display: str
     page: str
     source: SourceFile
-    #: Line -> numbers of the tests that ran it.
+    #: Statement -> numbers of the tests that ran it.
     line_tests: Dict[int, List[int]] = field(default_factory=dict)
     tests: List[int] = field(default_factory=list)
+    #: The file's statements run by requests, only at start-up, and missed.
+    tally: FileTally = field(default_factory=lambda: FileTally("", None))
 
     @property
     def covered(self) -> Set[int]:
-        return covered_statements(self.source, self.line_tests)
+        """Statements some request ran."""
+        return self.tally.by_requests
+
+    @property
+    def startup_only(self) -> Set[int]:
+        return self.tally.startup_only
+
+    @property
+    def missed(self) -> Set[int]:
+        return self.tally.missed
 
     @property
     def statement_count(self) -> Optional[int]:
-        return None if self.source.statements is None else len(self.source.statements)
+        return None if self.tally.statements is None else self.tally.statement_count
 
     @property
     def percent(self) -> Optional[float]:
-        total = self.statement_count
-        if not total:
-            return None
-        return 100.0 * len(self.covered) / total
+        """Run by requests or at start-up, as ``gaps`` and ``coverage report`` count it."""
+        return self.tally.percent if self.statement_count else None
+
+    @property
+    def percent_by_requests(self) -> Optional[float]:
+        return self.tally.percent_by_requests if self.statement_count else None
 
 
 @dataclass
@@ -103,19 +122,36 @@ class ReportModel:
     endpoints: List[EndpointEntry]
     files: List[FileEntry]
     duplicate_groups: List[DuplicateGroup]
+    tally: Tally
+    #: False when the records came without start-up records (a dedupData.yaml):
+    #: start-up code then shows as missed, and the pages say so.
+    startup_known: bool = True
 
     @property
     def statement_count(self) -> int:
-        return sum(entry.statement_count or 0 for entry in self.files)
+        return self.tally.statements
 
     @property
     def covered_count(self) -> int:
-        return sum(len(entry.covered) for entry in self.files if entry.statement_count)
+        """Statements some request ran."""
+        return self.tally.by_requests
+
+    @property
+    def startup_count(self) -> int:
+        return self.tally.startup_only
+
+    @property
+    def missed_count(self) -> int:
+        return self.tally.missed
 
     @property
     def percent(self) -> Optional[float]:
-        total = self.statement_count
-        return 100.0 * self.covered_count / total if total else None
+        """Run by requests or at start-up: ``gaps``' and ``coverage report``'s total."""
+        return self.tally.percent if self.tally.statements else None
+
+    @property
+    def percent_by_requests(self) -> Optional[float]:
+        return self.tally.percent_by_requests if self.tally.statements else None
 
     @property
     def redundant_tests(self) -> int:
@@ -123,16 +159,22 @@ class ReportModel:
 
 
 def build_model(records: Sequence[RequestRecord], title: str = "requestcov report",
-                exclude: Optional[str] = None) -> ReportModel:
+                exclude: Optional[str] = None,
+                startup: Optional[Mapping[str, Iterable[int]]] = None) -> ReportModel:
+    """``startup`` maps paths to the lines start-up records ran (none: a
+    dedupData.yaml, whose start-up code then shows as missed)."""
+    table = StatementTable(exclude)
+    startup_known = startup is not None
+    startup = {path: list(lines) for path, lines in (startup or {}).items() if lines}
     test_pages = PageNames("tests")
     file_pages = PageNames("files")
     endpoint_pages = PageNames("endpoints")
 
-    paths = sorted({path for record in records for path, lines in record.lines.items() if lines})
+    paths = sorted({path for record in records for path, lines in record.lines.items() if lines} | set(startup))
     display_names = _display_names(paths)
     files = [
         FileEntry(number, path, display_names[path], file_pages.name(path, os.path.basename(path)),
-                  load_source(path, exclude))
+                  load_source(path, table))
         for number, path in enumerate(paths)
     ]
     file_number = {entry.path: entry.number for entry in files}
@@ -148,7 +190,9 @@ def build_model(records: Sequence[RequestRecord], title: str = "requestcov repor
             if not recorded:
                 continue
             entry = files[file_number[path]]
-            translated = entry.source.translate(recorded)
+            translated = tuple(table.fold(path, recorded))
+            if not translated:
+                continue
             test.lines[entry.number] = translated
             entry.tests.append(number)
             for line in translated:
@@ -166,11 +210,15 @@ def build_model(records: Sequence[RequestRecord], title: str = "requestcov repor
         for file_index, lines in test.lines.items():
             endpoint.lines.setdefault(file_index, set()).update(lines)
 
-    groups = _attach_duplicates(records, tests)
+    counted = tally({entry.path: list(entry.line_tests) for entry in files}, startup, table)
+    by_path = {item.path: item for item in counted.files}
+    for entry in files:
+        entry.tally = by_path[entry.path]
+    groups = _attach_duplicates(records, tests, table)
     for endpoint in endpoints.values():
         endpoint.paths = _code_paths(tests, endpoint.tests)
     ordered_endpoints = sorted(endpoints.values(), key=lambda entry: (-len(entry.tests), entry.name))
-    return ReportModel(title, tests, ordered_endpoints, files, groups)
+    return ReportModel(title, tests, ordered_endpoints, files, groups, counted, startup_known)
 
 
 def _display_names(paths: List[str]) -> Dict[str, str]:
@@ -185,10 +233,11 @@ def _display_names(paths: List[str]) -> Dict[str, str]:
     return {path: os.path.relpath(path, root) if root not in ("", os.sep) else path for path in paths}
 
 
-def _attach_duplicates(records: Sequence[RequestRecord], tests: List[TestEntry]) -> List[DuplicateGroup]:
-    """Fill in each test's duplicates (same lines, same endpoint and status) and
-    the subsumption the dedup analysis found; return its groups."""
-    index = build_index(records)
+def _attach_duplicates(records: Sequence[RequestRecord], tests: List[TestEntry],
+                       table: StatementTable) -> List[DuplicateGroup]:
+    """Fill in each test's duplicates (same statements, same endpoint and
+    status) and the subsumption the dedup analysis found; return its groups."""
+    index = build_index(fold_records(records, table))
     buckets: Dict[Tuple[object, ...], List[int]] = {}
     for number, info in enumerate(index.tests):
         key = (info.endpoint, info.status, index.signatures[number])

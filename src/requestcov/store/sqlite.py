@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, ArcsByFile, RequestRecord
+from requestcov.records import REQUEST, STARTUP, ArcsByFile, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_DB_PATH = os.path.join(".requestcov", "requestcov.db")
 _BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -75,12 +75,30 @@ def _numbits_to_packed_lines(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE request_file SET lines = requestcov_packed_lines(lines)")
 
 
+#: Version 3 ties each record's file to the version of the file it ran (see
+#: :mod:`requestcov.fileversions`): versions are kept once each, and rows of
+#: older stores keep ``version_id`` NULL, a version unknown. ``git_commit``
+#: and ``repo_root`` are '' outside git (so the unique index sees them equal).
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS file_version (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES file (id),
+    sha256 TEXT NOT NULL,
+    git_commit TEXT NOT NULL DEFAULT '',
+    repo_root TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS file_version_key ON file_version (file_id, sha256, git_commit, repo_root);
+ALTER TABLE request_file ADD COLUMN version_id INTEGER REFERENCES file_version (id)
+"""
+
+
 #: Schema version -> the script (or function) that brings a database of the
 #: version before it up to that version. A new schema adds an entry; old
 #: stores migrate on open, in one transaction.
 _MIGRATIONS: Dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     1: _SCHEMA_V1,
     2: _numbits_to_packed_lines,
+    3: _SCHEMA_V3,
 }
 
 #: Schema version -> how its ``lines`` blobs decode. Reading never migrates
@@ -88,7 +106,11 @@ _MIGRATIONS: Dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
 _LINE_DECODERS: Dict[int, Callable[[bytes], List[int]]] = {
     1: numbits_to_lines,
     2: decode_lines,
+    3: decode_lines,
 }
+
+#: The first schema version whose records carry file versions.
+_VERSIONED_SCHEMA = 3
 
 #: The tables every version of the store has.
 _STORE_TABLES = frozenset({"meta", "file", "request", "request_file"})
@@ -147,6 +169,9 @@ class SQLiteStore:
         #: Compared after reading an ``immutable`` connection (see readonly).
         self._stamp: Optional[FileStamp] = None
         self._file_ids: Dict[str, int] = {}
+        self._version_ids: Dict[Tuple[int, FileVersion], int] = {}
+        #: Whether the store's schema keeps file versions (a read-only older one does not).
+        self._versioned = True
         if read_only:
             self._open_for_reading(busy_timeout)
             return
@@ -202,6 +227,7 @@ class SQLiteStore:
             if version not in _LINE_DECODERS:
                 raise NotAStoreError(f"{self.path} is not a requestcov store (it records no schema version)")
             self._decode_lines = _LINE_DECODERS[version]
+            self._versioned = version >= _VERSIONED_SCHEMA
         except BaseException:
             self._close_quietly()
             raise
@@ -338,8 +364,9 @@ class SQLiteStore:
             connection.execute("COMMIT")
         except BaseException:
             self._rollback()
-            # File ids handed out inside the rolled back transaction are gone.
+            # File and version ids handed out inside the rolled back transaction are gone.
             self._file_ids.clear()
+            self._version_ids.clear()
             raise
         return row_ids
 
@@ -359,7 +386,7 @@ class SQLiteStore:
             [(row_id, *_request_values(record)) for row_id, record in zip(row_ids, records)],
         )
         connection.executemany(
-            "INSERT INTO request_file (request_id, file_id, lines, arcs) VALUES (?, ?, ?, ?)",
+            "INSERT INTO request_file (request_id, file_id, lines, arcs, version_id) VALUES (?, ?, ?, ?, ?)",
             [row for row_id, record in zip(row_ids, records) for row in self._file_rows(row_id, record)],
         )
         return row_ids
@@ -382,19 +409,44 @@ class SQLiteStore:
             _request_values(record) + (record.record_id,),
         )
         connection.executemany(
-            "INSERT INTO request_file (request_id, file_id, lines, arcs) VALUES (?, ?, ?, ?)",
+            "INSERT INTO request_file (request_id, file_id, lines, arcs, version_id) VALUES (?, ?, ?, ?, ?)",
             self._file_rows(record.record_id, record),
         )
         return record.record_id
 
-    def _file_rows(self, row_id: int, record: RequestRecord) -> List[Tuple[int, int, bytes, Optional[bytes]]]:
+    def _version_id(self, file_id: int, version: Optional[FileVersion]) -> Optional[int]:
+        """The row of a file version, added the first time it is seen."""
+        if version is None:
+            return None
+        key = (file_id, version)
+        version_id = self._version_ids.get(key)
+        if version_id is None:
+            values = (file_id, version.sha256, version.commit or "", version.repo or "")
+            self._connection.execute(
+                "INSERT OR IGNORE INTO file_version (file_id, sha256, git_commit, repo_root) VALUES (?, ?, ?, ?)",
+                values,
+            )
+            version_id = self._version_ids[key] = int(self._connection.execute(
+                "SELECT id FROM file_version WHERE file_id = ? AND sha256 = ? AND git_commit = ? AND repo_root = ?",
+                values,
+            ).fetchone()[0])
+        return version_id
+
+    def _file_rows(
+        self, row_id: int, record: RequestRecord,
+    ) -> List[Tuple[int, int, bytes, Optional[bytes], Optional[int]]]:
         arcs: ArcsByFile = record.arcs or {}
         lines = record.lines
-        return [
-            (row_id, self._file_id(path), encode_lines(lines.get(path, ())),
-             _encode_arcs(arcs[path]) if path in arcs else None)
-            for path in (sorted(set(lines) | set(arcs)) if arcs else sorted(lines))
-        ]
+        versions = record.versions
+        rows = []
+        for path in (sorted(set(lines) | set(arcs)) if arcs else sorted(lines)):
+            file_id = self._file_id(path)
+            rows.append((
+                row_id, file_id, encode_lines(lines.get(path, ())),
+                _encode_arcs(arcs[path]) if path in arcs else None,
+                self._version_id(file_id, versions.get(path)) if versions else None,
+            ))
+        return rows
 
     # -- reading ----------------------------------------------------------
 
@@ -440,8 +492,9 @@ class SQLiteStore:
         )
         # A second cursor walks the per-file rows in the same order, so the
         # join costs one pass over each table.
+        versions = self._file_versions()
         files = connection.cursor().execute(
-            "SELECT request_id, file_id, lines, arcs FROM request_file "
+            f"SELECT request_id, file_id, lines, arcs, {'version_id' if self._versioned else 'NULL'} FROM request_file "
             f"WHERE request_id IN (SELECT id FROM request WHERE kind IN ({placeholders})) "
             "ORDER BY request_id",
             tuple(kinds),
@@ -463,14 +516,65 @@ class SQLiteStore:
                 record.lines[path] = decode(pending[2])
                 if record.arcs is not None and pending[3] is not None:
                     record.arcs[path] = _decode_arcs(pending[3])
+                if pending[4] is not None:
+                    version = versions.get(pending[4])
+                    if version is None:  # a version written after we read the table
+                        versions = self._file_versions()
+                        version = versions.get(pending[4])
+                    if version is not None:
+                        record.versions[path] = version
                 pending = files.fetchone()
             yield record
+
+    def _file_versions(self) -> Dict[int, FileVersion]:
+        if not self._versioned:
+            return {}
+        return {
+            row[0]: FileVersion(sha256=row[1], commit=row[2] or None, repo=row[3] or None)
+            for row in self._connection.execute("SELECT id, sha256, git_commit, repo_root FROM file_version")
+        }
 
     def records(self, kinds: Sequence[str] = (REQUEST,)) -> List[RequestRecord]:
         return list(self.iter_records(kinds))
 
     def startup_records(self) -> List[RequestRecord]:
         return list(self.iter_records((STARTUP,)))
+
+    def test_records(self, test_set: str, test_id: str, since: float = 0.0) -> List[RequestRecord]:
+        """The request records of one test that started at ``since`` (Unix
+        time) or later, found through the test index: the Keploy agent asks
+        this of a growing store at the end of every test, so it must not read
+        the whole store."""
+        try:
+            connection = self._connection
+            rows = connection.execute(
+                "SELECT id, kind, test_id, test_set, method, path, route, status, start, duration_ms, pid, has_arcs "
+                "FROM request WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY id",
+                (test_set, test_id, REQUEST, since),
+            ).fetchall()
+            records = {
+                row[0]: RequestRecord(
+                    record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
+                    route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
+                    arcs={} if row[11] else None,
+                )
+                for row in rows
+            }
+            if records:
+                paths = dict(connection.execute("SELECT id, path FROM file"))
+                placeholders = ",".join("?" * len(records))
+                for request_id, file_id, lines, arcs in connection.execute(
+                    f"SELECT request_id, file_id, lines, arcs FROM request_file WHERE request_id IN ({placeholders})",
+                    tuple(records),
+                ):
+                    record = records[request_id]
+                    record.lines[paths[file_id]] = self._decode_lines(lines)
+                    if record.arcs is not None and arcs is not None:
+                        record.arcs[paths[file_id]] = _decode_arcs(arcs)
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return list(records.values())
 
     def integrity_check(self) -> str:
         return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])

@@ -69,8 +69,12 @@ class BackgroundWriter:
         on_thread_start: Optional[Callable[[], None]] = None,
         fallback_path: Optional[Path] = None,
         busy_timeout: float = 60.0,
+        before_batch: Optional[Callable[[], None]] = None,
     ) -> None:
+        """``before_batch`` runs on the writer thread before each batch is
+        converted: the recorder's file versions are checked once a batch."""
         self.db_path = db_path
+        self.before_batch = before_batch
         #: Where records go when ``db_path`` cannot be opened or written.
         self.fallback_path = fallback_path
         #: How long one write waits for another process's lock on the store.
@@ -357,6 +361,11 @@ class BackgroundWriter:
         if store is None:
             self._lose(items, _STOPPED)
             return None
+        if self.before_batch is not None:
+            try:
+                self.before_batch()
+            except Exception:
+                log_once("writer-batch", "requestcov: could not prepare a batch", exc_info=True)
         records: List[RequestRecord] = []
         for item in items:
             try:

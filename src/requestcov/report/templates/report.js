@@ -72,9 +72,13 @@
       heading.id = "panel-heading";
       panel.appendChild(heading);
       if (!members.length) {
-        var missed = row.classList.contains("miss");
-        panel.appendChild(element("p", "muted", missed ? "No recorded request ran this statement." :
-          "This line is not a statement."));
+        var text = "This line is not a statement.";
+        if (row.classList.contains("startup")) {
+          text = "Only start-up code ran this statement (imports, definitions: code run outside any request).";
+        } else if (row.classList.contains("miss")) {
+          text = "Nothing ran this statement: no recorded request, and no start-up code.";
+        }
+        panel.appendChild(element("p", "muted", text));
         return;
       }
       var list = element("ol");
