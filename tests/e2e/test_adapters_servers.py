@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Sequence
 
 import pytest
 
+from tests.support.matrix import server_params
 from tests.e2e.checks import *  # noqa: F401,F403  (the shared tests)
 from tests.e2e.harness import DJANGO_SITE, SERVED, Session, Spec, free_port, run_session, tool
 from tests.e2e.test_django_servers import SPECS as DJANGO_SPECS
@@ -69,7 +70,11 @@ CASES: Dict[str, Case] = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+#: On every interpreter (the rest on 3.11 and the newest): each framework's adapter once.
+LIGHT = ("flask-adapter-under-requestcov-run", "fastapi-middleware-uvicorn", "django-middleware-gunicorn")
+
+
+@pytest.fixture(scope="module", params=server_params(CASES, LIGHT))
 def case(request: pytest.FixtureRequest) -> Case:
     return CASES[request.param]
 

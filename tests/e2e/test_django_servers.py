@@ -48,6 +48,8 @@ SERVERS: Dict[str, tuple] = {
 APP_ROOT = DJANGO_SITE
 #: A single-process server coverage.py measures alone.
 ORACLE = lambda port: [sys.executable, "manage.py", "runserver", "--noreload", str(port)]
+#: On every interpreter (the rest on 3.11 and the newest).
+LIGHT = ("runserver", "gunicorn")
 
 
 def test_every_serving_process_has_its_start_up_record(session: Session) -> None:

@@ -50,6 +50,8 @@ APP_ROOT = SERVED
 #: A single-process server coverage.py measures alone, on asyncio's own loop
 #: (the oracle sees requests in Python's socket reads, which uvloop skips).
 ORACLE = lambda port: [tool("uvicorn"), "--loop", "asyncio", "--port", str(port), "fastapi_server:app"]
+#: On every interpreter (the rest on 3.11 and the newest).
+LIGHT = ("uvicorn", "uvicorn-2-workers")
 
 
 def test_every_worker_records(session: Session) -> None:

@@ -59,6 +59,8 @@ SERVERS: Dict[str, tuple] = {
 APP_ROOT = SERVED
 #: A single-process server coverage.py measures alone.
 ORACLE = SERVERS["python-app-py"][0]
+#: On every interpreter (the rest on 3.11 and the newest): the reloader, and workers with threads.
+LIGHT = ("python-app-py-debug", "gunicorn-gthread")
 
 
 def test_functions_of_the_script_are_measured(session: Session) -> None:

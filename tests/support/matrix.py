@@ -2,10 +2,12 @@
 
 Every interpreter runs the unit tests, the engine's coverage.py oracle and
 the end-to-end sessions of the core frameworks (Flask, FastAPI, Django,
-Bottle, the adapters). The matrices of every other framework and server, and
-of every way to stop them, run on 3.11 (the last trace-function engine) and
-on the newest Python (the newest sys.monitoring), which is enough to keep the
-whole suite within CI's time; ``REQUESTCOV_FULL_MATRIX=1`` runs them on every
+Bottle, the adapters) under the servers each module names ``LIGHT`` (one
+single-process server and one with workers, at least). The rest of their
+servers, the matrices of every other framework and server, and of every way
+to stop them, run on 3.11 (the last trace-function engine) and on the newest
+Python (the newest sys.monitoring), which is enough to keep the whole suite
+within CI's time; ``REQUESTCOV_FULL_MATRIX=1`` runs them on every
 interpreter.
 """
 
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any, Iterable, List, Optional
 
 import pytest
 
-__all__ = ["FULL_MATRIX", "heavy"]
+__all__ = ["FULL_MATRIX", "heavy", "server_params"]
 
 #: The interpreters that run the heavy matrices by default.
 MATRIX_VERSIONS = ((3, 11), (3, 13))
@@ -28,3 +31,10 @@ heavy = pytest.mark.skipif(
     not FULL_MATRIX,
     reason="heavy server matrices run on 3.11 and the newest Python (REQUESTCOV_FULL_MATRIX=1: everywhere)",
 )
+
+
+def server_params(names: Iterable[str], light: Optional[Iterable[str]]) -> List[Any]:
+    """``names`` sorted, as pytest parameters; those not in ``light`` (when
+    given) are heavy."""
+    kept = None if light is None else set(light)
+    return [name if kept is None or name in kept else pytest.param(name, marks=heavy) for name in sorted(names)]
