@@ -161,3 +161,10 @@ def test_keploy_out_with_nothing_to_drop_writes_an_empty_map(tmp_path: Path):
                       RequestRecord(test_id="b", test_set="s", lines={"/x.py": [2]})], source)
     run(command, "--from", str(source), "--keploy-out", str(output))
     assert yaml.safe_load(output.read_text()) == {}
+
+
+def test_keploy_out_says_what_it_wrote(store: str, tmp_path: Path):
+    output = tmp_path / "duplicates.yaml"
+    result = run(command, "--db", store, "--keploy-out", str(output))
+    assert f"wrote 3 duplicate tests to {output.resolve()}" in result.stderr
+    assert "3 of 7 can go" in result.stdout

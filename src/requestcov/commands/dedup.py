@@ -124,8 +124,9 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     if keploy_dir is not None:
         removal = _keploy_removal(index, result, keploy_dir, apply_changes)
         data["keploy"] = removal
+    written = None
     if keploy_out is not None:
-        _write_keploy_duplicates(index, result, keploy_out)
+        written = _write_keploy_duplicates(index, result, keploy_out)
         data["keploy_out"] = str(keploy_out.resolve())
     if as_json:
         print_json(data)
@@ -133,15 +134,19 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     print_duplicates(index, result)
     if removal is not None:
         _print_removal(removal)
+    if written is not None:
+        click.echo(f"wrote {written} duplicate test{'s' if written != 1 else ''} to {data['keploy_out']}", err=True)
 
 
-def _write_keploy_duplicates(index: CoverageIndex, result: DedupResult, output: Path) -> None:
+def _write_keploy_duplicates(index: CoverageIndex, result: DedupResult, output: Path) -> int:
     from requestcov.store.keploy import write_duplicates_yaml
 
     dropped = natural_tests(index, sorted({test for group in result.groups for test in group.drop}))
+    keys = [index.tests[test].key for test in dropped]
+    written = 0
     with user_errors():
-        write_duplicates_yaml(((index.tests[test].key.test_set, index.tests[test].key.test_id)
-                               for test in dropped), output)
+        written = write_duplicates_yaml(((key.test_set, key.test_id) for key in keys), output)
+    return written
 
 
 def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,
