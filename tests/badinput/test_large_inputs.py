@@ -84,6 +84,39 @@ def test_a_huge_dedup_yaml_is_read_in_flat_memory(tmp_path: Path) -> None:
     assert elapsed < 90, elapsed
 
 
+
+def _generate_nested_dedup_yaml(path: Path, megabytes: int) -> int:
+    """The same tests in Keploy Enterprise's nested form, their lines unsorted."""
+    block = "".join(f"      - {number}\n" for number in range(400, 0, -1))
+    count = 0
+    written = 0
+    with path.open("w") as output:
+        for test_set in range(7):
+            output.write(f"test-set-{test_set}:\n")
+            for _ in range(megabytes * 1_000_000 // 7 // (2 * len(block))):
+                entry = f"  test-{count}:\n    /app/module{count % 50}.py:\n{block}    /app/common.py:\n{block}"
+                output.write(entry)
+                written += len(entry)
+                count += 1
+    return count
+
+
+@pytest.mark.slow
+def test_a_large_nested_dedup_yaml_is_read_and_rewritten_in_flat_memory(tmp_path: Path) -> None:
+    # 6 MB: a whole-document read would take hundreds of megabytes for it.
+    source, rewritten = tmp_path / "dedupData.yaml", tmp_path / "nested.yaml"
+    expected = _generate_nested_dedup_yaml(source, 6)
+    baseline, _ = _peak_rss_mb("from requestcov.store import read_dedup_yaml, write_dedup_yaml")
+    peak, output = _peak_rss_mb(textwrap.dedent(f"""
+        from requestcov.store import read_dedup_yaml, write_dedup_yaml
+        print('COUNT', write_dedup_yaml(read_dedup_yaml({str(source)!r}), {str(rewritten)!r}, "nested"))
+    """))
+    assert f"COUNT {expected}" in output
+    assert peak - baseline < 40, (peak, baseline)
+    first = next(iter(read_dedup_yaml(rewritten)))
+    assert (first.test_set, first.test_id) == ("test-set-0", "test-0")
+    assert first.lines == {"/app/common.py": list(range(1, 401)), "/app/module0.py": list(range(1, 401))}
+
 def test_the_command_line_reports_a_bad_file_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     good_tests = "".join(f"- id: test-{number}\n  executedLinesByFile:\n    /a.py: [1, 2]\n" for number in range(3))

@@ -136,3 +136,35 @@ def test_keploy_dry_run_then_apply(tmp_path: Path):
     report = json.loads((backup / "removed.json").read_text())
     assert {entry["file"] for entry in report["removed"]} == removed
     assert applied["keploy"]["removed"] == 3
+
+
+def test_keploy_out_writes_keploys_duplicates_yaml(store: str, tmp_path: Path):
+    import yaml
+
+    output = tmp_path / "out" / "duplicates.yaml"
+    output.parent.mkdir()
+    data = run_json(command, "--db", store, "--keploy-out", str(output))
+    assert data["keploy_out"] == str(output.resolve())
+    # t2 duplicates t1 and t3 lies inside t4 (no test set: the empty one);
+    # set-b's test-1 duplicates set-a's.
+    assert output.read_text() == "'':\n- t2\n- t3\nset-b:\n- test-1\n"
+    assert yaml.safe_load(output.read_text()) == {"": ["t2", "t3"], "set-b": ["test-1"]}
+    dropped = sorted(name for group in data["groups"] for name in group["drop"])
+    assert dropped == ["set-b/test-1", "t2", "t3"]
+
+
+def test_keploy_out_with_nothing_to_drop_writes_an_empty_map(tmp_path: Path):
+    import yaml
+
+    source, output = tmp_path / "dedupData.yaml", tmp_path / "duplicates.yaml"
+    write_dedup_yaml([RequestRecord(test_id="a", test_set="s", lines={"/x.py": [1]}),
+                      RequestRecord(test_id="b", test_set="s", lines={"/x.py": [2]})], source)
+    run(command, "--from", str(source), "--keploy-out", str(output))
+    assert yaml.safe_load(output.read_text()) == {}
+
+
+def test_keploy_out_says_what_it_wrote(store: str, tmp_path: Path):
+    output = tmp_path / "duplicates.yaml"
+    result = run(command, "--db", store, "--keploy-out", str(output))
+    assert f"wrote 3 duplicate tests to {output.resolve()}" in result.stderr
+    assert "3 of 7 can go" in result.stdout

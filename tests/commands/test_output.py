@@ -199,7 +199,8 @@ def test_export_and_html_read_a_dedup_yaml_and_say_what_they_wrote(tmp_path: Pat
     source = tmp_path / "dedupData.yaml"
     write_dedup_yaml(_records(long_app), source)
     target = tmp_path / "again.yaml"
-    data = json.loads(run(export.command, "--from", str(source), "-o", str(target), "--json").stdout)
+    data = json.loads(run(export.command, "--from", str(source), "-o", str(target), "--layout", "list",
+                          "--json").stdout)
     assert data == {"format": "keploy-yaml", "output": str(target), "requests": len(NUMBERS)}
     # Natural order: the same file with its tests sorted.
     ids = [line.split(": ", 1)[1] for line in target.read_text().splitlines() if line.startswith("- id: ")]

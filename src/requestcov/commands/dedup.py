@@ -106,8 +106,12 @@ def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
               help="Keploy test folder (<dir>/<test-set>/tests/<test-id>.yaml) to remove duplicates from.")
 @click.option("--apply", "apply_changes", is_flag=True,
               help="With --keploy-dir: really remove the files (backed up first). Without it: a dry run.")
+@click.option("--keploy-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write Keploy's duplicates.yaml here (test set -> duplicate test ids), "
+                   "for keploy dedup --rm.")
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshold: float, keep_policy: str,
-            by: str, no_subsumed: bool, keploy_dir: Optional[Path], apply_changes: bool) -> None:
+            by: str, no_subsumed: bool, keploy_dir: Optional[Path], apply_changes: bool,
+            keploy_out: Optional[Path]) -> None:
     """Find tests whose coverage adds nothing: exact duplicates, tests inside
     another test's coverage (subsumed), and near-duplicates (Jaccard >= threshold)."""
     if apply_changes and keploy_dir is None:
@@ -120,12 +124,29 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     if keploy_dir is not None:
         removal = _keploy_removal(index, result, keploy_dir, apply_changes)
         data["keploy"] = removal
+    written = None
+    if keploy_out is not None:
+        written = _write_keploy_duplicates(index, result, keploy_out)
+        data["keploy_out"] = str(keploy_out.resolve())
     if as_json:
         print_json(data)
         return
     print_duplicates(index, result)
     if removal is not None:
         _print_removal(removal)
+    if written is not None:
+        click.echo(f"wrote {written} duplicate test{'s' if written != 1 else ''} to {data['keploy_out']}", err=True)
+
+
+def _write_keploy_duplicates(index: CoverageIndex, result: DedupResult, output: Path) -> int:
+    from requestcov.store.keploy import write_duplicates_yaml
+
+    dropped = natural_tests(index, sorted({test for group in result.groups for test in group.drop}))
+    keys = [index.tests[test].key for test in dropped]
+    written = 0
+    with user_errors():
+        written = write_duplicates_yaml(((key.test_set, key.test_id) for key in keys), output)
+    return written
 
 
 def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,

@@ -26,6 +26,8 @@ from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore, read_dedup_yaml, resolve_db_path, write_dedup_yaml
 from requestcov.store.coveragepy import write_coverage_data
 from requestcov.store.jsonexport import write_json
+from requestcov.store.keploy import LAYOUTS, NESTED
+from requestcov.store.testwise import write_testwise
 
 __all__ = ["command", "FORMATS", "natural_records"]
 
@@ -63,23 +65,31 @@ def natural_records(read: Reader, batch_lines: int = _BATCH_LINES) -> Iterator[R
         start = end
 
 
-def _keploy(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str) -> int:
-    return write_dedup_yaml(records, output)
+def _keploy(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str, layout: str) -> int:
+    return write_dedup_yaml(records, output, layout)
 
 
-def _json(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str) -> int:
+def _json(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str, layout: str) -> int:
     return write_json(records, startup, output)
 
 
-def _coverage(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str) -> int:
+def _coverage(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str, layout: str) -> int:
     return write_coverage_data(records, output, startup)
 
 
-#: Format name -> (writer of the requests and start-up records, default output file).
-FORMATS: Dict[str, "tuple[Callable[[Iterable[RequestRecord], Iterable[RequestRecord], str], int], str]"] = {
+def _testwise(records: Iterable[RequestRecord], startup: Iterable[RequestRecord], output: str, layout: str) -> int:
+    return write_testwise(records, output)
+
+
+Writer = Callable[[Iterable[RequestRecord], Iterable[RequestRecord], str, str], int]
+
+#: Format name -> (writer of the requests and start-up records with the
+#: dedupData.yaml layout, default output file).
+FORMATS: Dict[str, "tuple[Writer, str]"] = {
     "keploy-yaml": (_keploy, "dedupData.yaml"),
     "json": (_json, "requestcov.json"),
     "coverage": (_coverage, ".coverage"),
+    "testwise": (_testwise, "testwise.json"),
 }
 
 
@@ -89,12 +99,15 @@ FORMATS: Dict[str, "tuple[Callable[[Iterable[RequestRecord], Iterable[RequestRec
 @click.option("--format", "output_format", type=click.Choice(sorted(FORMATS)), default="keploy-yaml",
               show_default=True, help="keploy-yaml: Keploy's dedupData.yaml; json: every record; "
               "coverage: a coverage.py data file with one context per request and one, startup, for "
-              "code run outside requests.")
+              "code run outside requests; testwise: Teamscale's Testwise Coverage JSON, one entry per test.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=NESTED, show_default=True,
+              help="keploy-yaml only: nested (test set -> test -> files, Keploy Enterprise's current "
+              "form), list (bare ids with testSetId) or qualified (ids test-set/test-id).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="File to write (default: dedupData.yaml, requestcov.json or .coverage).")
+              help="File to write (default: dedupData.yaml, requestcov.json, .coverage or testwise.json).")
 @reports_errors
 def command(db: Optional[str], from_file: Optional[str], as_json: bool, output_format: str,
-            output: Optional[str]) -> None:
+            layout: str, output: Optional[str]) -> None:
     """Write the recorded requests for Keploy, coverage.py or your own tools
     (from the store, or converted from a dedupData.yaml with --from)."""
     writer, default_output = FORMATS[output_format]
@@ -110,7 +123,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, output_f
             read = store.iter_records
             startup = store.iter_records((STARTUP,))
             fail_if_empty(store.count(), db)
-        count = writer(natural_records(read), startup, destination)
+        count = writer(natural_records(read), startup, destination, layout)
     written = os.path.abspath(destination)
     if as_json:
         print_json({"format": output_format, "output": written, "requests": count})

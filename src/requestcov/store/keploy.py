@@ -1,15 +1,23 @@
-"""Keploy's ``dedupData.yaml``: the file Keploy's dedup flow reads.
+"""Keploy's ``dedupData.yaml`` (the file Keploy's dedup flow reads) and
+``duplicates.yaml`` (the one ``keploy dedup`` writes).
 
-The layout is a YAML list of ``{id, executedLinesByFile: {abs_path: [line, ...]}}``.
-We add ``testSetId`` when a test came from a named Keploy test set, because ids
-such as ``test-1`` repeat across sets; readers that do not know the key ignore it.
+``dedupData.yaml`` exists in three layouts, all read, detected from the file:
+
+- ``list``: a YAML list of ``{id, executedLinesByFile: {abs_path: [line, ...]}}``
+  with bare ids (``test-1``), as Keploy's per-language middlewares wrote it.
+  We add ``testSetId`` when a test came from a named test set, because ids
+  such as ``test-1`` repeat across sets; readers that do not know the key ignore it.
+- ``qualified``: the same list with ids ``test-set-0/test-1``, as Keploy's v2
+  coverage services write what their agents send.
+- ``nested``: ``test-set-0: {test-1: {abs_path: [line, ...]}}``, the form
+  Keploy Enterprise writes today (its lines are not sorted).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set
 
 import yaml
 
@@ -17,7 +25,16 @@ from requestcov.errors import InputError
 from requestcov.records import RequestRecord
 from requestcov.store.atomic import atomic_text_output
 
-__all__ = ["read_dedup_yaml", "write_dedup_yaml", "yaml_error_message", "MAX_LINE_NUMBER"]
+__all__ = [
+    "read_dedup_yaml", "write_dedup_yaml", "write_duplicates_yaml", "yaml_error_message",
+    "MAX_LINE_NUMBER", "LAYOUTS", "NESTED", "LIST", "QUALIFIED",
+]
+
+NESTED = "nested"
+LIST = "list"
+QUALIFIED = "qualified"
+#: The layouts of dedupData.yaml, Keploy Enterprise's current one first.
+LAYOUTS = (NESTED, LIST, QUALIFIED)
 
 try:  # the C loader is much faster on large files; both are safe loaders
     _SafeLoader: Any = yaml.CSafeLoader
@@ -27,29 +44,136 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _SafeDumper = yaml.SafeDumper
 
 
-def _entry(record: RequestRecord) -> dict:
-    entry: dict = {"id": record.test_id}
-    if record.test_set:
+def _entry(record: RequestRecord, layout: str) -> dict:
+    test_id = record.test_id
+    if layout == QUALIFIED and record.test_set:
+        test_id = f"{record.test_set}/{record.test_id}"
+    entry: dict = {"id": test_id}
+    if layout == LIST and record.test_set:
         entry["testSetId"] = record.test_set
+    elif not record.test_set and "/" in record.test_id:
+        # Without it a reader would split the id at its slash into a test set.
+        entry["testSetId"] = ""
     entry["executedLinesByFile"] = {path: list(lines) for path, lines in sorted(record.lines.items())}
     return entry
 
 
-def write_dedup_yaml(records: Iterable[RequestRecord], path: "str | os.PathLike[str]") -> int:
-    """Write records as ``dedupData.yaml``; returns how many were written.
+def write_dedup_yaml(records: Iterable[RequestRecord], path: "str | os.PathLike[str]",
+                     layout: str = LIST) -> int:
+    """Write records as ``dedupData.yaml`` in one of :data:`LAYOUTS`; returns
+    how many records were written.
 
-    A reader never sees half a file: see :func:`atomic_text_output`.
+    The nested layout is a map, so it holds each test once: the records of one
+    test (its requests) are merged into one entry, and they must come grouped
+    by test set and test, as :func:`requestcov.commands.export.natural_records`
+    yields them. A reader never sees half a file: see :func:`atomic_text_output`.
     """
-    count = 0
-    with atomic_text_output(path) as output:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown dedupData.yaml layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    counter = [0]
+
+    def counted() -> Iterator[RequestRecord]:
         for record in records:
-            # One list item at a time keeps memory flat for large stores.
-            yaml.dump([_entry(record)], output, Dumper=_SafeDumper, sort_keys=False,
-                      default_flow_style=False, allow_unicode=True)
-            count += 1
-        if count == 0:
-            output.write("[]\n")
-    return count
+            counter[0] += 1
+            yield record
+
+    with atomic_text_output(path) as output:
+        if layout == NESTED:
+            yaml.emit(_nested_events(counted()), output, Dumper=_SafeDumper, allow_unicode=True, width=1 << 30)
+        else:
+            for record in counted():
+                # One list item at a time keeps memory flat for large stores.
+                yaml.dump([_entry(record, layout)], output, Dumper=_SafeDumper, sort_keys=False,
+                          default_flow_style=False, allow_unicode=True)
+            if counter[0] == 0:
+                output.write("[]\n")
+    return counter[0]
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _text(value: str) -> Any:
+    """A string scalar, quoted by the emitter only when plain it would read as
+    something else (``0``, ``true``, ``null``)."""
+    plain = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+    return yaml.ScalarEvent(None, _STR_TAG, (plain, True), value)
+
+
+def _number(value: int) -> Any:
+    return yaml.ScalarEvent(None, None, (True, False), str(value))
+
+
+def _nested_events(records: Iterator[RequestRecord]) -> Iterator[Any]:
+    """The events of the nested layout, one test at a time: the document is
+    never built whole, so memory stays bounded by the largest test."""
+    yield yaml.StreamStartEvent()
+    yield yaml.DocumentStartEvent(explicit=False)
+    yield yaml.MappingStartEvent(None, None, True, flow_style=False)
+    seen_sets: Set[str] = set()
+    current_set: Optional[str] = None
+    seen_ids: Set[str] = set()
+    pending: Optional[RequestRecord] = None
+    pending_lines: Dict[str, Set[int]] = {}
+
+    def test_events() -> Iterator[Any]:
+        assert pending is not None
+        yield _text(pending.test_id)
+        yield yaml.MappingStartEvent(None, None, True, flow_style=False)
+        for file_path in sorted(pending_lines):
+            yield _text(file_path)
+            yield yaml.SequenceStartEvent(None, None, True, flow_style=False)
+            for number in sorted(pending_lines[file_path]):
+                yield _number(number)
+            yield yaml.SequenceEndEvent()
+        yield yaml.MappingEndEvent()
+
+    for record in records:
+        if pending is not None and record.key == pending.key:
+            for file_path, lines in record.lines.items():
+                pending_lines.setdefault(file_path, set()).update(lines)
+            continue
+        if pending is not None:
+            yield from test_events()
+        if record.test_set != current_set:
+            if record.test_set in seen_sets:
+                raise ValueError(f"test set {record.test_set!r} comes twice: the nested layout needs "
+                                 "records grouped by test set")
+            if current_set is not None:
+                yield yaml.MappingEndEvent()
+            current_set = record.test_set
+            seen_sets.add(current_set)
+            seen_ids = set()
+            yield _text(current_set)
+            yield yaml.MappingStartEvent(None, None, True, flow_style=False)
+        if record.test_id in seen_ids:
+            raise ValueError(f"test {record.key} comes twice: the nested layout needs the records of "
+                             "one test together")
+        seen_ids.add(record.test_id)
+        pending = record
+        pending_lines = {file_path: set(lines) for file_path, lines in record.lines.items()}
+    if pending is not None:
+        yield from test_events()
+    if current_set is not None:
+        yield yaml.MappingEndEvent()
+    yield yaml.MappingEndEvent()
+    yield yaml.DocumentEndEvent(explicit=False)
+    yield yaml.StreamEndEvent()
+
+
+def write_duplicates_yaml(duplicates: Iterable["tuple[str, str]"], path: "str | os.PathLike[str]") -> int:
+    """Write Keploy's ``duplicates.yaml``: each test set mapped to the list of
+    its duplicate (droppable) test ids, in the order given, which is what
+    ``keploy dedup --rm`` removes. ``duplicates`` are (test set, test id)
+    pairs; returns how many tests were written."""
+    by_set: Dict[str, List[str]] = {}
+    for test_set, test_id in duplicates:
+        by_set.setdefault(test_set, []).append(test_id)
+    with atomic_text_output(path) as output:
+        yaml.dump(by_set, output, Dumper=_SafeDumper, sort_keys=False, default_flow_style=False,
+                  allow_unicode=True)
+    return sum(len(ids) for ids in by_set.values())
 
 
 def _where(path: Path, event: Any) -> str:
@@ -96,6 +220,8 @@ class _SyntaxProblem(InputError):
     """The text is not YAML at all: reported before any problem of shape."""
 
 
+#: Keys of one test in the list layouts: at the top of a map they are not test sets.
+_TEST_KEYS = ("id", "testSetId", "executedLinesByFile")
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
@@ -144,14 +270,16 @@ class _DedupReader:
         root = self._value()  # after DocumentStartEvent
         if isinstance(root, yaml.ScalarEvent) and root.value in _EMPTY_SCALARS and root.implicit[0]:
             pass  # an empty document
+        elif isinstance(root, yaml.MappingStartEvent):
+            yield from self._nested()
         elif not isinstance(root, yaml.SequenceStartEvent):
-            raise self._fail(root, "expected a list of tests (- id: ...)")
+            raise self._fail(root, "expected a list of tests (- id: ...) or a map of test sets")
         else:
             while True:
                 item = self._value()
                 if isinstance(item, yaml.SequenceEndEvent):
                     break
-                yield self._checked_record(item)
+                yield self._checked(item, lambda item=item: self._record(item))
         self._next()  # DocumentEndEvent
         end = self._next()
         if not isinstance(end, yaml.StreamEndEvent):
@@ -172,12 +300,37 @@ class _DedupReader:
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
 
-    def _checked_record(self, item: Any) -> RequestRecord:
-        """One test; a problem of shape inside it is reported only once the
-        rest of the test has parsed, so broken YAML is named as such."""
+    def _nested(self) -> Iterator[RequestRecord]:
+        """``test-set: {test-id: {abs_path: [line, ...]}}``, after its opening event."""
+        while True:
+            set_event = self._value()
+            if isinstance(set_event, yaml.MappingEndEvent):
+                return
+            test_set = self._scalar(set_event, "a test set")
+            if test_set in _TEST_KEYS:
+                raise self._fail(set_event, "expected a list of tests (- id: ...) or a map of test sets, "
+                                 f"found the {test_set} of a single test")
+            tests = self._value()
+            if isinstance(tests, yaml.ScalarEvent) and tests.value in _EMPTY_SCALARS:
+                continue  # a test set without tests
+            if not isinstance(tests, yaml.MappingStartEvent):
+                raise self._fail(tests, f"test set {test_set!r} must map test ids to their files and lines")
+            while True:
+                id_event = self._value()
+                if isinstance(id_event, yaml.MappingEndEvent):
+                    break
+                test_id = self._scalar(id_event, "a test id")
+                value = self._value()
+                yield self._checked(value, lambda value=value, test_id=test_id: RequestRecord(
+                    test_id=test_id, test_set=test_set, lines=self._lines_by_file(value, test_id)))
+
+    def _checked(self, item: Any, build: Callable[[], RequestRecord]) -> RequestRecord:
+        """One test, built by ``build`` from the events from ``item`` on; a
+        problem of shape inside it is reported only once the rest of the test
+        has parsed, so broken YAML is named as such."""
         depth = self._depth
         try:
-            return self._record(item)
+            return build()
         except _SyntaxProblem:
             raise
         except InputError as error:
@@ -189,7 +342,7 @@ class _DedupReader:
         if not isinstance(item, yaml.MappingStartEvent):
             raise self._fail(item, "each test must be a mapping with id and executedLinesByFile")
         test_id: "str | None" = None
-        test_set = ""
+        test_set: Optional[str] = None
         lines: Dict[str, List[int]] = {}
         while True:
             key_event = self._value()
@@ -207,6 +360,11 @@ class _DedupReader:
                 self._skip(value)
         if test_id is None:
             raise self._fail(item, "a test has no id")
+        if test_set is None:
+            # A qualified id, test-set-0/test-1, names its set (the first slash
+            # ends it); an explicit testSetId, even empty, keeps the id whole.
+            test_set, slash, rest = test_id.partition("/")
+            test_set, test_id = (test_set, rest) if slash and test_set and rest else ("", test_id)
         return RequestRecord(test_id=test_id, test_set=test_set, lines=lines)
 
     def _lines_by_file(self, event: Any, test_id: "str | None") -> Dict[str, List[int]]:
