@@ -295,8 +295,9 @@ PROGRESS_INTERVAL = 1.0
 
 def _solve_reporting(solve: Callable[[], Any], progress: Optional[Progress], time_limit: float,
                      interval: float = PROGRESS_INTERVAL) -> Any:
-    """Run ``solve`` (HiGHS releases the GIL while it works) in a thread and
-    report the elapsed time every ``interval`` seconds until it returns."""
+    """Run ``solve`` (HiGHS releases the GIL while it works, from scipy 1.15
+    on; before, nothing is reported until it returns) in a thread and report
+    the elapsed time every ``interval`` seconds until it returns."""
     if progress is None:
         return solve()
     outcome: Dict[str, Any] = {}
