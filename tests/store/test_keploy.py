@@ -73,6 +73,11 @@ def test_an_empty_store_writes_an_empty_list(tmp_path: Path) -> None:
         ("id: test-1\n", r"dedupData.yaml:1: expected a list of tests"),
         ("- id: [unclosed\n", r"dedupData.yaml:2: not valid YAML"),
         ("- id: test-1\n  executedLinesByFile:\n    /a.py:\n    - -3\n", r"never negative"),
+        # The nested layout.
+        ("test-set-0: [test-1]\n", r"dedupData.yaml:1: test set 'test-set-0' must map test ids"),
+        ("test-set-0:\n  test-1: [3]\n", r"dedupData.yaml:2: executedLinesByFile of 'test-1'"),
+        ("test-set-0:\n  test-1:\n    /a.py: [x]\n", r"dedupData.yaml:3: 'x' is not a line number"),
+        ("test-set-0:\n  *alias: {}\n", r"aliases"),
     ],
 )
 def test_malformed_files_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
@@ -249,22 +254,6 @@ def test_the_nested_layout_refuses_records_out_of_order(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="test set 'a' comes twice"):
         write_dedup_yaml(scattered, output, "nested")
     assert not output.exists()
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("test-set-0: [test-1]\n", r"dedupData.yaml:1: test set 'test-set-0' must map test ids"),
-        ("test-set-0:\n  test-1: [3]\n", r"dedupData.yaml:2: executedLinesByFile of 'test-1'"),
-        ("test-set-0:\n  test-1:\n    /a.py: [x]\n", r"dedupData.yaml:3: 'x' is not a line number"),
-        ("test-set-0:\n  *alias: {}\n", r"aliases"),
-    ],
-)
-def test_malformed_nested_files_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
-    source = tmp_path / "dedupData.yaml"
-    source.write_text(text)
-    with pytest.raises(InputError, match=message):
-        list(read_dedup_yaml(source))
 
 
 def test_duplicates_yaml_maps_each_set_to_its_duplicate_ids(tmp_path: Path) -> None:
