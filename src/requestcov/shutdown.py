@@ -21,6 +21,7 @@ back is handed to the handler it had.
 
 from __future__ import annotations
 
+import _signal
 import os
 import signal
 import sys
@@ -90,26 +91,29 @@ def signals_held(*, at_exit: bool) -> Iterator[None]:
         if signum not in held:
             held.append(signum)
 
+    # ``_signal``'s functions, not ``signal``'s wrappers around them: each is
+    # one step a signal cannot cut in two, against the wrappers' many
+    # bytecodes of enum conversion (handlers come back as plain ints).
     for signum in HELD_SIGNALS:
         try:
-            previous[signum] = signal.signal(signum, hold)
+            # A handler set outside Python (a C extension's, libev's) could
+            # not be put back: that signal is left alone.
+            if _signal.getsignal(signum) is not None:
+                previous[signum] = _signal.signal(signum, hold)
         except (ValueError, OSError, TypeError):
             pass
     try:
         yield
     finally:
         for signum, handler in previous.items():
-            if handler is not None:  # None: set outside Python; cannot be put back
-                signal.signal(signum, handler)  # type: ignore[arg-type]
-            else:  # pragma: no cover - a C extension's handler
-                signal.signal(signum, signal.SIG_DFL)
+            _signal.signal(signum, handler)  # type: ignore[arg-type]
         for signum in held:
             _deliver(signum, previous.get(signum), at_exit=at_exit)
 
 
 def _deliver(signum: int, handler: object, *, at_exit: bool) -> None:
     """Hand a held signal to the handler it would have reached."""
-    if handler is signal.SIG_IGN:
+    if handler == signal.SIG_IGN:  # (an int from ``_signal``, or the enum)
         return
     if callable(handler):
         if not at_exit:

@@ -23,17 +23,21 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from requestcov.store import SQLiteStore
 from tests.support.servers import REPOSITORY
 
 APPS = REPOSITORY / "tests" / "apps"
 
 SCRIPT = """
-import json, os, signal, sys, time
+import faulthandler, json, os, signal, sys, time
 
 import requestcov
 from tests.apps import plain_wsgi
 
+if {app_exits!r}:  # the app's own handler, set before requestcov starts: requestcov keeps it
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 app = requestcov.WSGIMiddleware(plain_wsgi.app, source=[{apps!r}], db={db!r})
 
 
@@ -92,7 +96,12 @@ def child_outcome(pid, timeout=30.0):
         time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    return "hung"
+    with open(stacks_of(pid)) as stacks:
+        return "hung:\\n" + stacks.read()
+
+
+def stacks_of(pid):
+    return os.path.join(os.path.dirname({db!r}), f"stacks-{{pid}}.txt")
 
 
 PAST_THE_END = 3
@@ -103,6 +112,8 @@ while True:
     position += 1
     pid = os.fork()
     if pid == 0:
+        # A child that hangs tells where: every thread's stack, shortly before it is killed.
+        faulthandler.dump_traceback_later(25, file=open(stacks_of(os.getpid()), "w"))
         body = answered(f"t-{{position}}")
         if close_with_sigterm_at(position, body):
             time.sleep(5)  # the signal came: its handler is on its way
@@ -120,10 +131,17 @@ print(json.dumps(outcomes))
 """
 
 
-def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "app_exits", [False, True], ids=["requestcov-handler", "app-handler-sys-exit"],
+)
+def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Path, app_exits: bool) -> None:
+    """With its own handler requestcov writes, then dies of the signal; an
+    app's handler that raises SystemExit (here, maybe out of requestcov's
+    code: the writer thread's start, the queue) exits 0 through atexit."""
     db = tmp_path / "requestcov.db"
     script = tmp_path / "stop_mid_finish.py"
-    script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db)))
+    script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db), app_exits=app_exits))
+    expected = 0 if app_exits else -15
     completed = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=110, cwd=str(REPOSITORY),
         env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
@@ -133,8 +151,8 @@ def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Pat
     interrupted = sorted(position for position, outcome in outcomes.items() if outcome != 3)
     # The request's end runs many bytecodes; every one of them was a stop's moment.
     assert len(interrupted) > 30, outcomes
-    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != -15}
-    assert not wrong, f"children that did not die of SIGTERM: {wrong}\n{completed.stderr[-3000:]}"
+    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != expected}
+    assert not wrong, f"children that did not end as the handler says ({expected}): {wrong}\n{completed.stderr[-3000:]}"
     with SQLiteStore(db, create=False) as store:
         counts = {}
         for record in store.records():

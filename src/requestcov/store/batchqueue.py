@@ -78,9 +78,12 @@ class BatchQueue:
     def _append(self, item: Any) -> None:
         self._items.append(item)
         # Appended before the check: a consumer that raised the flag and then
-        # found the queue empty is about to sleep, and is woken.
+        # found the queue empty is about to sleep, and is woken. Only the
+        # consumer lowers the flag, once awake: a producer that lowered it
+        # and was then interrupted by a signal handler before its release
+        # would leave the handler's own items (the last flush) with a
+        # consumer asleep and nobody to wake it.
         if self._consumer_sleeping:
-            self._consumer_sleeping = False
             try:
                 self._wake.release()
             except RuntimeError:  # released already by another producer
@@ -122,7 +125,8 @@ class BatchQueue:
                 self._consumer_sleeping = True
                 if not items:
                     remaining = -1 if deadline is None else max(0.0, deadline - time.monotonic())
-                    # A wake-up left over from an earlier release returns at
+                    # A wake-up left over from an earlier release (producers
+                    # that saw the flag up before it was lowered) returns at
                     # once: the loop looks again.
                     self._wake.acquire(True, remaining)
                 self._consumer_sleeping = False

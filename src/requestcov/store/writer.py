@@ -38,6 +38,7 @@ from requestcov.log import log_once, logger
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store.batchqueue import BatchQueue
 from requestcov.store.sqlite import SQLiteStore
+from requestcov.shutdown import signals_held
 
 __all__ = ["BackgroundWriter"]
 
@@ -151,13 +152,19 @@ class BackgroundWriter:
                     return False
                 thread = RealThread(self._run, on_error=self._crashed)
                 try:
-                    thread.start()
+                    # A signal handler raising out of the start (an app's own
+                    # handler calling sys.exit) would leave a thread running
+                    # that ``_thread`` does not know: a second consumer of the
+                    # queue. Held back, the signal reaches its handler once
+                    # the thread is known.
+                    with signals_held(at_exit=False):
+                        thread.start()
+                        self._thread = thread
                 except RuntimeError:
                     # At interpreter shutdown (atexit) no thread can start: a
                     # process that never served a request (a server's master,
                     # a reloader) writes its start-up record on this thread.
                     return False
-                self._thread = thread
         finally:
             lock.release()
         return True
