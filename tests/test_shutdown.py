@@ -116,3 +116,69 @@ def test_an_apps_own_handler_still_runs_after_the_flush(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("app handler ran") == 1, completed.stdout
     assert recorded(tmp_path) == REQUESTS
+
+
+LATE_REQUEST = """
+import sys, threading, time
+import requestcov
+from tests.apps import plain_wsgi
+
+begun = threading.Event()
+
+
+def slow_app(environ, start_response):
+    begun.set()
+    time.sleep(0.3)
+    return plain_wsgi.app(environ, start_response)
+
+
+app = requestcov.WSGIMiddleware(slow_app, source=[{apps!r}], db={db!r})
+from requestcov.recorder import current_recorder
+
+writer = current_recorder().writer
+
+
+def serve(test_id):
+    environ = {{"REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "HTTP_KEPLOY_TEST_ID": test_id}}
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    list(body)
+    body.close()
+
+
+serve("t-early")
+go = threading.Event()
+
+
+def serve_late():
+    go.wait()
+    serve("t-late")
+
+
+# A daemon serving thread that accepted a connection just before the stop,
+# and gets the GIL only after the drain's last look and the writer's close.
+threading.Thread(target=serve_late, daemon=True).start()
+real_close = writer.close
+
+
+def close_then_a_request_begins(timeout=30.0):
+    real_close(timeout)
+    begun.clear()
+    go.set()
+    if not begun.wait(10):
+        sys.stderr.write("the late request never began\\n")
+
+
+writer.close = close_then_a_request_begins
+sys.exit(0)
+"""
+
+
+def test_a_request_that_begins_after_the_drain_is_waited_for_and_written(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    script = tmp_path / "late_request.py"
+    script.write_text(textwrap.dedent(LATE_REQUEST).format(apps=str(APPS), db=str(db)))
+    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                               cwd=str(REPOSITORY), env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"})
+    assert completed.returncode == 0 and "never began" not in completed.stderr, completed.stderr
+    with SQLiteStore(db, create=False) as store:
+        assert sorted(record.test_id for record in store.records() if record.test_id) == ["t-early", "t-late"]

@@ -304,11 +304,16 @@ class Recorder:
         self._closed = True
         if in_signal_handler and loop_running_here():
             drain_timeout = 0.0
+        deadline = time.monotonic() + drain_timeout
         with signals_held(at_exit=not in_signal_handler):
             interruption = _run_through_interruptions(
                 lambda: self._finish_sent_requests(drain_timeout),
                 lambda: self._flush(30.0),
                 self.writer.close,
+                # A request that began after the drain's last look (a daemon
+                # serving thread starved of the GIL for the whole quiet
+                # period): the writer closed, it writes itself when it ends.
+                lambda: self._finish_sent_requests(max(0.0, deadline - time.monotonic()), quiet=0.0),
             )
             try:
                 self.engine.stop()

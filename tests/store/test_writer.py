@@ -96,3 +96,47 @@ def test_every_request_not_written_is_counted_once_at_close(tmp_path: Path, capl
         "requestcov: 31 requests not written in all, counting requests finished after the writer closed, "
         "nor the start-up record (recording had stopped after the error above)"
     ]
+
+
+
+def test_a_submit_that_close_overtook_between_its_check_and_its_put_is_written(tmp_path: Path) -> None:
+    """A daemon serving thread finishes a request while the main thread
+    exits: its submit found the writer open, then close() ran to its end
+    (the thread stopped) before the put. The item is written all the same."""
+    writer = BackgroundWriter(tmp_path / "store.db", lambda record: record)
+    writer.submit(_record(1))
+    queue = writer._queue
+    real_put = queue.put
+
+    def put_after_close(item: Any, timeout: Optional[float] = None) -> bool:
+        queue.put = real_put  # type: ignore[method-assign]
+        writer.close()
+        return real_put(item, timeout)
+
+    queue.put = put_after_close  # type: ignore[method-assign]
+    writer.submit(_record(2))
+    writer.submit(_record(3))  # after close: written on this thread
+    with SQLiteStore(tmp_path / "store.db", create=False) as store:
+        assert sorted(record.test_id for record in store.records()) == ["test-1", "test-2", "test-3"]
+    assert writer.dropped == 0
+
+
+def test_an_item_queued_after_the_writer_took_its_stop_is_written_by_close(tmp_path: Path) -> None:
+    """The same race the other way round: the put lands after the thread
+    took its stop marker, before close() returns."""
+    writer = BackgroundWriter(tmp_path / "store.db", lambda record: record)
+    writer.submit(_record(1))
+    thread = writer._thread
+    assert thread is not None
+    real_join = thread.join
+
+    def join_then_queue_late(timeout: Optional[float] = None) -> bool:
+        ended = real_join(timeout)
+        writer._queue.put(_record(2))
+        return ended
+
+    thread.join = join_then_queue_late  # type: ignore[method-assign]
+    writer.close()
+    with SQLiteStore(tmp_path / "store.db", create=False) as store:
+        assert sorted(record.test_id for record in store.records()) == ["test-1", "test-2"]
+    assert writer.dropped == 0

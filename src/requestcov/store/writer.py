@@ -192,6 +192,21 @@ class BackgroundWriter:
                 "writer-full",
                 "requestcov: the store %s does not keep up; requests are being dropped", self.db_path,
             )
+        elif self._closed:
+            # close() ran between the check above and the put: its thread
+            # may have stopped before this item came.
+            self._write_left_behind()
+
+    def _write_left_behind(self) -> None:
+        """Write, on the caller's thread, what is still queued once the
+        writer thread has stopped."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return  # still writing: what is queued is its to write
+        left = [item for item in self._queue.take(self.max_queued + 1, timeout=0) if item is not _STOP]
+        self._queue.done()
+        if left:
+            self._write_now(left)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is written (or given up on)."""
@@ -218,7 +233,10 @@ class BackgroundWriter:
             thread.join(timeout)
             if thread.is_alive():
                 still_queued = max(0, self._queue.qsize() - 1)  # less the stop marker
-            self._thread = None
+            else:
+                self._thread = None
+                # Requests whose submit saw the writer open, and queued after it took the stop.
+                self._write_left_behind()
         self._report_losses(still_queued, timeout)
 
     def _lose(self, items: Iterable[Any], reason: str) -> None:
