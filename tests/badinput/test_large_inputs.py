@@ -18,6 +18,7 @@ import pytest
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, read_dedup_yaml, write_dedup_yaml
 from requestcov.store.coveragepy import write_coverage_data
+from tests.support.matrix import heavy
 from tests.support.servers import REPOSITORY
 
 #: Size of the generated dedupData.yaml (REQUESTCOV_LOAD_FULL=1: the 200 MB of the promise).
@@ -64,6 +65,7 @@ def _peak_rss_mb(code: str) -> "tuple[float, str]":
 
 
 @pytest.mark.slow
+@heavy
 def test_a_huge_dedup_yaml_is_read_in_flat_memory(tmp_path: Path) -> None:
     source = tmp_path / "dedupData.yaml"
     expected = _generate_dedup_yaml(source, BIG_YAML_MEGABYTES)
@@ -102,6 +104,7 @@ def _generate_nested_dedup_yaml(path: Path, megabytes: int) -> int:
 
 
 @pytest.mark.slow
+@heavy
 def test_a_large_nested_dedup_yaml_is_read_and_rewritten_in_flat_memory(tmp_path: Path) -> None:
     # 6 MB: a whole-document read would take hundreds of megabytes for it.
     source, rewritten = tmp_path / "dedupData.yaml", tmp_path / "nested.yaml"
@@ -152,6 +155,7 @@ assert body == b"{count}", body
 
 
 @pytest.mark.slow
+@heavy
 def test_a_request_running_50000_lines_is_recorded_read_exported_and_analysed(tmp_path: Path) -> None:
     app_folder = tmp_path / "app"
     app_folder.mkdir()

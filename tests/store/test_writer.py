@@ -140,3 +140,57 @@ def test_an_item_queued_after_the_writer_took_its_stop_is_written_by_close(tmp_p
     with SQLiteStore(tmp_path / "store.db", create=False) as store:
         assert sorted(record.test_id for record in store.records()) == ["test-1", "test-2"]
     assert writer.dropped == 0
+
+
+FORK_DURING_A_WRITE = """
+import os, sqlite3, sys, threading, time
+sys.path.insert(0, {repository!r})
+from tests.store.test_writer import _record
+from requestcov.store import SQLiteStore
+from requestcov.store.writer import BackgroundWriter
+
+writer = BackgroundWriter({db!r}, lambda record: record)
+writer.submit(_record(1))
+assert writer.flush(30)
+blocker = sqlite3.connect({db!r}, isolation_level=None, check_same_thread=False)
+blocker.execute("BEGIN IMMEDIATE")  # another process's write: the writer waits inside SQLite
+writer.submit(_record(2))
+deadline = time.monotonic() + 20
+while not writer._in_sqlite.locked():
+    assert time.monotonic() < deadline, "the writer never began its write"
+    time.sleep(0.01)
+threading.Timer(0.5, blocker.rollback).start()
+forked = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    # The child's own writer and a connection of the app's both work.
+    writer.submit(_record(3))
+    writer.flush(30)
+    sqlite3.connect({db!r}).execute("SELECT count(*) FROM meta").fetchone()
+    os._exit(0)
+waited = time.monotonic() - forked
+_, status = os.waitpid(pid, 0)
+assert writer.flush(30)
+print(waited, status)
+"""
+
+
+def test_a_fork_waits_until_the_writer_thread_is_out_of_sqlite(tmp_path: Path) -> None:
+    """A child forked while the writer thread is inside SQLite inherits
+    SQLite's mutexes locked by a thread it does not have, and hangs on its
+    first use of a database: the fork waits for the write to end."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import REPOSITORY
+
+    db = tmp_path / "store.db"
+    script = tmp_path / "fork_during_a_write.py"
+    script.write_text(FORK_DURING_A_WRITE.format(repository=str(REPOSITORY), db=str(db)))
+    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90,
+                               cwd=str(REPOSITORY))
+    assert completed.returncode == 0, completed.stderr
+    waited, status = completed.stdout.split()
+    assert float(waited) >= 0.4 and status == "0", completed.stdout
+    with SQLiteStore(db, create=False) as store:
+        assert sorted(record.test_id for record in store.records()) == ["test-1", "test-2", "test-3"]

@@ -8,7 +8,9 @@ servers, the matrices of every other framework and server, and of every way
 to stop them, run on 3.11 (the last trace-function engine) and on the newest
 Python (the newest sys.monitoring), which is enough to keep the whole suite
 within CI's time; ``REQUESTCOV_FULL_MATRIX=1`` runs them on every
-interpreter.
+interpreter. So do the scale tests (inputs of hundreds of megabytes, a
+request running 50,000 lines), whose code is the same on every interpreter
+and whose engine side both engines' interpreters cover.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ FULL_MATRIX = sys.version_info[:2] in MATRIX_VERSIONS or os.environ.get("REQUEST
 #: Put on a heavy module: ``pytestmark = [pytest.mark.slow, heavy]``.
 heavy = pytest.mark.skipif(
     not FULL_MATRIX,
-    reason="heavy server matrices run on 3.11 and the newest Python (REQUESTCOV_FULL_MATRIX=1: everywhere)",
+    reason="heavy matrices and scale tests run on 3.11 and the newest Python (REQUESTCOV_FULL_MATRIX=1: everywhere)",
 )
 
 

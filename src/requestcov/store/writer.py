@@ -43,6 +43,8 @@ from requestcov.shutdown import signals_held
 __all__ = ["BackgroundWriter"]
 
 _STOP = object()
+#: How long a fork waits for the writer to leave SQLite.
+_FORK_WAIT_SECONDS = 5.0
 
 #: Said wherever recording stops, since what follows (requests not recorded)
 #: cannot be counted yet.
@@ -113,9 +115,24 @@ class BackgroundWriter:
         self._stuck = False
         self._closed = False
         self._reset()
+        self._fork_waited = False
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._reset)
+            os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_in_parent,
+                                after_in_child=self._reset)
             os.register_at_fork(after_in_child=self._new_count_lock)
+
+    def _before_fork(self) -> None:
+        """Let the writer thread finish what it does in SQLite first: a child
+        forked meanwhile inherits SQLite's mutexes locked by a thread it does
+        not have, and its first use of any database (its own writer's, or
+        the app's) hangs forever. A write is a few milliseconds; a store
+        stuck on another process's lock is not waited for long."""
+        self._fork_waited = self._in_sqlite.acquire(True, _FORK_WAIT_SECONDS)
+
+    def _after_fork_in_parent(self) -> None:
+        if self._fork_waited:
+            self._fork_waited = False
+            self._in_sqlite.release()
 
     def _new_count_lock(self) -> None:
         self._count_lock = allocate_lock()
@@ -126,6 +143,8 @@ class BackgroundWriter:
         self._queue = BatchQueue(self.max_queued, room=self.batch_size)
         self._thread: Optional[RealThread] = None
         self._lock = allocate_lock()
+        #: Held while this process's writer is inside SQLite (see _before_fork).
+        self._in_sqlite = allocate_lock()
         #: Set by flush(): the thread writes what it has without gathering more.
         #: New after a fork too, where the parent's thread may have held its lock.
         self._hurry = Event()
@@ -170,9 +189,17 @@ class BackgroundWriter:
         return True
 
     def _write_now(self, items: List[Any]) -> None:
-        store = self._write(self._open_store(), items)
-        if store is not None:
-            store.close()
+        # Waited on for a while only: a signal handler may interrupt this
+        # very thread while it writes here, and write again.
+        in_sqlite = self._in_sqlite
+        held = in_sqlite.acquire(True, _FORK_WAIT_SECONDS)
+        try:
+            store = self._write(self._open_store(), items)
+            if store is not None:
+                store.close()
+        finally:
+            if held:
+                in_sqlite.release()
 
     def submit(self, item: Any) -> None:
         """Queue a finished request. Waits a little when the queue is full
@@ -291,14 +318,17 @@ class BackgroundWriter:
     def _run(self) -> None:
         if self.on_thread_start is not None:
             self.on_thread_start()
-        store = self._open_store()
+        in_sqlite = self._in_sqlite
+        with in_sqlite:
+            store = self._open_store()
         while True:
             batch = self._gather()
             stop = any(item is _STOP for item in batch)
             items = [item for item in batch if item is not _STOP]
             try:
                 if items:
-                    store = self._write(store, items)
+                    with in_sqlite:
+                        store = self._write(store, items)
             except Exception:  # never let the thread die with requests queued
                 log_once("writer-crash", "requestcov: the writer failed", exc_info=True)
             finally:
@@ -306,7 +336,8 @@ class BackgroundWriter:
                 self._queue.done()
             if stop:
                 if store is not None:
-                    store.close()
+                    with in_sqlite:
+                        store.close()
                 return
 
     def _gather(self) -> List[Any]:
