@@ -20,10 +20,10 @@ Files come in the order of their paths, so equal sets pack to equal bytes.
 from __future__ import annotations
 
 import struct
-from itertools import chain, repeat
-from typing import List, Optional, Sequence, Tuple
+from itertools import accumulate, chain, islice, repeat
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-__all__ = ["pack_set", "unpack_set", "UnpackedSet"]
+__all__ = ["pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs"]
 
 _WIDTH_BYTES = {2: b"\x02", 4: b"\x04"}
 _LETTER_OF_WIDTH = {2: "H", 4: "I"}
@@ -68,36 +68,74 @@ def _ints(letter: str, blob: bytes, start: int, count: int) -> List[int]:
         raise ValueError(f"not a packed line set ({error})") from None
 
 
+class Header(NamedTuple):
+    """The part of a packed set before its numbers: the same for every set of
+    the same files and versions, so a reader decodes it once for them all."""
+
+    file_ids: List[int]
+    #: None: unknown.
+    version_ids: List[Optional[int]]
+    line_counts: List[int]
+    #: -1 for a file without arcs.
+    arc_counts: List[int]
+    #: Where the line numbers start, the struct format that reads them all,
+    #: and each file's part of them.
+    lines_offset: int
+    lines_format: str
+    line_slices: List[slice]
+    #: Where the arcs start, and the format that reads them (None: no arcs).
+    arcs_offset: int
+    arcs_format: Optional[str]
+
+
+def header_bytes(blob: bytes) -> bytes:
+    """The header of a packed set, as bytes (a key to its decoded :class:`Header`)."""
+    if len(blob) < 5:
+        raise ValueError("not a packed line set (too short)")
+    return blob[:5 + 16 * int.from_bytes(blob[1:5], "little", signed=True)]
+
+
+def unpack_header(head: bytes) -> Header:
+    letter = _LETTER_OF_WIDTH.get(head[0])
+    if letter is None:
+        raise ValueError(f"not a packed line set (width byte {head[0]})")
+    count = (len(head) - 5) // 16
+    values = _ints("i", head, 5, 4 * count)
+    line_counts, arc_counts = values[2 * count:3 * count], values[3 * count:]
+    total = sum(line_counts)
+    arcs = sum(arc_count for arc_count in arc_counts if arc_count > 0)
+    bounds = list(accumulate(line_counts, initial=0))
+    return Header(
+        file_ids=values[:count], version_ids=[version or None for version in values[count:2 * count]],
+        line_counts=line_counts, arc_counts=arc_counts, lines_offset=len(head), lines_format=f"<{total}{letter}",
+        line_slices=list(map(slice, bounds[:-1], bounds[1:])),
+        arcs_offset=len(head) + total * head[0],
+        arcs_format=f"<{2 * arcs}i" if any(arc_count >= 0 for arc_count in arc_counts) else None,
+    )
+
+
+def unpack_lines(blob: bytes, header: Header) -> List[List[int]]:
+    """Each file's lines, sliced in C out of one list of them all."""
+    try:
+        flat = list(struct.unpack_from(header.lines_format, blob, header.lines_offset))
+    except struct.error as error:
+        raise ValueError(f"not a packed line set ({error})") from None
+    return list(map(flat.__getitem__, header.line_slices))
+
+
+def unpack_arcs(blob: bytes, header: Header) -> Optional[List[Optional[List[Tuple[int, int]]]]]:
+    """Each file's arcs (None for a file without), or None for a set without arcs."""
+    if header.arcs_format is None:
+        return None
+    try:
+        flat = struct.unpack_from(header.arcs_format, blob, header.arcs_offset)
+    except struct.error as error:
+        raise ValueError(f"not a packed line set ({error})") from None
+    pairs = iter(list(zip(flat[0::2], flat[1::2])))
+    return [None if arc_count < 0 else list(islice(pairs, arc_count)) for arc_count in header.arc_counts]
+
+
 def unpack_set(blob: bytes) -> UnpackedSet:
     """What :func:`pack_set` packed."""
-    width = blob[0]
-    code = _LETTER_OF_WIDTH.get(width)
-    if code is None:
-        raise ValueError(f"not a packed line set (width byte {width})")
-    count = _ints("i", blob, 1, 1)[0]
-    header = _ints("i", blob, 5, 4 * count)
-    file_ids = header[:count]
-    version_ids: List[Optional[int]] = [version or None for version in header[count:2 * count]]
-    line_counts = header[2 * count:3 * count]
-    arc_counts = header[3 * count:]
-    offset = 5 + 16 * count
-    flat = _ints(code, blob, offset, sum(line_counts))
-    offset += len(flat) * width
-    lines: List[List[int]] = []
-    start = 0
-    for line_count in line_counts:
-        lines.append(flat[start:start + line_count])
-        start += line_count
-    arcs: Optional[List[Optional[List[Tuple[int, int]]]]] = None
-    if any(arc_count >= 0 for arc_count in arc_counts):
-        flat_arcs = _ints("i", blob, offset, 2 * sum(max(arc_count, 0) for arc_count in arc_counts))
-        pairs = list(zip(flat_arcs[0::2], flat_arcs[1::2]))
-        arcs = []
-        start = 0
-        for arc_count in arc_counts:
-            if arc_count < 0:
-                arcs.append(None)
-            else:
-                arcs.append(pairs[start:start + arc_count])
-                start += arc_count
-    return file_ids, version_ids, lines, arcs
+    header = unpack_header(header_bytes(blob))
+    return header.file_ids, header.version_ids, unpack_lines(blob, header), unpack_arcs(blob, header)

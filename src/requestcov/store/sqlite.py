@@ -16,13 +16,13 @@ import sqlite3
 import time
 from itertools import chain, groupby
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, ArcsByFile, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
-from requestcov.store.requestset import pack_set, unpack_set
+from requestcov.store.requestset import Header, header_bytes, pack_set, unpack_header, unpack_lines, unpack_arcs
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
@@ -183,6 +183,16 @@ _LINE_TABLES = frozenset({"request_file", "line_set"})
 #: when reading) before it starts over: a few hundred distinct sets is usual,
 #: and every record distinct must not grow memory without bound.
 _SET_CACHE_LIMIT = 16_384
+#: How many decoded line sets a reader keeps: enough for the sets an app's
+#: endpoints repeat, few enough that a store of distinct sets does not fill
+#: the heap with lists the garbage collector scans again and again.
+_DECODED_SET_LIMIT = 1_024
+#: How many set ids a reader remembers having decoded once.
+_SEEN_SET_LIMIT = 1_000_000
+
+#: A decoded line set: lines, arcs and versions by path, and whether the
+#: decoder keeps them (shared with the next records of the set).
+_DecodedSet = Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict[str, FileVersion], bool]
 #: How many lines the writer's fingerprints of recent line sets may hold
 #: (each line an int kept alive, ~40 bytes: a few MB at most).
 _FINGERPRINT_LINE_LIMIT = 100_000
@@ -698,52 +708,69 @@ class SQLiteStore:
         )
         decoded = self._set_decoder()
         for row in rows:
-            has_arcs = bool(row[11])
-            lines, arcs, versions = decoded(row[12], row[13])
-            if not share:
+            lines, arcs, versions, kept = decoded(row[12], row[13])
+            if kept and not share:
                 lines = dict(zip(lines, map(list, lines.values())))
                 arcs = dict(zip(arcs, map(list, arcs.values())))
-                versions = dict(versions)
             yield row[12], RequestRecord(
                 record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4],
                 path=row[5], route=row[6], status=row[7], start=row[8], duration_ms=row[9],
-                pid=row[10], lines=lines, arcs=arcs if has_arcs else None, versions=versions,
+                pid=row[10], lines=lines, arcs=arcs if row[11] else None,
+                versions=versions if share else dict(versions),
             )
 
-    def _set_decoder(
-        self,
-    ) -> Callable[[Optional[int], Optional[bytes]], Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict[str, FileVersion]]]:
-        """Decode line sets, each once while it stays in the cache: the
-        file and version tables are read again when a set names a row
-        written after they were read."""
+    def _set_decoder(self) -> Callable[[Optional[int], Optional[bytes]], _DecodedSet]:
+        """Decode line sets: (lines, arcs, versions, whether the decoder keeps
+        them for the set's next record, so a caller that changes them must copy).
+
+        A set is kept from its second record on: keeping every set would
+        fill the heap, when no set repeats, with lists the garbage collector
+        scans again and again (reading then took twice as long). The header
+        of a set (its files and their versions) is decoded once for every
+        set of the same files. The file and version tables are read again
+        when a set names a row written after they were read."""
         connection = self._connection
         paths: Dict[int, str] = dict(connection.execute("SELECT id, path FROM file"))
         versions_by_id = self._file_versions()
-        cache: Dict[Optional[int], Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict[str, FileVersion]]] = {}
+        cache: Dict[Optional[int], _DecodedSet] = {}
+        seen: Set[Optional[int]] = set()
+        #: A set's header bytes -> (the header, the files' paths, their versions).
+        headers: Dict[bytes, Tuple[Header, List[str], Dict[str, FileVersion]]] = {}
 
-        def decoded(set_id: Optional[int], blob: Optional[bytes]) -> Tuple[
-                Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict[str, FileVersion]]:
+        def decoded(set_id: Optional[int], blob: Optional[bytes]) -> _DecodedSet:
             nonlocal paths, versions_by_id
             found = cache.get(set_id)
             if found is not None:
                 return found
-            if len(cache) > _SET_CACHE_LIMIT:
-                cache.clear()
             if blob is None:  # no set (cannot happen in a store this code wrote)
-                found = cache[set_id] = ({}, {}, {})
-                return found
-            file_ids, version_ids, file_lines, file_arcs = unpack_set(blob)
-            if not all(map(paths.__contains__, file_ids)):
-                paths = dict(connection.execute("SELECT id, path FROM file"))
-            if not all(version is None or version in versions_by_id for version in version_ids):
-                versions_by_id = self._file_versions()
-            names = list(map(paths.__getitem__, file_ids))
-            lines = dict(zip(names, file_lines))
+                return {}, {}, {}, False
+            head = header_bytes(blob)
+            described = headers.get(head)
+            if described is None:
+                if len(headers) > _DECODED_SET_LIMIT:
+                    headers.clear()
+                header = unpack_header(head)
+                if not all(map(paths.__contains__, header.file_ids)):
+                    paths = dict(connection.execute("SELECT id, path FROM file"))
+                if not all(version is None or version in versions_by_id for version in header.version_ids):
+                    versions_by_id = self._file_versions()
+                names = list(map(paths.__getitem__, header.file_ids))
+                described = headers[head] = (header, names, {
+                    name: versions_by_id[version] for name, version in zip(names, header.version_ids)
+                    if version is not None and version in versions_by_id})
+            header, names, versions = described
+            lines = dict(zip(names, unpack_lines(blob, header)))
+            file_arcs = unpack_arcs(blob, header)
             arcs = ({} if file_arcs is None else
                     {name: file_arc for name, file_arc in zip(names, file_arcs) if file_arc is not None})
-            versions = {name: versions_by_id[version] for name, version in zip(names, version_ids)
-                        if version is not None and version in versions_by_id}
-            found = cache[set_id] = (lines, arcs, versions)
+            if set_id not in seen:
+                if len(seen) > _SEEN_SET_LIMIT:
+                    seen.clear()
+                seen.add(set_id)
+                return lines, arcs, versions, False
+            if len(cache) > _DECODED_SET_LIMIT:
+                cache.clear()
+            found = cache[set_id] = (lines, arcs, versions, True)
             return found
 
         return decoded
@@ -870,7 +897,7 @@ class SQLiteStore:
             records = []
             for row in rows:
                 assert decoded is not None
-                lines, arcs, _ = decoded(row[12], row[13])
+                lines, arcs, _, _ = decoded(row[12], row[13])
                 records.append(RequestRecord(
                     record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
                     route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
