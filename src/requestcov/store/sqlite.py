@@ -538,22 +538,22 @@ class SQLiteStore:
                 set_ids.append(None)
                 unresolved.append((index, None, digest, ()))
                 continue
-            lines = record.lines
-            paths = tuple(sorted(lines))
-            line_tuples = tuple(map(tuple, map(lines.__getitem__, paths)))
-            versions = record.versions
-            version_objects = tuple(map(versions.get, paths)) if versions else ()
-            fingerprint = (paths, tuple(map(id, version_objects)), line_tuples)
-            found = fingerprints.get(fingerprint)
-            if found is not None:
-                set_ids.append(found[0])
-                continue
+            fingerprint = None
+            if fingerprints:
+                fingerprint, version_objects = self._fingerprint(record)
+                found = fingerprints.get(fingerprint)
+                if found is not None:
+                    set_ids.append(found[0])
+                    continue
             blob = self._pack(record)
             digest = _digest(blob)
             set_ids.append(None)
             if digest in known or digest in pending:
                 # Seen before: worth a fingerprint. A set seen once does not
-                # get one, so records that never repeat hold no memory for it.
+                # get one, so records that never repeat hold no memory for it,
+                # and while no set repeated none is even built.
+                if fingerprint is None:
+                    fingerprint, version_objects = self._fingerprint(record)
                 unresolved.append((index, fingerprint, digest, version_objects))
             else:
                 pending[digest] = blob
@@ -567,6 +567,15 @@ class SQLiteStore:
                 fingerprints[fingerprint] = (set_id, version_objects)
                 self._fingerprint_lines += sum(map(len, fingerprint[2])) + len(fingerprint[0])
         return set_ids
+
+    @staticmethod
+    def _fingerprint(record: RequestRecord) -> Tuple[Tuple[Any, ...], Tuple[Any, ...]]:
+        """A record without arcs as one hashable value, and its version objects."""
+        lines = record.lines
+        paths = tuple(sorted(lines))
+        versions = record.versions
+        version_objects = tuple(map(versions.get, paths)) if versions else ()
+        return (paths, tuple(map(id, version_objects)), tuple(map(tuple, map(lines.__getitem__, paths)))), version_objects
 
     def _add_line_sets(self, new: Dict[bytes, bytes]) -> None:
         connection = self._connection
