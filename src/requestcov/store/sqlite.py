@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, ArcsByFile, FileVersion, RequestRecord
+from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import Header, header_bytes, pack_set, unpack_header, unpack_lines, unpack_arcs
@@ -179,9 +179,9 @@ _LINE_SET_SCHEMA = 4
 _STORE_TABLES = frozenset({"meta", "file", "request"})
 _LINE_TABLES = frozenset({"request_file", "line_set"})
 
-#: How many line sets a connection remembers (by digest when writing, decoded
-#: when reading) before it starts over: a few hundred distinct sets is usual,
-#: and every record distinct must not grow memory without bound.
+#: How many line sets (by digest) and version lists a writing connection
+#: remembers before it starts over: a few hundred distinct sets is usual, and
+#: every record distinct must not grow memory without bound.
 _SET_CACHE_LIMIT = 16_384
 #: How many decoded line sets a reader keeps: enough for the sets an app's
 #: endpoints repeat, few enough that a store of distinct sets does not fill
