@@ -33,7 +33,7 @@ from typing import Any, Dict, List
 
 from requestcov.context import Collector
 from requestcov.engine.source import SourceMatcher
-from requestcov.records import RequestRecord
+from requestcov.records import FileVersion, RequestRecord
 from requestcov.recorder import ActiveRequest, _Finished, build_record
 from requestcov.store.sqlite import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
@@ -52,14 +52,22 @@ def _line_runs(generator: random.Random, count: int) -> List[int]:
     return sorted(lines)[:count]
 
 
-def make_records(count: int, root: str) -> List[RequestRecord]:
+def make_records(count: int, root: str, distinct_paths: int = 0, with_versions: bool = False) -> List[RequestRecord]:
+    """Built records; with ``distinct_paths`` each one holds the lines of one
+    of that many code paths, else lines of its own. ``with_versions`` gives
+    every file a version, one object per file as the recorder's cache does."""
     generator = random.Random(1)
     paths = [os.path.join(root, f"module_{number}.py") for number in range(FILES)]
+    code_paths = [{path: _line_runs(generator, LINES_PER_FILE) for path in paths} for _ in range(distinct_paths)]
+    versions = ({path: FileVersion(sha256=f"{number:064x}", commit="0" * 40, repo=root)
+                 for number, path in enumerate(paths)} if with_versions else {})
     return [
         RequestRecord(
             test_id=f"test-{index}", method="GET", path=f"/api/items/{index}", route="/api/items/<id>",
             status=200, start=time.time(), duration_ms=1.5, pid=os.getpid(),
-            lines={path: _line_runs(generator, LINES_PER_FILE) for path in paths},
+            lines=({path: list(lines) for path, lines in code_paths[generator.randrange(distinct_paths)].items()}
+                   if code_paths else {path: _line_runs(generator, LINES_PER_FILE) for path in paths}),
+            versions=dict(versions),
         )
         for index in range(count)
     ]

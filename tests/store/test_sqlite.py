@@ -130,6 +130,13 @@ def test_many_processes_write_at_once_and_nothing_is_lost(store_path: Path) -> N
     # Generated ids are numbered by the store across processes: unique, no gaps.
     expected = sorted(f"GET /hello #{number}" for number in range(1, workers * per_worker + 1))
     assert generated == expected
+    named = [record for record in records if record.test_id.startswith("worker-")]
+    assert all(record.lines == make_record(int(record.test_id.rsplit("-", 1)[1])).lines for record in named)
+    # Every worker wrote the same sets at the same time: each is kept once
+    # (one per number, and the empty one of the generated records).
+    connection = sqlite3.connect(store_path)
+    assert connection.execute("SELECT count(*) FROM line_set").fetchone()[0] == per_worker + 1
+    connection.close()
 
 
 def _open_together(paths: "list[str]", barrier: "multiprocessing.synchronize.Barrier", worker: int) -> None:

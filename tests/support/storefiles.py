@@ -11,7 +11,7 @@ from coverage.numbits import nums_to_numbits
 
 from requestcov.store.sqlite import _MIGRATIONS
 
-__all__ = ["a_version_1_store", "a_version_2_store", "a_foreign_database", "folder_state"]
+__all__ = ["a_version_1_store", "a_version_2_store", "a_version_3_store", "a_foreign_database", "folder_state"]
 
 #: What :func:`a_version_1_store` holds, as requestcov reads it back.
 VERSION_1_LINES = {"/app/views.py": [1, 2, 30, 70_000], "/app/empty.py": []}
@@ -71,5 +71,42 @@ def a_version_2_store(path: Path) -> None:
         "INSERT INTO request (id, test_id, start, duration_ms, pid) VALUES (1, 'test-1', 1.0, 2.0, 7)"
     )
     connection.execute("INSERT INTO request_file VALUES (1, 1, ?, NULL)", (encode_lines(VERSION_2_LINES["/app/views.py"]),))
+    connection.commit()
+    connection.close()
+
+
+def a_version_3_store(path: Path) -> None:
+    """A store of schema version 3 (one row per request and file, with file
+    versions), built by that version's migrations: two requests that ran the
+    same lines, one with branch arcs (and a file of arcs only), one with
+    no files at all, and a start-up record."""
+    from requestcov.store.lineset import encode_lines
+    from requestcov.store.sqlite import _SCHEMA_V3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.executescript(str(_MIGRATIONS[1]))
+    for statement in _SCHEMA_V3.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    connection.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    connection.execute("INSERT INTO file VALUES (1, '/app/views.py'), (2, '/app/models.py'), (3, '/app/arcs.py')")
+    connection.execute("INSERT INTO file_version VALUES (1, 1, ?, 'c0ffee', '/app'), (2, 2, ?, '', '')",
+                       ("a" * 64, "b" * 64))
+    for number, kind in ((1, "request"), (2, "request"), (3, "request"), (4, "request"), (5, "startup")):
+        connection.execute(
+            "INSERT INTO request (id, kind, test_id, method, path, route, status, start, duration_ms, pid, has_arcs) "
+            "VALUES (?, ?, ?, 'GET', ?, '/items/<id>', 200, ?, 2.0, 7, ?)",
+            (number, kind, f"test-{number}", f"/items/{number}", float(number), 1 if number == 3 else 0),
+        )
+    views, models = encode_lines([1, 2, 70_000]), encode_lines([5])
+    arcs = b"".join(value.to_bytes(4, "little", signed=True) for value in (-1, 2, 2, -1))
+    connection.executemany("INSERT INTO request_file VALUES (?, ?, ?, ?, ?)", [
+        (1, 1, views, None, 1), (1, 2, models, None, 2),
+        (2, 2, models, None, 2), (2, 1, views, None, 1),
+        (3, 1, views, arcs, 1), (3, 3, b"", arcs, None),
+        (5, 2, models, None, None),
+    ])
     connection.commit()
     connection.close()

@@ -2,28 +2,31 @@
 
 WAL mode lets readers and the writers of several processes work side by side;
 every write is one ``BEGIN IMMEDIATE`` transaction per batch, so a process
-killed mid-batch leaves the database as it was before the batch. Lines are kept
-as packed blobs (see ``lineset``), one row per request and file.
+killed mid-batch leaves the database as it was before the batch. A request's
+lines, over all its files, are one packed blob (see ``requestset``) kept once
+however many requests ran the same set: a request row names its set.
 """
 
 from __future__ import annotations
 
 import array
+import hashlib
 import os
 import sqlite3
 import time
-from itertools import chain
+from itertools import chain, groupby
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, ArcsByFile, FileVersion, RequestRecord
+from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
+from requestcov.store.requestset import Header, header_bytes, pack_set, unpack_header, unpack_lines, unpack_arcs
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_DB_PATH = os.path.join(".requestcov", "requestcov.db")
 _BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -92,6 +95,61 @@ ALTER TABLE request_file ADD COLUMN version_id INTEGER REFERENCES file_version (
 """
 
 
+#: Version 4 keeps each distinct set of (file -> lines, arcs, version) once,
+#: in ``line_set``, found again by the digest of its packed bytes; a request
+#: row names its set. One row per request and file (``request_file``) cost a
+#: B-tree insert, foreign-key probes and a Python encoding per file.
+_LINE_SET_TABLE = """
+CREATE TABLE IF NOT EXISTS line_set (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    data BLOB NOT NULL
+)
+"""
+
+
+def _digest(blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def _request_files_to_line_sets(connection: sqlite3.Connection) -> None:
+    """Pack every request's ``request_file`` rows into its line set, each
+    distinct set once, and drop the per-file table."""
+    connection.execute(_LINE_SET_TABLE)
+    connection.execute("ALTER TABLE request ADD COLUMN line_set_id INTEGER")
+    paths = dict(connection.execute("SELECT id, path FROM file"))
+    set_ids: Dict[bytes, int] = {}
+    assignments: List[Tuple[int, int]] = []
+
+    def set_id_of(blob: bytes) -> int:
+        digest = _digest(blob)
+        found = set_ids.get(digest)
+        if found is None:
+            found = set_ids[digest] = len(set_ids) + 1
+            connection.execute("INSERT INTO line_set (id, digest, data) VALUES (?, ?, ?)", (found, digest, blob))
+        return found
+
+    rows = connection.execute(
+        "SELECT request_id, file_id, lines, arcs, version_id FROM request_file ORDER BY request_id"
+    ).fetchall()
+    with_files = set()
+    for request_id, group in groupby(rows, key=lambda row: row[0]):
+        files = sorted(group, key=lambda row: paths[row[1]])
+        arcs = [None if row[3] is None else _decode_arcs(row[3]) for row in files]
+        blob = pack_set(
+            [row[1] for row in files], [row[4] or 0 for row in files], [decode_lines(row[2]) for row in files],
+            arcs if any(file_arcs is not None for file_arcs in arcs) else None,
+        )
+        assignments.append((set_id_of(blob), request_id))
+        with_files.add(request_id)
+    without_files = [row[0] for row in connection.execute("SELECT id FROM request") if row[0] not in with_files]
+    if without_files:
+        empty = set_id_of(pack_set((), (), ()))
+        assignments += [(empty, request_id) for request_id in without_files]
+    connection.executemany("UPDATE request SET line_set_id = ? WHERE id = ?", assignments)
+    connection.execute("DROP TABLE request_file")
+
+
 #: Schema version -> the script (or function) that brings a database of the
 #: version before it up to that version. A new schema adds an entry; old
 #: stores migrate on open, in one transaction.
@@ -99,6 +157,7 @@ _MIGRATIONS: Dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     1: _SCHEMA_V1,
     2: _numbits_to_packed_lines,
     3: _SCHEMA_V3,
+    4: _request_files_to_line_sets,
 }
 
 #: Schema version -> how its ``lines`` blobs decode. Reading never migrates
@@ -107,13 +166,36 @@ _LINE_DECODERS: Dict[int, Callable[[bytes], List[int]]] = {
     1: numbits_to_lines,
     2: decode_lines,
     3: decode_lines,
+    4: decode_lines,
 }
 
 #: The first schema version whose records carry file versions.
 _VERSIONED_SCHEMA = 3
 
-#: The tables every version of the store has.
-_STORE_TABLES = frozenset({"meta", "file", "request", "request_file"})
+#: The first schema version that keeps line sets instead of rows per file.
+_LINE_SET_SCHEMA = 4
+
+#: The tables every version of the store has, and one of these beside them.
+_STORE_TABLES = frozenset({"meta", "file", "request"})
+_LINE_TABLES = frozenset({"request_file", "line_set"})
+
+#: How many line sets (by digest) and version lists a writing connection
+#: remembers before it starts over: a few hundred distinct sets is usual, and
+#: every record distinct must not grow memory without bound.
+_SET_CACHE_LIMIT = 16_384
+#: How many decoded line sets a reader keeps: enough for the sets an app's
+#: endpoints repeat, few enough that a store of distinct sets does not fill
+#: the heap with lists the garbage collector scans again and again.
+_DECODED_SET_LIMIT = 1_024
+#: How many set ids a reader remembers having decoded once.
+_SEEN_SET_LIMIT = 1_000_000
+
+#: A decoded line set: lines, arcs and versions by path, and whether the
+#: decoder keeps them (shared with the next records of the set).
+_DecodedSet = Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict[str, FileVersion], bool]
+#: How many lines the writer's fingerprints of recent line sets may hold
+#: (each line an int kept alive, ~40 bytes: a few MB at most).
+_FINGERPRINT_LINE_LIMIT = 100_000
 
 
 #: The files SQLite keeps beside a WAL database while it is open.
@@ -172,6 +254,17 @@ class SQLiteStore:
         self._version_ids: Dict[Tuple[int, FileVersion], int] = {}
         #: Whether the store's schema keeps file versions (a read-only older one does not).
         self._versioned = True
+        #: Whether it keeps line sets (schema 4), or rows per request and file.
+        self._line_sets = True
+        #: digest of a packed line set -> its row id in this store.
+        self._set_ids: Dict[bytes, int] = {}
+        #: A record's (paths, id() of each file's version, lines as tuples) ->
+        #: (its line set id, the version objects); and how many lines they hold.
+        self._fingerprints: Dict[Tuple[Any, ...], Tuple[int, Tuple[Any, ...]]] = {}
+        self._fingerprint_lines = 0
+        #: (file ids, id() of each file's version object) -> (those objects, kept alive
+        #: so no other object takes their id, and their version ids).
+        self._version_lists: Dict[Tuple[Tuple[int, ...], Tuple[int, ...]], Tuple[Tuple[Any, ...], List[int]]] = {}
         if read_only:
             self._open_for_reading(busy_timeout)
             return
@@ -216,7 +309,7 @@ class SQLiteStore:
                 if "not a database" in str(error) or "malformed" in str(error):
                     raise NotAStoreError(f"{self.path} is not a requestcov store ({error})") from error
                 raise StoreError(f"cannot read the requestcov store {self.path}: {error}") from error
-            if not _STORE_TABLES <= tables:
+            if not _STORE_TABLES <= tables or not _LINE_TABLES & tables:
                 raise NotAStoreError(f"{self.path} is not a requestcov store (an SQLite database without its tables)")
             try:
                 version = self._schema_version()
@@ -228,6 +321,7 @@ class SQLiteStore:
                 raise NotAStoreError(f"{self.path} is not a requestcov store (it records no schema version)")
             self._decode_lines = _LINE_DECODERS[version]
             self._versioned = version >= _VERSIONED_SCHEMA
+            self._line_sets = version >= _LINE_SET_SCHEMA
         except BaseException:
             self._close_quietly()
             raise
@@ -349,6 +443,10 @@ class SQLiteStore:
         records = list(records)
         connection = self._connection
         row_ids: List[int] = []
+        if len(self._set_ids) > _SET_CACHE_LIMIT:
+            self._set_ids.clear()
+        if len(self._version_lists) > _SET_CACHE_LIMIT:
+            self._version_lists.clear()
         connection.execute("BEGIN IMMEDIATE")
         try:
             self._name_untagged(records)
@@ -364,30 +462,35 @@ class SQLiteStore:
             connection.execute("COMMIT")
         except BaseException:
             self._rollback()
-            # File and version ids handed out inside the rolled back transaction are gone.
+            # File, version and set ids handed out inside the rolled back transaction are gone.
             self._file_ids.clear()
             self._version_ids.clear()
+            self._version_lists.clear()
+            self._set_ids.clear()
+            self._fingerprints.clear()
+            self._fingerprint_lines = 0
             raise
         return row_ids
 
     def _insert(self, records: Sequence[RequestRecord]) -> List[int]:
-        """Insert new rows in two statements whatever their number: the ids
+        """Insert new rows in one statement whatever their number: the ids
         are the next free ones, known in advance because the transaction
         holds the store's write lock (and ``id`` is SQLite's rowid, so this
         is the very id SQLite would pick)."""
         if not records:
             return []
         connection = self._connection
+        set_ids = self._line_set_ids(records)
         first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
         row_ids = list(range(first, first + len(records)))
         connection.executemany(
             "INSERT INTO request (id, kind, test_id, test_set, method, path, route, status, "
-            "start, duration_ms, pid, has_arcs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(row_id, *_request_values(record)) for row_id, record in zip(row_ids, records)],
-        )
-        connection.executemany(
-            "INSERT INTO request_file (request_id, file_id, lines, arcs, version_id) VALUES (?, ?, ?, ?, ?)",
-            [row for row_id, record in zip(row_ids, records) for row in self._file_rows(row_id, record)],
+            "start, duration_ms, pid, has_arcs, line_set_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (row_id, record.kind, record.test_id, record.test_set, record.method, record.path, record.route,
+                 record.status, record.start, record.duration_ms, record.pid, 0 if record.arcs is None else 1, set_id)
+                for row_id, record, set_id in zip(row_ids, records, set_ids)
+            ],
         )
         return row_ids
 
@@ -401,18 +504,131 @@ class SQLiteStore:
                 (STARTUP, record.pid, record.start),
             )
             return self._insert([record])[0]
-        connection.execute("DELETE FROM request_file WHERE request_id = ?", (record.record_id,))
         connection.execute(
             "UPDATE request SET kind = ?, test_id = ?, test_set = ?, method = ?, path = ?, "
-            "route = ?, status = ?, start = ?, duration_ms = ?, pid = ?, has_arcs = ? "
+            "route = ?, status = ?, start = ?, duration_ms = ?, pid = ?, has_arcs = ?, line_set_id = ? "
             "WHERE id = ?",
-            _request_values(record) + (record.record_id,),
-        )
-        connection.executemany(
-            "INSERT INTO request_file (request_id, file_id, lines, arcs, version_id) VALUES (?, ?, ?, ?, ?)",
-            self._file_rows(record.record_id, record),
+            _request_values(record) + (self._line_set_ids([record])[0], record.record_id),
         )
         return record.record_id
+
+    def _line_set_ids(self, records: Sequence[RequestRecord]) -> List[int]:
+        """The line set of each record, adding the sets this store does not
+        hold yet.
+
+        A set seen more than once is found by its fingerprint, the record's
+        lines as tuples (built and hashed in C), with no packing at all;
+        another is packed and found by its digest, and the new ones of a batch are looked
+        up (another process may have written them) and inserted in one
+        statement each."""
+        if self._fingerprint_lines > _FINGERPRINT_LINE_LIMIT:
+            self._fingerprints.clear()
+            self._fingerprint_lines = 0
+        fingerprints = self._fingerprints
+        set_ids: List[Any] = []
+        pending: Dict[bytes, bytes] = {}
+        unresolved: List[Tuple[int, Any, bytes, Tuple[Any, ...]]] = []
+        known = self._set_ids
+        for index, record in enumerate(records):
+            if record.arcs:  # branch coverage: rare, packed every time
+                blob = self._pack(record)
+                digest = _digest(blob)
+                if digest not in known:
+                    pending[digest] = blob
+                set_ids.append(None)
+                unresolved.append((index, None, digest, ()))
+                continue
+            fingerprint = None
+            if fingerprints:
+                fingerprint, version_objects = self._fingerprint(record)
+                found = fingerprints.get(fingerprint)
+                if found is not None:
+                    set_ids.append(found[0])
+                    continue
+            blob = self._pack(record)
+            digest = _digest(blob)
+            set_ids.append(None)
+            if digest in known or digest in pending:
+                # Seen before: worth a fingerprint. A set seen once does not
+                # get one, so records that never repeat hold no memory for it,
+                # and while no set repeated none is even built.
+                if fingerprint is None:
+                    fingerprint, version_objects = self._fingerprint(record)
+                unresolved.append((index, fingerprint, digest, version_objects))
+            else:
+                pending[digest] = blob
+                unresolved.append((index, None, digest, ()))
+        if pending:
+            self._add_line_sets(pending)
+        for index, fingerprint, digest, version_objects in unresolved:
+            set_id = set_ids[index] = known[digest]
+            if fingerprint is not None and fingerprint not in fingerprints:
+                # The version objects stay referenced, so no other object takes their ids.
+                fingerprints[fingerprint] = (set_id, version_objects)
+                self._fingerprint_lines += sum(map(len, fingerprint[2])) + len(fingerprint[0])
+        return set_ids
+
+    @staticmethod
+    def _fingerprint(record: RequestRecord) -> Tuple[Tuple[Any, ...], Tuple[Any, ...]]:
+        """A record without arcs as one hashable value, and its version objects."""
+        lines = record.lines
+        paths = tuple(sorted(lines))
+        versions = record.versions
+        version_objects = tuple(map(versions.get, paths)) if versions else ()
+        return (paths, tuple(map(id, version_objects)), tuple(map(tuple, map(lines.__getitem__, paths)))), version_objects
+
+    def _add_line_sets(self, new: Dict[bytes, bytes]) -> None:
+        connection = self._connection
+        known = self._set_ids
+        wanted = list(new)
+        for first in range(0, len(wanted), 500):  # within SQLite's limit on parameters
+            chunk = wanted[first:first + 500]
+            known.update((digest, set_id) for set_id, digest in connection.execute(
+                f"SELECT id, digest FROM line_set WHERE digest IN ({','.join('?' * len(chunk))})", chunk,
+            ))
+        missing = [digest for digest in wanted if digest not in known]
+        if not missing:
+            return
+        first_id = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM line_set").fetchone()[0])
+        rows = [(set_id, digest, new[digest]) for set_id, digest in enumerate(missing, start=first_id)]
+        connection.executemany("INSERT INTO line_set (id, digest, data) VALUES (?, ?, ?)", rows)
+        known.update((digest, set_id) for set_id, digest, _ in rows)
+
+    def _pack(self, record: RequestRecord) -> bytes:
+        """A record's files packed (see ``requestset``), with no Python loop
+        over its files in the common case: no arcs, files and versions seen before."""
+        lines = record.lines
+        arcs = record.arcs
+        if arcs:
+            paths = sorted(set(lines).union(arcs))
+            line_lists: List[Sequence[int]] = [lines.get(path, ()) for path in paths]
+            arc_lists: Optional[List[Optional[Sequence[Tuple[int, int]]]]] = [arcs.get(path) for path in paths]
+        else:
+            paths = sorted(lines)
+            line_lists = list(map(lines.__getitem__, paths))
+            arc_lists = None
+        try:
+            file_ids = list(map(self._file_ids.__getitem__, paths))
+        except KeyError:
+            file_ids = list(map(self._file_id, paths))
+        versions = record.versions
+        if versions:
+            version_ids = self._version_ids_of(file_ids, list(map(versions.get, paths)))
+        else:
+            version_ids = [0] * len(paths)
+        return pack_set(file_ids, version_ids, line_lists, arc_lists)
+
+    def _version_ids_of(self, file_ids: List[int], versions: List[Optional[FileVersion]]) -> List[int]:
+        """The version id of each file (0: unknown). The recorder hands out
+        one version object per file until the file changes, so the objects'
+        identities find a record's list again without hashing each version."""
+        key = (tuple(file_ids), tuple(map(id, versions)))
+        cached = self._version_lists.get(key)
+        if cached is not None:
+            return cached[1]
+        version_ids = [self._version_id(file_id, version) or 0 for file_id, version in zip(file_ids, versions)]
+        self._version_lists[key] = (tuple(versions), version_ids)
+        return version_ids
 
     def _version_id(self, file_id: int, version: Optional[FileVersion]) -> Optional[int]:
         """The row of a file version, added the first time it is seen."""
@@ -432,22 +648,6 @@ class SQLiteStore:
             ).fetchone()[0])
         return version_id
 
-    def _file_rows(
-        self, row_id: int, record: RequestRecord,
-    ) -> List[Tuple[int, int, bytes, Optional[bytes], Optional[int]]]:
-        arcs: ArcsByFile = record.arcs or {}
-        lines = record.lines
-        versions = record.versions
-        rows = []
-        for path in (sorted(set(lines) | set(arcs)) if arcs else sorted(lines)):
-            file_id = self._file_id(path)
-            rows.append((
-                row_id, file_id, encode_lines(lines.get(path, ())),
-                _encode_arcs(arcs[path]) if path in arcs else None,
-                self._version_id(file_id, versions.get(path)) if versions else None,
-            ))
-        return rows
-
     # -- reading ----------------------------------------------------------
 
     def count(self, kind: str = REQUEST) -> int:
@@ -464,10 +664,125 @@ class SQLiteStore:
         """Yield records in the order they were written, one at a time, so a
         store of 100,000 requests never has to sit in memory at once."""
         try:
-            yield from self._iter_records(kinds)
+            if self._line_sets:
+                for _, record in self._iter_set_records(kinds, share=False):
+                    yield record
+            else:
+                yield from self._iter_records(kinds)
         except sqlite3.DatabaseError as error:
             raise self._read_error(error) from error
         self._check_unchanged()
+
+    def iter_keyed_records(self, kinds: Sequence[str] = (REQUEST,)) -> Iterator[Tuple[Optional[int], RequestRecord]]:
+        """Records as :meth:`iter_records` yields them, each with the key of its
+        line set: records of one key ran the same lines (and arcs, and file
+        versions), and share one ``lines``, ``arcs`` and ``versions`` of their
+        own, decoded once, which the caller must not change. An analysis that
+        groups equal line sets can group by key instead of comparing lines.
+        The key is None in a store of an older schema (read as it is), whose
+        records share nothing."""
+        try:
+            if self._line_sets:
+                yield from self._iter_set_records(kinds, share=True)
+            else:
+                for record in self._iter_records(kinds):
+                    yield None, record
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+
+    def line_set_count(self, kind: str = REQUEST) -> Optional[int]:
+        """How many distinct line sets the records of ``kind`` ran (None in an
+        older store, which does not keep them apart)."""
+        if not self._line_sets:
+            return None
+        try:
+            counted = int(self._connection.execute(
+                "SELECT count(DISTINCT line_set_id) FROM request WHERE kind = ?", (kind,)).fetchone()[0])
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return counted
+
+    def _iter_set_records(
+        self, kinds: Sequence[str], share: bool,
+    ) -> Iterator[Tuple[Optional[int], RequestRecord]]:
+        placeholders = ",".join("?" * len(kinds))
+        rows = self._connection.execute(
+            "SELECT request.id, kind, test_id, test_set, method, request.path, route, status, start, "
+            "duration_ms, pid, has_arcs, line_set_id, line_set.data FROM request "
+            f"LEFT JOIN line_set ON line_set.id = request.line_set_id WHERE kind IN ({placeholders}) "
+            "ORDER BY request.id",
+            tuple(kinds),
+        )
+        decoded = self._set_decoder()
+        for row in rows:
+            lines, arcs, versions, kept = decoded(row[12], row[13])
+            if kept and not share:
+                lines = dict(zip(lines, map(list, lines.values())))
+                arcs = dict(zip(arcs, map(list, arcs.values())))
+            yield row[12], RequestRecord(
+                record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4],
+                path=row[5], route=row[6], status=row[7], start=row[8], duration_ms=row[9],
+                pid=row[10], lines=lines, arcs=arcs if row[11] else None,
+                versions=versions if share else dict(versions),
+            )
+
+    def _set_decoder(self) -> Callable[[Optional[int], Optional[bytes]], _DecodedSet]:
+        """Decode line sets: (lines, arcs, versions, whether the decoder keeps
+        them for the set's next record, so a caller that changes them must copy).
+
+        A set is kept from its second record on: keeping every set would
+        fill the heap, when no set repeats, with lists the garbage collector
+        scans again and again (reading then took twice as long). The header
+        of a set (its files and their versions) is decoded once for every
+        set of the same files. The file and version tables are read again
+        when a set names a row written after they were read."""
+        connection = self._connection
+        paths: Dict[int, str] = dict(connection.execute("SELECT id, path FROM file"))
+        versions_by_id = self._file_versions()
+        cache: Dict[Optional[int], _DecodedSet] = {}
+        seen: Set[Optional[int]] = set()
+        #: A set's header bytes -> (the header, the files' paths, their versions).
+        headers: Dict[bytes, Tuple[Header, List[str], Dict[str, FileVersion]]] = {}
+
+        def decoded(set_id: Optional[int], blob: Optional[bytes]) -> _DecodedSet:
+            nonlocal paths, versions_by_id
+            found = cache.get(set_id)
+            if found is not None:
+                return found
+            if blob is None:  # no set (cannot happen in a store this code wrote)
+                return {}, {}, {}, False
+            head = header_bytes(blob)
+            described = headers.get(head)
+            if described is None:
+                if len(headers) > _DECODED_SET_LIMIT:
+                    headers.clear()
+                header = unpack_header(head)
+                if not all(map(paths.__contains__, header.file_ids)):
+                    paths = dict(connection.execute("SELECT id, path FROM file"))
+                if not all(version is None or version in versions_by_id for version in header.version_ids):
+                    versions_by_id = self._file_versions()
+                names = list(map(paths.__getitem__, header.file_ids))
+                described = headers[head] = (header, names, {
+                    name: versions_by_id[version] for name, version in zip(names, header.version_ids)
+                    if version is not None and version in versions_by_id})
+            header, names, versions = described
+            lines = dict(zip(names, unpack_lines(blob, header)))
+            file_arcs = unpack_arcs(blob, header)
+            arcs = ({} if file_arcs is None else
+                    {name: file_arc for name, file_arc in zip(names, file_arcs) if file_arc is not None})
+            if set_id not in seen:
+                if len(seen) > _SEEN_SET_LIMIT:
+                    seen.clear()
+                seen.add(set_id)
+                return lines, arcs, versions, False
+            if len(cache) > _DECODED_SET_LIMIT:
+                cache.clear()
+            found = cache[set_id] = (lines, arcs, versions, True)
+            return found
+
+        return decoded
 
     def _read_error(self, error: sqlite3.DatabaseError) -> StoreError:
         self._check_unchanged()
@@ -545,6 +860,8 @@ class SQLiteStore:
         time) or later, found through the test index: the Keploy agent asks
         this of a growing store at the end of every test, so it must not read
         the whole store."""
+        if self._line_sets:
+            return self._test_set_records(test_set, test_id, since)
         try:
             connection = self._connection
             rows = connection.execute(
@@ -575,6 +892,31 @@ class SQLiteStore:
             raise self._read_error(error) from error
         self._check_unchanged()
         return list(records.values())
+
+    def _test_set_records(self, test_set: str, test_id: str, since: float) -> List[RequestRecord]:
+        try:
+            rows = self._connection.execute(
+                "SELECT request.id, kind, test_id, test_set, method, request.path, route, status, start, "
+                "duration_ms, pid, has_arcs, line_set_id, line_set.data FROM request "
+                "LEFT JOIN line_set ON line_set.id = request.line_set_id "
+                "WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY request.id",
+                (test_set, test_id, REQUEST, since),
+            ).fetchall()
+            decoded = self._set_decoder() if rows else None
+            records = []
+            for row in rows:
+                assert decoded is not None
+                lines, arcs, _, _ = decoded(row[12], row[13])
+                records.append(RequestRecord(
+                    record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
+                    route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
+                    lines=dict(zip(lines, map(list, lines.values()))),
+                    arcs=dict(zip(arcs, map(list, arcs.values()))) if row[11] else None,
+                ))
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return records
 
     def integrity_check(self) -> str:
         return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
