@@ -61,6 +61,10 @@ _TOTAL = re.compile(r"Collected\s*:\s*(\d+)")
 
 #: A variant name with this suffix runs with the pure-Python core.
 PYTHON_CORE = ":python"
+#: Variants tens of times slower than the rest run this many rotations (and
+#: three times as many) under callgrind: their count per request is large, so
+#: fewer requests measure it as well, and the run stays within minutes.
+SLOW_ROTATIONS = {"naive": 1}
 
 
 def callgrind(variant: str, rotations: int, app: str, workdir: str, *options: str) -> str:
@@ -94,6 +98,7 @@ def count(variant: str, rotations: int, app: str = "flask") -> int:
 def per_request(variant: str, rotations: int, app: str = "flask") -> float:
     """The difference between a run of ``3 * rotations`` and one of
     ``rotations``, per extra request."""
+    rotations = min(rotations, SLOW_ROTATIONS.get(variant, rotations))
     small, large = count(variant, rotations, app), count(variant, 3 * rotations, app)
     return (large - small) / (2 * rotations * len(modes.mix_for(app)))
 
@@ -139,7 +144,9 @@ def table(app: str, variants: List[str], counts: Dict[str, float], times: Option
     heading = (f"Instructions per request (callgrind), Python {sys.version.split()[0]}, {app} in-process, "
                f"the {len(mix)}-request {modes.APPS[app][2]} mix ({', '.join(spec.method + ' ' + spec.target for spec in mix)}), "
                f"every request with a test id: runs of {rotations} and {3 * rotations} rotations, their difference "
-               "per extra request, each variant in a fresh process.")
+               "per extra request, each variant in a fresh process"
+               + "".join(f"; {name}: {min(rotations, slow)} and {3 * min(rotations, slow)} rotations"
+                         for name, slow in SLOW_ROTATIONS.items() if name in variants) + ".")
     lines = [heading, ""]
     if times is not None:
         lines += [f"Timed: median µs/request of the variant's in-process loop, interleaved repetitions, "
@@ -177,6 +184,7 @@ def main() -> None:
     parser.add_argument("--timed-rotations", type=int, default=100, help="rotations of the mix per timed run")
     parser.add_argument("--breakdown", action="store_true",
                         help="split requestcov's added instructions by part (the first app, 3.12+)")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at a time")
     parser.add_argument("--out", help="also write the tables to this file")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
@@ -198,23 +206,30 @@ def main() -> None:
                     if modes.APPS[app][1] == "wsgi" or variant.replace(PYTHON_CORE, "") not in WSGI_ONLY]
         print(f"{app}: counting {len(runnable)} variants under callgrind, two runs each...",
               file=sys.stderr, flush=True)
-        # Two at a time: each run is single-threaded under valgrind, and the
-        # counts do not depend on what runs beside them.
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        # A few at a time: each run is single-threaded under valgrind, and
+        # the counts do not depend on what runs beside them.
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             counts: Dict[str, float] = dict(zip(runnable, pool.map(
                 lambda variant: per_request(variant, args.rotations, app), runnable)))
         times = timed(app, runnable, args.timed_reps, args.timed_rotations) if args.timed_reps > 0 else None
         lines += table(app, runnable, counts, times, args.rotations) + [""]
+    write(lines, args.out)
     if args.breakdown:
         if sys.version_info < (3, 12):
             print("instructions: the breakdown is for sys.monitoring (3.12+); skipped", file=sys.stderr)
         else:
             print(f"{apps[0]}: breakdown of requestcov's instructions...", file=sys.stderr, flush=True)
-            lines += breakdown.markdown(apps[0], args.rotations, callgrind) + [""]
+            lines = breakdown.markdown(apps[0], args.rotations, callgrind) + [""]
+            write(lines, args.out, append=True)
+
+
+def write(lines: List[str], out: Optional[str], append: bool = False) -> None:
+    """Print ``lines``, and write them to ``out`` when given (the tables
+    land there before the breakdown's long runs begin)."""
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as output:
+    print(text, flush=True)
+    if out:
+        with open(out, "a" if append else "w", encoding="utf-8") as output:
             output.write(text)
 
 

@@ -16,7 +16,10 @@ extra request, cancels start-up as ``instructions.py`` does. The parts:
 * the writer thread: every thread but the main one, whole (record building in
   Python and SQLite), and the SQLite calls within it;
 * the middleware and recorder begin/finish: the rest of the main thread's
-  added instructions (Python code has no C function of its own to count).
+  added instructions (Python code has no C function of its own to count),
+  split by a third variant, ``no-writer`` (the writer's submit dropped), into
+  what the main thread spends handing records to the writer (queue, wake-up,
+  GIL hand-overs) and the rest.
 """
 
 from __future__ import annotations
@@ -86,30 +89,36 @@ def _run(runner: Runner, variant: str, rotations: int, app: str) -> Dict[str, in
         return counts
 
 
-def measure(app: str, rotations: int, runner: Runner) -> Dict[str, float]:
-    """requestcov's added instructions per request by key of ``_run``."""
+VARIANTS = ("none", "no-writer", "full")
+
+
+def measure(app: str, rotations: int, runner: Runner) -> Dict[str, Dict[str, float]]:
+    """Each variant's added instructions per request over no coverage, by
+    key of ``_run``."""
     requests = 2 * rotations * len(modes.mix_for(app))
-    runs = [(variant, count) for variant in ("none", "full") for count in (rotations, 3 * rotations)]
+    runs = [(variant, count) for variant in VARIANTS for count in (rotations, 3 * rotations)]
     # Two at a time, as instructions.py does: counts do not depend on it.
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip(runs, pool.map(lambda run: _run(runner, run[0], run[1], app), runs)))
     per: Dict[str, Dict[str, float]] = {}
-    for variant in ("none", "full"):
+    for variant in VARIANTS:
         small, large = done[(variant, rotations)], done[(variant, 3 * rotations)]
         per[variant] = {key: (large.get(key, 0) - small.get(key, 0)) / requests for key in set(small) | set(large)}
-    return {key: per["full"].get(key, 0.0) - per["none"].get(key, 0.0)
-            for key in set(per["full"]) | set(per["none"])}
+    return {variant: {key: per[variant].get(key, 0.0) - per["none"].get(key, 0.0)
+                      for key in set(per[variant]) | set(per["none"])} for variant in VARIANTS[1:]}
 
 
 def markdown(app: str, rotations: int, runner: Runner) -> List[str]:
     """The breakdown as a markdown table."""
-    added = measure(app, rotations, runner)
+    measured = measure(app, rotations, runner)
+    added = measured["full"]
 
     def part(where: str, names: Tuple[str, ...]) -> float:
         return sum(added.get(f"{where}:{name}", 0.0) for name in names)
 
     engine, events, reenable = part("main", ENGINE_LINE), part("main", OTHER_EVENTS), part("main", REENABLE)
     rest = added["main"] - engine - events - reenable
+    handing = added["main"] - measured["no-writer"]["main"]
     writer, sqlite = added["threads"], part("threads", SQLITE)
     total = added["main"] + writer
     rows = [
@@ -118,13 +127,16 @@ def markdown(app: str, rotations: int, runner: Runner) -> List[str]:
         ("re-enabling disabled locations", reenable, "`monitoring_set_local_events`, re-instrumentation included"),
         ("middleware, recorder begin/finish, rest of the main thread", rest,
          "main thread's added instructions minus the three rows above"),
+        ("  of which handing records to the writer", handing,
+         "main thread: requestcov's minus `no-writer`'s (submit dropped)"),
+        ("  of which the middleware and begin/finish", rest - handing, "the rest"),
         ("writer thread", writer, "every thread but the main one: record building and SQLite"),
         ("  of which SQLite", sqlite, "`_pysqlite_query_execute`, commit, fetches"),
         ("  of which record building and the rest", writer - sqlite, "writer thread minus SQLite"),
     ]
     lines = [f"requestcov's added instructions per request on {app}, by part (callgrind inclusive counts by "
-             f"function, one file per thread; runs of {rotations} and {3 * rotations} rotations of requestcov "
-             "and of no coverage, each difference per extra request, requestcov's minus no coverage's).", "",
+             f"function, one file per thread; runs of {rotations} and {3 * rotations} rotations of requestcov, "
+             "of `no-writer` and of no coverage, each difference per extra request, minus no coverage's).", "",
              "| part | instructions/request | share of requestcov's added | counted as |", "|---|---|---|---|"]
     for name, value, how in rows:
         lines.append(f"| {name} | {value:+,.0f} | {value / total:.0%} | {how} |")
