@@ -163,7 +163,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and requests (~1 minute)")
     parser.add_argument("--modes", default=",".join(modes.DEFAULT_MODES),
                         help="comma-separated modes (default: all): " + ", ".join(modes.MODES))
-    parser.add_argument("--apps", default=",".join(modes.APPS), help="comma-separated apps")
+    parser.add_argument("--apps", default=",".join(modes.APPS),
+                        help="comma-separated apps: " + ", ".join(modes.APPS))
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: "
                         "inprocess, server, memory, writer")
     args = parser.parse_args()

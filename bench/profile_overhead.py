@@ -16,6 +16,11 @@ again, with no middleware);
 returns None: the price of having any tracer); ``engine`` (the real tracer,
 no requests); ``no-writer``; ``full``.
 
+Beside those, every variant can be a whole recording mode of
+``benchlib.modes`` (``coverage-sysmon``, ``coverage-contexts``, ``naive``) and
+run any app of ``benchlib.modes.APPS`` (``--app``, with its own request mix):
+``instructions.py`` counts them side by side on the thin apps.
+
 Also counted (in an untimed pass): callbacks and line events per request, code
 objects instrumented, those enabled again per request and what that costs;
 and a cProfile of
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import io
 import json
 import os
@@ -40,7 +46,7 @@ from typing import Any, Callable, Dict, List
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 
-from benchlib import APPS_DIR, inprocess  # noqa: E402
+from benchlib import APPS_DIR, inprocess, modes  # noqa: E402
 from benchlib.mix import MIX  # noqa: E402
 
 MONITORING = sys.version_info >= (3, 12)
@@ -55,10 +61,23 @@ EXPLAINED = {
     "no-writer": "the real middleware (begin/finish, collectors), writer submit dropped",
     "full": "requestcov as shipped, writer thread included",
 }
+#: Whole recording modes run as variants: requestcov's competitors.
+MODE_VARIANTS = ["coverage-sysmon", "coverage-contexts", "naive"]
+EXPLAINED.update({mode: modes.MODES[mode] for mode in MODE_VARIANTS})
+#: Variants that need a WSGI app (they wrap it themselves).
+WSGI_ONLY = {"engine+requests"}
 
 
-def build(variant: str, workdir: str) -> Callable:
-    from apps.flask_shop import application
+def build(variant: str, workdir: str, app_name: str = "flask") -> Callable:
+    """The app of ``app_name`` wrapped for ``variant``, ready for
+    ``inprocess.run`` with the interface ``modes.APPS`` gives it."""
+    module_name, interface, _ = modes.APPS[app_name]
+    if variant in WSGI_ONLY and interface != "wsgi":
+        raise ValueError(f"variant {variant} needs a WSGI app, not {app_name}")
+    if variant in MODE_VARIANTS:
+        os.chdir(workdir)  # the naive middleware appends to ./dedupData.yaml
+        return modes.build(app_name, variant, workdir).app
+    application = importlib.import_module(module_name).application
 
     if variant == "none":
         return application
@@ -96,7 +115,8 @@ def build(variant: str, workdir: str) -> Callable:
     import requestcov
     from requestcov.recorder import current_recorder
 
-    wrapped = requestcov.WSGIMiddleware(application, source=[APPS_DIR], db=os.path.join(workdir, "p.db"))
+    middleware = requestcov.WSGIMiddleware if interface == "wsgi" else requestcov.ASGIMiddleware
+    wrapped = middleware(application, source=[APPS_DIR], db=os.path.join(workdir, "p.db"))
     writer = current_recorder().writer  # type: ignore[union-attr]
     # Under callgrind the program runs tens of times slower: the writer's
     # gather and idle windows are stretched as much, so its batches hold as many
@@ -109,12 +129,20 @@ def build(variant: str, workdir: str) -> Callable:
     return wrapped
 
 
-def time_variant(variant: str, rotations: int) -> Dict[str, Any]:
+def time_variant(variant: str, rotations: int, app_name: str = "flask") -> Dict[str, Any]:
     import tempfile
 
     workdir = tempfile.mkdtemp(prefix="bench-profile-")
-    app = build(variant, workdir)
-    samples, _ = inprocess.run(app, "wsgi", warmup=40, requests=rotations * len(MIX), max_seconds=20)
+    app = build(variant, workdir, app_name)
+    mix = modes.mix_for(app_name)
+    # The time cap keeps a timed run of the naive mode (tens of times slower)
+    # short. Under callgrind (BENCH_SLOWDOWN) a count needs every rotation it
+    # asked for, however long: no cap, and the naive mode warms up with two
+    # rotations (its count per request does not change after the first).
+    counting = float(os.environ.get("BENCH_SLOWDOWN", "1")) > 1
+    warmup = 2 * len(mix) if counting and variant == "naive" else 40
+    samples, _ = inprocess.run(app, modes.APPS[app_name][1], warmup=warmup, requests=rotations * len(mix),
+                               max_seconds=float("inf") if counting else 20, mix=mix)
     return {"variant": variant, "median_s": statistics.median(samples)}
 
 
@@ -215,7 +243,8 @@ def run_child(arguments: List[str]) -> Dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", choices=VARIANTS + ["count"], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=VARIANTS + MODE_VARIANTS + ["count"], help=argparse.SUPPRESS)
+    parser.add_argument("--app", default="flask", choices=sorted(modes.APPS), help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--rotations", type=int, default=150)
     args = parser.parse_args()
@@ -223,7 +252,7 @@ def main() -> None:
         print(json.dumps(count_and_profile(args.rotations)))
         return
     if args.variant:
-        print(json.dumps(time_variant(args.variant, args.rotations)))
+        print(json.dumps(time_variant(args.variant, args.rotations, args.app)))
         return
 
     timings: Dict[str, List[float]] = {variant: [] for variant in VARIANTS}

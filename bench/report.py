@@ -21,6 +21,7 @@ MODE_LABELS = {
     "requestcov": "requestcov",
     "naive": "naive (Coverage per request + YAML)",
     "coverage-contexts": "coverage.py switch_context",
+    "coverage-sysmon": "coverage.py whole process (sysmon core on 3.12+)",
     "requestcov-branch": "requestcov, branch",
     **{f"requestcov-sample-{percent}": f"requestcov, {percent}% of untagged traffic" for percent in (1, 10, 50)},
 }
@@ -213,6 +214,7 @@ def draw(runs: List[Dict[str, Any]], path: str) -> None:
     panels = [(run, kind) for run in runs for kind in kinds]
     axes = [[axis for row in grid for axis in row]]
     colours = {"requestcov": "#2a7ab9", "coverage-contexts": "#e3a33b", "naive": "#c0392b",
+               "coverage-sysmon": "#7f8c8d",
                "requestcov-branch": "#5fa55a", "requestcov-sample-1": "#c7b3e5",
                "requestcov-sample-10": "#8e6bbf", "requestcov-sample-50": "#5b3f8c"}
     for axis, (run, kind) in zip(axes[0], panels):

@@ -1,4 +1,5 @@
-"""Benchmark apps: one shop, served by Flask, FastAPI and Django.
+"""Benchmark apps: one shop, served by Flask, FastAPI and Django, and thin
+endpoints (a health check, small JSON) on Flask and Starlette.
 
 Everything in this folder is the "application source" the recorders measure,
 so the pure-Python work each request does here (validation, pricing, report

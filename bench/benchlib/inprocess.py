@@ -10,7 +10,7 @@ import asyncio
 import io
 import sys
 import time
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 from benchlib.mix import MIX, Spec
 
@@ -77,58 +77,60 @@ async def call_asgi(app: Callable, spec: Spec, test_id: str) -> int:
 
 
 def run(app: Callable, interface: str, *, warmup: int, requests: int, max_seconds: float,
-        first_id: int = 0, test_ids: bool = True) -> Tuple[List[float], int]:
-    """Send ``warmup`` then up to ``requests`` requests (stopping early after
-    ``max_seconds``); return the per-request time of each timed rotation of
-    the mix, in seconds, and the number of timed requests."""
-    rotations = max(1, requests // len(MIX))
-    warm_rotations = max(1, warmup // len(MIX))
+        first_id: int = 0, test_ids: bool = True, mix: Sequence[Spec] = MIX) -> Tuple[List[float], int]:
+    """Send ``warmup`` then up to ``requests`` requests of ``mix`` (stopping
+    early after ``max_seconds``); return the per-request time of each timed
+    rotation of the mix, in seconds, and the number of timed requests."""
+    rotations = max(1, requests // len(mix))
+    warm_rotations = max(1, warmup // len(mix))
     prefix = "bench" if test_ids else ""
     if interface == "wsgi":
-        return _run_wsgi(app, warm_rotations, rotations, max_seconds, first_id, prefix)
-    return asyncio.run(_run_asgi(app, warm_rotations, rotations, max_seconds, first_id, prefix))
+        return _run_wsgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix)
+    return asyncio.run(_run_asgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix))
 
 
 def _check(status: int, spec: Spec) -> None:
-    if status != 200:
-        raise RuntimeError(f"{spec.method} {spec.target} answered {status}")
+    if status != spec.expect:
+        raise RuntimeError(f"{spec.method} {spec.target} answered {status}, not {spec.expect}")
 
 
-def _run_wsgi(app: Callable, warm: int, rotations: int, max_seconds: float, first_id: int, prefix: str):
+def _run_wsgi(app: Callable, mix: Sequence[Spec], warm: int, rotations: int, max_seconds: float,
+              first_id: int, prefix: str):
     clock = time.perf_counter
     number = first_id
     for _ in range(warm):
-        for spec in MIX:
+        for spec in mix:
             number += 1
             _check(call_wsgi(app, spec, f"warm-{number}" if prefix else ""), spec)
     samples: List[float] = []
     deadline = clock() + max_seconds
     for _ in range(rotations):
         started = clock()
-        for spec in MIX:
+        for spec in mix:
             number += 1
             _check(call_wsgi(app, spec, f"{prefix}-{number}" if prefix else ""), spec)
-        samples.append((clock() - started) / len(MIX))
+        samples.append((clock() - started) / len(mix))
         if clock() > deadline:
             break
-    return samples, len(samples) * len(MIX)
+    return samples, len(samples) * len(mix)
 
 
-async def _run_asgi(app: Callable, warm: int, rotations: int, max_seconds: float, first_id: int, prefix: str):
+async def _run_asgi(app: Callable, mix: Sequence[Spec], warm: int, rotations: int, max_seconds: float,
+                    first_id: int, prefix: str):
     clock = time.perf_counter
     number = first_id
     for _ in range(warm):
-        for spec in MIX:
+        for spec in mix:
             number += 1
             _check(await call_asgi(app, spec, f"warm-{number}" if prefix else ""), spec)
     samples: List[float] = []
     deadline = clock() + max_seconds
     for _ in range(rotations):
         started = clock()
-        for spec in MIX:
+        for spec in mix:
             number += 1
             _check(await call_asgi(app, spec, f"{prefix}-{number}" if prefix else ""), spec)
-        samples.append((clock() - started) / len(MIX))
+        samples.append((clock() - started) / len(mix))
         if clock() > deadline:
             break
-    return samples, len(samples) * len(MIX)
+    return samples, len(samples) * len(mix)

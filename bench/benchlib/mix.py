@@ -1,17 +1,20 @@
 """The requests every load sends, the same for every app and mode.
 
-Four endpoints in a fixed rotation: a catalogue query rendered as JSON, an
-order quote (validation and pricing rules), an HTML sales report (sqlite3 join,
-report builder, template) and a small user lookup. Latency is timed per full
-rotation, so the number reported is the mean cost of a request of this mix,
-not whichever endpoint happens to sit at the median.
+``MIX``, for the shop apps: four endpoints in a fixed rotation: a catalogue
+query rendered as JSON, an order quote (validation and pricing rules), an HTML
+sales report (sqlite3 join, report builder, template) and a small user lookup.
+``THIN_MIX``, for the thin apps: a health check, a small JSON GET, a small
+validated POST and a 404, each a handful of app lines, so what a recorder
+costs per request regardless of the lines it records shows undiluted.
+Latency is timed per full rotation, so the number reported is the mean cost
+of a request of the mix, not whichever endpoint happens to sit at the median.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import List
+from typing import Dict, List
 
 TEST_ID_HEADER = "KEPLOY-TEST-ID"
 
@@ -22,6 +25,8 @@ class Spec:
     path: str
     query: str = ""
     body: bytes = b""
+    #: The status the app must answer (a load that gets another one stops).
+    expect: int = 200
 
     @property
     def target(self) -> str:
@@ -44,3 +49,14 @@ MIX: List[Spec] = [
     Spec("GET", "/report", "first=2024-05-01&last=2024-05-20"),
     Spec("GET", "/api/users/42"),
 ]
+
+#: The thin apps' rotation (bench/apps/flask_thin.py, starlette_thin.py).
+THIN_MIX: List[Spec] = [
+    Spec("GET", "/health"),
+    Spec("GET", "/api/items/7"),
+    Spec("POST", "/api/items", body=json.dumps({"name": "widget", "quantity": 3}).encode(), expect=201),
+    Spec("GET", "/api/nowhere", expect=404),
+]
+
+#: Mix name -> requests; an app names its mix in ``benchlib.modes.APPS``.
+MIXES: Dict[str, List[Spec]] = {"shop": MIX, "thin": THIN_MIX}

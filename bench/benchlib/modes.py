@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from benchlib import APPS_DIR
+from benchlib.mix import MIXES, Spec
 
 #: Mode name -> one-line description, in the order tables and charts show them.
 MODES: Dict[str, str] = {
@@ -22,6 +23,8 @@ MODES: Dict[str, str] = {
     "requestcov": "requestcov middleware",
     "naive": "new coverage.Coverage per request + dedupData.yaml",
     "coverage-contexts": "one coverage.Coverage, switch_context per request",
+    "coverage-sysmon": "one coverage.Coverage on the whole process, no per-request data "
+                       "(its sys.monitoring core on 3.12+, its C tracer before)",
     "requestcov-branch": "requestcov with branch coverage",
     **{f"requestcov-sample-{percent}": f"requestcov recording {percent}% of untagged requests"
        for percent in (1, 10, 50)},
@@ -29,12 +32,19 @@ MODES: Dict[str, str] = {
 
 DEFAULT_MODES = list(MODES)
 
-#: App name -> (module, interface).
-APPS: Dict[str, Tuple[str, str]] = {
-    "flask": ("apps.flask_shop", "wsgi"),
-    "fastapi": ("apps.fastapi_shop", "asgi"),
-    "django": ("apps.django_shop", "wsgi"),
+#: App name -> (module, interface, request mix of ``benchlib.mix.MIXES``).
+APPS: Dict[str, Tuple[str, str, str]] = {
+    "flask": ("apps.flask_shop", "wsgi", "shop"),
+    "fastapi": ("apps.fastapi_shop", "asgi", "shop"),
+    "django": ("apps.django_shop", "wsgi", "shop"),
+    "flask-thin": ("apps.flask_thin", "wsgi", "thin"),
+    "starlette-thin": ("apps.starlette_thin", "asgi", "thin"),
 }
+
+
+def mix_for(app_name: str) -> List[Spec]:
+    """The requests ``app_name`` is loaded with."""
+    return MIXES[APPS[app_name][2]]
 
 SAMPLING_PREFIX = "requestcov-sample-"
 
@@ -92,7 +102,7 @@ class Wrapped:
 
 def build(app_name: str, mode: str, workdir: str) -> Wrapped:
     """Import ``app_name`` and wrap it for ``mode``; files go to ``workdir``."""
-    module_name, interface = APPS[app_name]
+    module_name, interface, _ = APPS[app_name]
     app = importlib.import_module(module_name).application
     source = [APPS_DIR]
     if mode == "none":
@@ -108,6 +118,8 @@ def build(app_name: str, mode: str, workdir: str) -> Wrapped:
         return Wrapped(middleware(app, source), interface, lambda: _naive_facts(workdir))
     if mode == "coverage-contexts":
         return _coverage_contexts(app, interface, source, workdir)
+    if mode == "coverage-sysmon":
+        return _coverage_whole_process(app, interface, source, workdir)
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -166,3 +178,24 @@ def _coverage_contexts(app: Any, interface: str, source: List[str], workdir: str
                 "core": getattr(getattr(cov, "_collector", None), "tracer_name", lambda: "?")()}
 
     return Wrapped(wrapped, interface, finish)
+
+
+def _coverage_whole_process(app: Any, interface: str, source: List[str], workdir: str) -> Wrapped:
+    """coverage.py as a whole-process tool: the floor of line recording on
+    this interpreter, with nothing per request (its ``sys.monitoring`` core
+    cannot switch contexts, so it is also what per-request data costs over)."""
+    import sys
+
+    import coverage
+
+    if sys.version_info >= (3, 12):
+        os.environ["COVERAGE_CORE"] = "sysmon"
+    cov = coverage.Coverage(source=source, data_file=os.path.join(workdir, ".coverage"))
+    cov.start()
+
+    def finish() -> Dict[str, Any]:
+        cov.stop()
+        return {"records_written": 0,
+                "core": getattr(getattr(cov, "_collector", None), "tracer_name", lambda: "?")()}
+
+    return Wrapped(app, interface, finish)

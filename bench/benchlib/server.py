@@ -23,7 +23,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from benchlib import BENCH_DIR, modes
-from benchlib.mix import MIX, TEST_ID_HEADER
+from benchlib.mix import TEST_ID_HEADER, Spec
 
 HOST = "127.0.0.1"
 
@@ -48,15 +48,15 @@ def _server_command(app: str, mode: str, port: int) -> List[str]:
             "--graceful-timeout", "20"]
 
 
-def _wait_until_ready(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_until_ready(port: int, process: subprocess.Popen, probe: Spec, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering")
         try:
             connection = http.client.HTTPConnection(HOST, port, timeout=2)
-            connection.request("GET", "/api/users/1")
-            if connection.getresponse().status == 200:
+            connection.request(probe.method, probe.target, body=probe.body or None)
+            if connection.getresponse().status == probe.expect:
                 connection.close()
                 return
         except OSError:
@@ -73,7 +73,7 @@ class LoadResult:
 
 
 def generate_load(port: int, requests: int, concurrency: int, deadline_seconds: float,
-                  id_prefix: str, test_ids: bool = True) -> Dict[str, Any]:
+                  id_prefix: str, mix: List[Spec], test_ids: bool = True) -> Dict[str, Any]:
     """Send ``requests`` requests over ``concurrency`` keep-alive connections;
     without ``test_ids`` they carry no test-id header, like production traffic."""
     result = LoadResult()
@@ -88,7 +88,7 @@ def generate_load(port: int, requests: int, concurrency: int, deadline_seconds: 
                 number = next(counter, None)
             if number is None:
                 break
-            spec = MIX[number % len(MIX)]
+            spec = mix[number % len(mix)]
             headers = {TEST_ID_HEADER: f"{id_prefix}-{number}"} if test_ids else {}
             if spec.body:
                 headers["Content-Type"] = "application/json"
@@ -99,7 +99,7 @@ def generate_load(port: int, requests: int, concurrency: int, deadline_seconds: 
                 connection.request(spec.method, spec.target, body=spec.body or None, headers=headers)
                 response = connection.getresponse()
                 response.read()
-                ok = response.status == 200
+                ok = response.status == spec.expect
                 if response.will_close:
                     connection.close()
                     connection = None
@@ -147,10 +147,11 @@ def measure(app: str, mode: str, *, requests: int, warmup: int, concurrency: int
         process = subprocess.Popen(_server_command(app, mode, port), cwd=workdir, env=environ,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_ready(port, process)
+        mix = modes.mix_for(app)
+        _wait_until_ready(port, process, mix[0])
         test_ids = modes.sends_test_ids(mode)
-        generate_load(port, warmup, concurrency, deadline_seconds, "warm", test_ids)
-        result = generate_load(port, requests, concurrency, deadline_seconds, "bench", test_ids)
+        generate_load(port, warmup, concurrency, deadline_seconds, "warm", mix, test_ids)
+        result = generate_load(port, requests, concurrency, deadline_seconds, "bench", mix, test_ids)
     finally:
         _stop(process)
     result["recorded"] = _count_recorded(mode, workdir)

@@ -34,7 +34,7 @@ def measure_inprocess(args: argparse.Namespace) -> Dict[str, Any]:
     wrapped = modes.build(args.app, args.mode, workdir)
     samples, timed = inprocess.run(
         wrapped.app, wrapped.interface, warmup=args.warmup, requests=args.requests,
-        max_seconds=args.max_seconds, test_ids=wrapped.test_ids,
+        max_seconds=args.max_seconds, test_ids=wrapped.test_ids, mix=modes.mix_for(args.app),
     )
     started = time.perf_counter()
     facts = wrapped.finish()
@@ -58,16 +58,17 @@ def measure_memory(args: argparse.Namespace) -> Dict[str, Any]:
     from requestcov.recorder import current_recorder
 
     recorder = current_recorder() if args.mode.startswith("requestcov") else None
-    chunk = max(len(inprocess.MIX), args.requests // 20)
+    mix = modes.mix_for(args.app)
+    chunk = max(len(mix), args.requests // 20)
     points = [{"requests": 0, "rss_mb": _rss_mb(), "queued": 0}]
     sent = 0
     deadline = time.monotonic() + args.max_seconds
     started = time.perf_counter()
     while sent < args.requests and time.monotonic() < deadline:
         inprocess.run(wrapped.app, wrapped.interface, warmup=0, requests=chunk,
-                      max_seconds=args.max_seconds, first_id=sent)
+                      max_seconds=args.max_seconds, first_id=sent, mix=mix)
         # run() always sends one warm-up rotation before the timed ones.
-        sent += chunk + len(inprocess.MIX)
+        sent += chunk + len(mix)
         queued = recorder.writer._queue.qsize() if recorder is not None else 0
         points.append({"requests": sent, "rss_mb": _rss_mb(), "queued": queued})
     elapsed = time.perf_counter() - started
