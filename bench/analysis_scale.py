@@ -302,7 +302,7 @@ def run_store(arguments: argparse.Namespace, files: Sequence[str], folder: Path)
     print(f"{'command':28s} {'seconds':>8s} {'CPU s':>8s} {'peak RSS':>10s}  exit")
     for name in arguments.commands.split(","):
         command = [*base, *COMMANDS[name], "--db", str(db)]
-        output = folder / f"{name}.out"
+        output = (arguments.out or folder) / f"{name}.out"
         elapsed, cpu, rss, code = run_command(command, output)
         print(f"{' '.join(COMMANDS[name]):28s} {elapsed:8.2f} {cpu:8.2f} {rss:8.0f} MB  {code}   (output: {output})")
 
@@ -318,11 +318,15 @@ def main() -> None:
                         help="where the synthetic sources and stores live (kept between runs)")
     parser.add_argument("--commands", default="report,dedup,minimize,gaps",
                         help=f"store mode: which of {','.join(COMMANDS)} to run")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="store mode: where each command's stdout goes [default: --dir]")
     parser.add_argument("--clean", action="store_true", help="remove --dir first")
     arguments = parser.parse_args()
     if arguments.clean and arguments.dir.exists():
         shutil.rmtree(arguments.dir)
     files = write_sources(arguments.dir / "src")
+    if arguments.out is not None:
+        arguments.out.mkdir(parents=True, exist_ok=True)
     if arguments.mode == "index":
         run_index(arguments, files)
     else:
