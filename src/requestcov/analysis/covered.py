@@ -36,6 +36,12 @@ from requestcov.records import LinesByFile, RequestRecord
 __all__ = ["StatementTable", "FileTally", "Tally", "fold_records", "tally", "percent", "display_percent"]
 
 
+#: Line lists up to this long are folded in plain Python and remembered.
+_MEMO_LONGEST = 256
+#: Recorded lines (summed over the pairs) remembered at most: some tens of MB.
+_MEMO_LINES = 1_000_000
+
+
 def percent(part: int, whole: int) -> float:
     """``part`` of ``whole`` in percent; 100 when there is nothing to cover, as coverage.py says."""
     return 100.0 * part / whole if whole else 100.0
@@ -62,6 +68,13 @@ class StatementTable:
         self._problems: Dict[str, str] = {}
         #: Per file, recorded line -> first line of its statement, -1 for no statement.
         self._maps: Dict[str, Optional[np.ndarray]] = {}
+        #: The same maps as lists, for the short line lists most files of a request have.
+        self._lists: Dict[str, Optional[List[int]]] = {}
+        #: (path, recorded lines) -> folded statements: the requests of one
+        #: endpoint record the same lines in most files, so a large store
+        #: folds each distinct line set once. Bounded (see :meth:`fold`).
+        self._folded: Dict[Tuple[str, Tuple[int, ...]], List[int]] = {}
+        self._memo_lines = 0
 
     def parsed(self, path: str) -> Optional[FileStatements]:
         """The file's statements; None when it is gone or not Python (:meth:`problem` says which)."""
@@ -109,6 +122,36 @@ class StatementTable:
     def fold(self, path: str, lines: Iterable[int]) -> List[int]:
         """The statements ``lines`` (recorded in ``path``) cover, sorted; the
         lines themselves, sorted and distinct, when the file has no statements here."""
+        if isinstance(lines, (list, tuple)) and len(lines) <= _MEMO_LONGEST:
+            key = (path, tuple(lines))
+            folded = self._folded.get(key)
+            if folded is None:
+                self._memo_lines += len(lines)
+                if self._memo_lines > _MEMO_LINES:
+                    # Sets that never repeat: memory stays bounded, and each fold costs what it did.
+                    self._folded.clear()
+                    self._memo_lines = len(lines)
+                folded = self._folded[key] = self._fold_short(path, key[1])
+            return list(folded)
+        return self._fold_array(path, lines)
+
+    def _fold_short(self, path: str, lines: Tuple[int, ...]) -> List[int]:
+        """:meth:`_fold_array` without numpy's per-call cost, for a short list."""
+        table = self._list(path)
+        if table is None:
+            return sorted(set(lines))
+        highest = len(table)
+        found = {table[line] for line in lines if 0 <= line < highest}
+        found.discard(-1)
+        return sorted(found)
+
+    def _list(self, path: str) -> Optional[List[int]]:
+        if path not in self._lists:
+            table = self._map(path)
+            self._lists[path] = None if table is None else table.tolist()
+        return self._lists[path]
+
+    def _fold_array(self, path: str, lines: Iterable[int]) -> List[int]:
         table = self._map(path)
         if isinstance(lines, (list, tuple)):
             numbers = np.asarray(lines, dtype=np.int64).reshape(-1)

@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, TypeVar
@@ -28,7 +29,10 @@ __all__ = [
     "reports_errors",
     "json_option",
     "load_or_fail",
+    "stream_or_fail",
     "load_index_or_fail",
+    "StderrProgress",
+    "reading_progress",
     "load_startup_lines",
     "fail",
     "fail_if_empty",
@@ -123,8 +127,77 @@ def load_or_fail(db: Optional[str], from_file: Optional[str],
     return records
 
 
+def stream_or_fail(db: Optional[str], from_file: Optional[str]) -> Iterator[RequestRecord]:
+    """The request records one at a time (for an analysis that keeps only
+    what it counts), a read error turned into a clean one. The caller says
+    when there were none (:func:`fail_if_empty`)."""
+    from requestcov.store import load_records
+
+    with user_errors():
+        yield from load_records(db, from_file)
+
+
+class StderrProgress:
+    """What a long command is doing, as one line rewritten in place on
+    stderr, and only when stderr is a terminal: a pipe, a file or a test
+    sees nothing, and stdout (``--json``) is never touched."""
+
+    #: Seconds between two rewrites of the line.
+    INTERVAL = 0.25
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        try:
+            self.interactive = os.isatty(sys.stderr.fileno())
+        except (AttributeError, ValueError, OSError):
+            self.interactive = False
+        self._next = time.monotonic() + self.INTERVAL
+        self._shown = False
+
+    def say(self, message: str) -> None:
+        if self.interactive:
+            sys.stderr.write(f"\r\x1b[K{self.command}: {message}")
+            sys.stderr.flush()
+            self._shown = True
+
+    def counting(self, records: Iterable[RequestRecord], what: str = "reading requests") -> Iterator[RequestRecord]:
+        """``records`` as they come, the count read so far shown now and then."""
+        if not self.interactive:
+            yield from records
+            return
+        count = 0
+        for record in records:
+            count += 1
+            if not count & 1023 and time.monotonic() >= self._next:
+                self.say(f"{what}: {count:,}")
+                self._next = time.monotonic() + self.INTERVAL
+            yield record
+        if count:
+            self.say(f"{what}: {count:,}")
+
+    def done(self) -> None:
+        """Clear the line, so the command's own output starts on a clean one."""
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._shown = False
+
+
+@contextmanager
+def reading_progress(command: Optional[str] = None) -> Iterator[StderrProgress]:
+    """A :class:`StderrProgress` for the block, cleared when it ends."""
+    if command is None:
+        context = click.get_current_context(silent=True)
+        command = context.info_name if context is not None and context.info_name else "requestcov"
+    progress = StderrProgress(command)
+    try:
+        yield progress
+    finally:
+        progress.done()
+
+
 def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True,
-                       through: Optional[RecordsFilter] = None) -> Any:
+                       through: Optional[RecordsFilter] = None, progress: bool = True) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
     read one record at a time so large stores never sit in memory as lists
     (each passed ``through`` a filter when given).
@@ -132,13 +205,18 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
     With ``fold`` (the default) each test's lines are the statements it
     covered, counted as every report counts them
     (:mod:`requestcov.analysis.covered`); ``fold=False`` keeps the lines as
-    recorded, for analyses that map them through a diff."""
+    recorded, for analyses that map them through a diff.
+
+    ``progress``: say on stderr, when it is a terminal, how many requests
+    have been read (False when the command shows progress its own way)."""
     from requestcov.analysis.covered import fold_records
     from requestcov.analysis.index import build_index
     from requestcov.store import load_records
 
-    with user_errors():
-        loaded = load_records(db, from_file)
+    with user_errors(), reading_progress() as shown:
+        loaded: Iterable[RequestRecord] = load_records(db, from_file)
+        if progress:
+            loaded = shown.counting(loaded)
         if through is not None:
             loaded = through(loaded)
         index = build_index(fold_records(loaded) if fold else loaded)

@@ -96,7 +96,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, exact: b
     progress = None if quiet or not exact else stderr_progress()
     if progress is not None:
         progress("reading the records")
-    index = load_index_or_fail(db, from_file)
+    index = load_index_or_fail(db, from_file, progress=progress is None)
     try:
         with user_errors():
             result = minimize(index, exact=exact, time_limit=time_limit, progress=progress)

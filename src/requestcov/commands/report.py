@@ -8,11 +8,13 @@ import click
 
 from requestcov.commands._common import (
     console,
+    fail_if_empty,
     json_option,
-    load_or_fail,
     load_startup_lines,
     print_json,
+    reading_progress,
     records_source_options,
+    stream_or_fail,
     warn_if_served_unrecorded,
 )
 from requestcov.report.summary import Summary, summarize
@@ -41,7 +43,10 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
     startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
-    summary = summarize(load_or_fail(db, from_file), startup)
+    with reading_progress() as progress:
+        summary = summarize(progress.counting(stream_or_fail(db, from_file)), startup,
+                            limit=None if as_json else limit)
+    fail_if_empty(summary.totals.requests, db, from_file)
     timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:
         print_json(_json(summary, timings))

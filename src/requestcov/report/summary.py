@@ -8,8 +8,11 @@ figure here is its figure in the HTML report, and the totals are
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Set
+from operator import itemgetter
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from requestcov.analysis.covered import StatementTable, tally
 from requestcov.records import RequestRecord
@@ -57,8 +60,18 @@ class Totals:
 
 @dataclass(frozen=True)
 class Summary:
+    #: The requests shown, in the ids' natural order: all of them, or the
+    #: first ``limit`` when :func:`summarize` was given one.
     rows: List[RequestRow]
     totals: Totals
+    #: Whether any request (shown or not) has a method, route, path or
+    #: status: a dedupData.yaml has none, and its table leaves those columns out.
+    request_fields: bool = True
+
+    @property
+    def hidden(self) -> int:
+        """Requests counted in the totals but not in :attr:`rows`."""
+        return self.totals.requests - len(self.rows)
 
     def to_json(self) -> dict:
         totals = asdict(self.totals)
@@ -67,35 +80,60 @@ class Summary:
         return {"requests": [asdict(row) for row in self.rows], "totals": totals}
 
 
+def _order(record: RequestRecord) -> Tuple[Any, ...]:
+    """The store keeps records in the order they were written, which changes
+    from one replay to the next: rows follow the ids' natural order
+    (test-2 before test-10), requests of one test by start time."""
+    return (record.key.natural, record.start, record.record_id or 0)
+
+
 def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, Iterable[int]]] = None,
-              table: Optional[StatementTable] = None) -> Summary:
+              table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
     """``startup`` maps paths to the lines start-up records ran; None when
-    there are no start-up records to read (a dedupData.yaml)."""
+    there are no start-up records to read (a dedupData.yaml).
+
+    Records are read one at a time and not kept: a store of a million
+    requests is summarised in the memory of its rows (of its first
+    ``limit`` rows when a limit is given, the totals still counting every
+    request)."""
     table = table or StatementTable()
-    rows: List[RequestRow] = []
     union: Dict[str, Set[int]] = {}
     pids: Set[int] = set()
-    # The store keeps records in the order they were written, which changes
-    # from one replay to the next: rows follow the ids' natural order
-    # (test-2 before test-10), requests of one test by start time.
-    for record in sorted(records, key=lambda record: (record.key.natural, record.start, record.record_id or 0)):
-        rows.append(
-            RequestRow(
-                id=str(record.key), test_set=record.test_set, method=record.method, route=record.route,
-                path=record.path, status=record.status, statements=table.count(record.lines),
-                files=sum(1 for lines in record.lines.values() if lines),
-                duration_ms=round(record.duration_ms, 3), pid=record.pid,
-            )
+    seen = {"requests": 0, "fields": False}
+
+    def row_of(record: RequestRecord) -> RequestRow:
+        return RequestRow(
+            id=str(record.key), test_set=record.test_set, method=record.method, route=record.route,
+            path=record.path, status=record.status, statements=table.count(record.lines),
+            files=sum(1 for lines in record.lines.values() if lines),
+            duration_ms=round(record.duration_ms, 3), pid=record.pid,
         )
-        pids.add(record.pid)
-        for path, lines in record.lines.items():
-            if lines:
-                union.setdefault(path, set()).update(lines)
-    counted = tally(union, startup, table)
+
+    def counted(records: Iterable[RequestRecord]) -> Iterator[RequestRecord]:
+        """Each record, once its share of the totals is taken."""
+        for record in records:
+            seen["requests"] += 1
+            if not seen["fields"] and (record.method or record.route or record.path or record.status is not None):
+                seen["fields"] = True
+            pids.add(record.pid)
+            for path, lines in record.lines.items():
+                if lines:
+                    union.setdefault(path, set()).update(lines)
+            yield record
+
+    if limit is None:
+        keyed = [(_order(record), row_of(record)) for record in counted(records)]
+        keyed.sort(key=itemgetter(0))
+        rows = [row for _, row in keyed]
+        del keyed
+    else:
+        rows = [row_of(record) for record in heapq.nsmallest(limit, counted(records), key=_order)]
+    totals_of = tally(union, startup, table)
     totals = Totals(
-        requests=len(rows), files=sum(1 for item in counted.files if item.run),
-        statements=counted.statements, run_by_requests=counted.by_requests, startup_only=counted.startup_only,
-        missed=counted.missed, percent=counted.percent, percent_by_requests=counted.percent_by_requests,
-        processes=len(pids), files_without_source=len(counted.skipped), startup_known=startup is not None,
+        requests=int(seen["requests"]), files=sum(1 for item in totals_of.files if item.run),
+        statements=totals_of.statements, run_by_requests=totals_of.by_requests,
+        startup_only=totals_of.startup_only, missed=totals_of.missed, percent=totals_of.percent,
+        percent_by_requests=totals_of.percent_by_requests, processes=len(pids),
+        files_without_source=len(totals_of.skipped), startup_known=startup is not None,
     )
-    return Summary(rows, totals)
+    return Summary(rows, totals, request_fields=bool(seen["fields"]))

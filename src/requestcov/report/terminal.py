@@ -183,7 +183,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
     rows = summary.rows if limit is None else summary.rows[:limit]
     # A dedupData.yaml has no methods, routes or statuses either: columns no
     # request has a value for are left out.
-    requests = any(row.method or row.route or row.path or row.status is not None for row in summary.rows)
+    requests = summary.request_fields
     columns = [Col("id", whole=ID)]
     if requests:
         columns += [Col("method"), Col("route", whole=ROUTE), Col("status", "right")]
@@ -204,7 +204,7 @@ def print_summary(summary: Summary, console: Console, limit: Optional[int] = Non
             cells.append(f"{row.duration_ms:.1f}")
         table.add_row(*cells)
     table.print(console)
-    hidden = len(summary.rows) - len(rows)
+    hidden = summary.hidden + len(summary.rows) - len(rows)
     if hidden > 0:
         console.print(f"... {hidden} more requests (use --limit to show more)")
     totals = summary.totals
