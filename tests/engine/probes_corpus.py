@@ -237,7 +237,8 @@ def uncalled():
 
 
 def run_all():
-    results = [decorated(1), loops(10), loops(3), exceptions(0), exceptions(2), exceptions("x"),
+    results = [next(STARTED_AT_IMPORT), next(STARTED_AT_IMPORT, None),
+               decorated(1), loops(10), loops(3), exceptions(0), exceptions(2), exceptions("x"),
                return_in_finally(True), return_in_finally(False), comprehensions([3, 0, 2]),
                closures(2), multiline(1, 2), multiline(0, 2), one_liner(2), with_statements("p"),
                Shape(3).area, Shape.kind(), big_function(30)]
@@ -254,3 +255,12 @@ if MODULE_LEVEL:
     MODULE_FLAG = True
 else:
     MODULE_FLAG = False
+
+
+def started_at_import():
+    value = yield 1
+    yield value
+
+
+STARTED_AT_IMPORT = started_at_import()
+next(STARTED_AT_IMPORT)

@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <frameobject.h>
+#include <structmember.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
@@ -552,6 +553,216 @@ static PyTypeObject LineTracerType = {
 };
 
 
+/* ---- Probe: a call put into the bytecode of measured code (Python 3.9-3.11) ----
+ *
+ * engine/rewrite.py puts a call of a Probe before each instruction where a
+ * trace function would get a line event; the probe adds its line to the
+ * current request's collector. The hot path is the probe that fired for
+ * this request already: a ContextVar read (cached per thread by CPython), the
+ * collector's ``lines`` read through its slot, one pointer comparison with
+ * the ``lines`` dict the probe last added to. The pure-Python twin is
+ * engine/probes.py's PythonProbeHub. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *context_var;   /* ContextVar[Collector] */
+    PyObject *unrecorded;    /* the collector of requests sampling leaves out */
+    PyObject *startup;       /* the start-up collector */
+    PyObject *report;        /* called once with the first error */
+    PyTypeObject *collector_type;  /* Collector, whose ``lines`` slot is read directly */
+    Py_ssize_t lines_offset;
+    int reported;
+} ProbeHub;
+
+typedef struct {
+    PyObject_HEAD
+    ProbeHub *hub;
+    PyObject *filename;
+    PyObject *line;
+    PyObject *stamp;   /* the lines dict last added to, held so its address is never reused */
+    int startup;       /* records into start-up: a module or class body run at import */
+    vectorcallfunc vectorcall;
+} Probe;
+
+static PyObject *
+Probe_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Probe *self = (Probe *)callable;
+    ProbeHub *hub = self->hub;
+    PyObject *collector, *lines;
+    int owned_lines = 0;
+    if (self->startup) {
+        collector = Py_NewRef(hub->startup);
+    }
+    else if (PyContextVar_Get(hub->context_var, NULL, &collector) < 0 || collector == NULL) {
+        goto error_no_collector;
+    }
+    if (Py_TYPE(collector) == hub->collector_type) {
+        lines = *(PyObject **)((char *)collector + hub->lines_offset);
+        if (lines == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "the collector has no lines");
+            goto error;
+        }
+    }
+    else {
+        lines = PyObject_GetAttr(collector, str_lines);
+        if (lines == NULL) {
+            goto error;
+        }
+        owned_lines = 1;
+    }
+    if (lines == self->stamp || collector == hub->unrecorded) {
+        goto done;
+    }
+    if (!PyDict_Check(lines)) {
+        PyErr_SetString(PyExc_TypeError, "collector.lines is not a dict");
+        goto error;
+    }
+    PyObject *seen = PyDict_GetItemWithError(lines, self->filename);  /* borrowed */
+    if (seen == NULL) {
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        PyObject *fresh = PySet_New(NULL);
+        if (fresh == NULL) {
+            goto error;
+        }
+        if (PySet_Add(fresh, self->line) < 0 || PyDict_SetItem(lines, self->filename, fresh) < 0) {
+            Py_DECREF(fresh);
+            goto error;
+        }
+        Py_DECREF(fresh);
+    }
+    else if (PySet_Add(seen, self->line) < 0) {
+        goto error;
+    }
+    Py_XSETREF(self->stamp, Py_NewRef(lines));
+done:
+    if (owned_lines) {
+        Py_DECREF(lines);
+    }
+    Py_DECREF(collector);
+    Py_RETURN_NONE;
+error:
+    if (owned_lines) {
+        Py_DECREF(lines);
+    }
+    Py_DECREF(collector);
+error_no_collector:
+    report_once(hub->report, &hub->reported);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Probe_repr(Probe *self)
+{
+    return PyUnicode_FromFormat("<requestcov probe %U:%S>", self->filename, self->line);
+}
+
+static void
+Probe_dealloc(Probe *self)
+{
+    Py_XDECREF(self->hub);
+    Py_XDECREF(self->filename);
+    Py_XDECREF(self->line);
+    Py_XDECREF(self->stamp);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject ProbeType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.Probe",
+    .tp_doc = "A line probe; made by ProbeHub.probe(filename, line, startup).",
+    .tp_basicsize = sizeof(Probe),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_dealloc = (destructor)Probe_dealloc,
+    .tp_repr = (reprfunc)Probe_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Probe, vectorcall),
+};
+
+static PyObject *
+ProbeHub_probe(ProbeHub *self, PyObject *args)
+{
+    PyObject *filename, *line;
+    int startup;
+    if (!PyArg_ParseTuple(args, "UO!p:probe", &filename, &PyLong_Type, &line, &startup)) {
+        return NULL;
+    }
+    Probe *probe = PyObject_New(Probe, &ProbeType);
+    if (probe == NULL) {
+        return NULL;
+    }
+    probe->hub = (ProbeHub *)Py_NewRef((PyObject *)self);
+    probe->filename = Py_NewRef(filename);
+    probe->line = Py_NewRef(line);
+    probe->stamp = NULL;
+    probe->startup = startup;
+    probe->vectorcall = Probe_vectorcall;
+    return (PyObject *)probe;
+}
+
+static PyObject *
+ProbeHub_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"context_var", "unrecorded", "startup", "report", "lines_slot", NULL};
+    PyObject *context_var, *unrecorded, *startup, *report, *lines_slot;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:ProbeHub", keywords,
+                                     &context_var, &unrecorded, &startup, &report, &lines_slot)) {
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(context_var)) {
+        PyErr_SetString(PyExc_TypeError, "context_var must be a ContextVar");
+        return NULL;
+    }
+    if (Py_TYPE(lines_slot) != &PyMemberDescr_Type
+        || ((PyMemberDescrObject *)lines_slot)->d_member->type != T_OBJECT_EX) {
+        PyErr_SetString(PyExc_TypeError, "lines_slot must be the member descriptor Collector.lines");
+        return NULL;
+    }
+    ProbeHub *self = (ProbeHub *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->context_var = Py_NewRef(context_var);
+    self->unrecorded = Py_NewRef(unrecorded);
+    self->startup = Py_NewRef(startup);
+    self->report = Py_NewRef(report);
+    self->collector_type = (PyTypeObject *)Py_NewRef((PyObject *)PyDescr_TYPE(lines_slot));
+    self->lines_offset = ((PyMemberDescrObject *)lines_slot)->d_member->offset;
+    self->reported = 0;
+    return (PyObject *)self;
+}
+
+static void
+ProbeHub_dealloc(ProbeHub *self)
+{
+    Py_XDECREF(self->context_var);
+    Py_XDECREF(self->unrecorded);
+    Py_XDECREF(self->startup);
+    Py_XDECREF(self->report);
+    Py_XDECREF((PyObject *)self->collector_type);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef ProbeHub_methods[] = {
+    {"probe", (PyCFunction)ProbeHub_probe, METH_VARARGS,
+     "probe(filename, line, startup): a new Probe recording that line of that file."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProbeHubType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.ProbeHub",
+    .tp_doc = "What every probe shares: ProbeHub(context_var, unrecorded, startup, report, lines_slot).",
+    .tp_basicsize = sizeof(ProbeHub),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = ProbeHub_new,
+    .tp_dealloc = (destructor)ProbeHub_dealloc,
+    .tp_methods = ProbeHub_methods,
+};
+
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "requestcov.engine._speedups",
@@ -570,7 +781,8 @@ PyInit__speedups(void)
     if (!str_lines || !str_in_flight || !str_generation || !str_disabled || !str_f_trace_lines) {
         return NULL;
     }
-    if (PyType_Ready(&LineCallbackType) < 0 || PyType_Ready(&LineTracerType) < 0) {
+    if (PyType_Ready(&LineCallbackType) < 0 || PyType_Ready(&LineTracerType) < 0
+        || PyType_Ready(&ProbeType) < 0 || PyType_Ready(&ProbeHubType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -579,8 +791,12 @@ PyInit__speedups(void)
     }
     Py_INCREF(&LineCallbackType);
     Py_INCREF(&LineTracerType);
+    Py_INCREF(&ProbeType);
+    Py_INCREF(&ProbeHubType);
     if (PyModule_AddObject(module, "LineCallback", (PyObject *)&LineCallbackType) < 0
-        || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0) {
+        || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0
+        || PyModule_AddObject(module, "Probe", (PyObject *)&ProbeType) < 0
+        || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -3,12 +3,13 @@
 A probe is a call of a constant with no arguments whose result is dropped;
 it is put in front of each instruction at which the interpreter would send
 ``sys.settrace`` a ``line`` event: the start of each line-table range that has
-a line, and the instructions a jump can enter a line at (backward jumps only
-on 3.9 and 3.10, whose tracers see a forward jump into the middle of a line
-as no new line; every jump and exception handler on 3.11, whose tracer
-compares lines). The instructions of the function prologue (up to and
-including ``RESUME`` on 3.11, ``GEN_START`` on 3.10) are left alone: the
-interpreter sends them a ``call`` event, not a ``line``.
+a line, and the instructions a jump can enter a line at (on 3.9 and 3.10
+backward jumps and exception handlers only, whose tracers see a forward jump
+into the middle of a line as no new line; every jump and exception handler
+on 3.11, whose tracer compares lines). The instructions of the function
+prologue (up to and including ``RESUME`` on 3.11, ``GEN_START`` on 3.10) are
+left alone: the interpreter sends them a ``call`` event, not a ``line``; on
+3.11 the instruction after ``RESUME`` always gets one.
 
 Which lines fire is what coverage.py records on these versions: a line
 counts when one of its instructions starts a new line for the tracer; the
@@ -293,7 +294,9 @@ def _plan(code: CodeType, instrs: List[_Instr]) -> List[_Instr]:
         if target is not None:
             instr.target = by_offset[target]
     first = _prologue_end(instrs)
-    wanted = set()
+    # 3.11 sends a line event for the first instruction after RESUME even on
+    # RESUME's own line (a one-line function's only line is its def line).
+    wanted = {first} if _V >= (3, 11) and first < len(instrs) else set()
     previous: Optional[int] = -1
     for index, instr in enumerate(instrs):
         line = lines[instr.offset // 2]
@@ -320,19 +323,42 @@ def _ext_needed(arg: int) -> int:
 _PROBE_UNITS = 10 if _V >= (3, 11) else 3
 
 
-def insert_probes(code: CodeType, make_probe: ProbeFactory, startup: bool) -> CodeType:
+def insert_probes(
+    code: CodeType,
+    make_probe: ProbeFactory,
+    startup: bool,
+    on_copy: Optional[Callable[[CodeType, CodeType], None]] = None,
+) -> CodeType:
     """A copy of ``code``, and of every code object nested in it, with probes.
 
     ``startup`` says whether this code runs at import (a module body, or a
     class body reached from module and class bodies only): its probes then
     record into the start-up collector. A function's never do, nor does
-    anything nested in a function.
+    anything nested in a function. ``on_copy(original, probed)`` is told of
+    each copy made, nested ones first.
     """
+    probed = _insert(code, make_probe, startup, on_copy)
+    return probed
+
+
+def _insert(
+    code: CodeType,
+    make_probe: ProbeFactory,
+    startup: bool,
+    on_copy: Optional[Callable[[CodeType, CodeType], None]],
+) -> CodeType:
     consts = list(code.co_consts)
     for index, const in enumerate(consts):
         if isinstance(const, CodeType):
             nested_startup = startup and not (const.co_flags & _CO_OPTIMIZED)
-            consts[index] = insert_probes(const, make_probe, nested_startup)
+            consts[index] = _insert(const, make_probe, nested_startup, on_copy)
+    result = _with_probes(code, consts, make_probe, startup)
+    if on_copy is not None and result is not code:
+        on_copy(code, result)
+    return result
+
+
+def _with_probes(code: CodeType, consts: List[object], make_probe: ProbeFactory, startup: bool) -> CodeType:
     instrs = _plan(code, _decode(code))
     probes: Dict[int, int] = {}  # line -> index in co_consts
     filename = code.co_filename
