@@ -1,7 +1,8 @@
 """Run by test_probes_engine.py in a fresh interpreter: ``python -m tests.engine.probes_scenario SOURCE_DIR``.
 
-SOURCE_DIR holds ``early.py`` (imported before recording starts) and
-``late.py`` (imported after). Prints one JSON line with what was recorded.
+SOURCE_DIR holds ``early.py`` (imported before recording starts), ``late.py``
+(imported after) and ``script.py`` (run as ``__main__`` through runpy). Prints
+one JSON line with what was recorded.
 """
 
 import json
@@ -18,11 +19,20 @@ def main() -> None:
 
     from requestcov.engine import SourceMatcher, make_engine
 
+    import os
+    import runpy
+
     engine = make_engine(SourceMatcher([source]))
     engine.start()
     import late
 
+    # A script run as __main__ through exec, before the first request: its
+    # top-level lines are traced (start-up) until a request begins.
+    script = runpy.run_path(os.path.join(source, "script.py"), run_name="__main__")
+    tracer_before_requests = sys.gettrace()
+
     def request(function, *args):
+        engine.on_thread_start_request()  # as the recorder does
         collector, token = begin_collecting()
         try:
             function(*args)
@@ -32,8 +42,9 @@ def main() -> None:
 
     results = {
         "engine": engine.description,
-        "tracer": repr(sys.gettrace()),
+        "bridge": type(tracer_before_requests).__name__,
         "early": request(early.work, 3),
+        "tracer": repr(sys.gettrace()),
         "early_again": request(early.work, 0),
         "late": request(late.view),
         "late_again": request(late.view),
@@ -57,6 +68,12 @@ def main() -> None:
     current_collector.reset(token)
     results["unrecorded"] = {name: sorted(lines) for name, lines in unrecorded_collector.lines.items()}
     results["startup"] = {name.rsplit("/", 1)[-1]: sorted(lines) for name, lines in startup_collector.lines.items()}
+    # Code that never passes the import hook: the script above, and a string
+    # compiled with a measured file name, run through exec during requests.
+    results["script"] = request(script["view"], 2)
+    namespace = {}
+    exec(compile("def dynamic(x):\n    return x + 1\n", os.path.join(source, "dynamic.py"), "exec"), namespace)
+    results["dynamic"] = request(namespace["dynamic"], 1)
     engine.stop()
     results["after_stop"] = request(early.work, 3)
     print(json.dumps(results))

@@ -49,11 +49,24 @@ LATE = textwrap.dedent("""\
 """)
 
 
+SCRIPT = textwrap.dedent("""\
+    def view(n):
+        class Form:
+            size = n
+        return [Form.size for _ in range(n)]
+
+
+    if __name__ == "__main__":
+        READY = True
+""")
+
+
 def run_scenario(tmp_path: Path, core: str) -> dict:
     source = tmp_path / "src"
     source.mkdir()
     (source / "early.py").write_text(EARLY)
     (source / "late.py").write_text(LATE)
+    (source / "script.py").write_text(SCRIPT)
     environment = {"PYTHONPATH": str(REPOSITORY), ENGINE_VARIABLE: "probes", "REQUESTCOV_CORE": core,
                    "PATH": "/usr/bin:/bin"}
     completed = subprocess.run(
@@ -67,7 +80,8 @@ def run_scenario(tmp_path: Path, core: str) -> dict:
 def test_probes_engine_records_each_request(tmp_path: Path, core: str) -> None:
     results = run_scenario(tmp_path, core)
     assert results["engine"] == ("probes (compiled core)" if core == "compiled" else "probes (Python core)")
-    assert results["tracer"] == "None"  # no trace function: unmeasured code pays nothing
+    # No trace function once requests run: unmeasured code pays nothing.
+    assert results["tracer"] == "None"
     # A function imported before the start runs its probed copy.
     assert results["early"] == {"early.py": [2, 3, 4, 5, 6]}
     assert results["early_again"] == {"early.py": [2, 3, 5, 7]}
@@ -77,5 +91,17 @@ def test_probes_engine_records_each_request(tmp_path: Path, core: str) -> None:
     assert results["unrecorded"] == {}
     # The module body and the class body run at import belong to start-up.
     assert results["startup"]["late.py"] == [1, 4, 5, 8, 15]
+    if core == "compiled":
+        # Functions defined by code run through exec are probed (their
+        # code objects are put among its constants before it runs), and its
+        # top-level lines are traced until the first request.
+        assert results["bridge"] == "LineTracer"
+        assert results["script"] == {"script.py": [2, 3, 4]}
+        assert results["dynamic"] == {"dynamic.py": [2]}
+        assert results["startup"]["script.py"] == [1, 7, 8]
+    else:
+        assert results["bridge"] == "NoneType"
+        assert results["script"] == results["dynamic"] == {}
+        assert "script.py" not in results["startup"]
     # Stopped: functions have their own code back and record nothing.
     assert results["after_stop"] == {}

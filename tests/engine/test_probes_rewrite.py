@@ -87,14 +87,14 @@ def run_probed(
     return phases, repr(workload(module)), scopes
 
 
-def assert_same_both_ways(path: Path, workload: Callable[[types.ModuleType], Any]) -> None:
+def assert_same_both_ways(path: Path, workload: Callable[[types.ModuleType], Any], min_lines: int = 20) -> None:
     traced, traced_result = run_traced(path, workload)
     probed, probed_result, _ = run_probed(path, workload)
     assert probed_result == traced_result
     for phase, (seen, expected) in enumerate(zip(probed, traced)):
         assert sorted(expected - seen) == [], f"lines the probes missed in phase {phase}"
         assert sorted(seen - expected) == [], f"lines the probes reported that settrace did not in phase {phase}"
-    assert len(traced[0] | traced[1]) > 20
+    assert len(traced[0] | traced[1]) >= min_lines
 
 
 def test_corpus_reports_the_lines_settrace_reports() -> None:
@@ -194,3 +194,32 @@ def test_probe_points_skip_the_prologue_and_lines_of_none() -> None:
     first_line = generator_with_cells.__code__.co_firstlineno
     assert first_line not in points.values()
     assert set(points.values()) == {first_line + 1, first_line + 3}
+
+
+MATCH_SOURCE = '''\
+def classify(value):
+    match value:
+        case 0 | 1:
+            return "small"
+        case [first, *rest] if first > 0:
+            return f"list {first} {len(rest)}"
+        case {"kind": kind, **others}:
+            return kind
+        case str() as text if (
+            text
+        ):
+            return text.upper()
+        case _:
+            return None
+
+
+def run():
+    return [classify(value) for value in (0, 1, [2, 3], [-1], {"kind": "k", "x": 1}, "abc", "", 3.5)]
+'''
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="match arrived in 3.10")
+def test_match_statements(tmp_path: Path) -> None:
+    path = tmp_path / "matching.py"
+    path.write_text(MATCH_SOURCE)
+    assert_same_both_ways(path, lambda module: module.run(), min_lines=15)

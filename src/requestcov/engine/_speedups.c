@@ -370,6 +370,7 @@ typedef struct {
     PyObject *scopes;       /* dict: id(code) -> (code, runs at import), see runs_at_import */
     PyObject *scope_of;     /* runs_at_import(code, frame) of engine/scope.py */
     int reported;
+    int retired;            /* set by retire(): each thread removes the tracer at its next event */
 } LineTracer;
 
 /* Whether the code's file is measured: 1, 0, or -1 on error. */
@@ -416,10 +417,16 @@ stop_line_events(PyFrameObject *frame)
 static int
 LineTracer_trace(PyObject *object, PyFrameObject *frame, int what, PyObject *arg)
 {
+    LineTracer *self = (LineTracer *)object;
+    if (self->retired) {
+        /* The probes engine's bridge over a __main__ script's top-level
+         * lines is done: this thread stops tracing, from its own stack. */
+        PyEval_SetTrace(NULL, NULL);
+        return 0;
+    }
     if (what != PyTrace_LINE && what != PyTrace_CALL) {
         return 0;
     }
-    LineTracer *self = (LineTracer *)object;
     PyCodeObject *code = PyFrame_GetCode(frame);
     PyObject *collector = NULL, *line = NULL;
     int measured = is_measured(self, code->co_filename);
@@ -471,6 +478,13 @@ LineTracer_install(LineTracer *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+LineTracer_retire(LineTracer *self, PyObject *unused)
+{
+    self->retired = 1;
+    Py_RETURN_NONE;
+}
+
 /* Called as a Python trace function: someone passed sys.gettrace() back to
  * sys.settrace(). Do what the C function does and stay the local tracer. */
 static PyObject *
@@ -517,6 +531,7 @@ LineTracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->scopes = Py_NewRef(scopes);
     self->scope_of = Py_NewRef(scope_of);
     self->reported = 0;
+    self->retired = 0;
     return (PyObject *)self;
 }
 
@@ -537,6 +552,8 @@ LineTracer_dealloc(LineTracer *self)
 static PyMethodDef LineTracer_methods[] = {
     {"install", (PyCFunction)LineTracer_install, METH_NOARGS,
      "Make this the trace function of the calling thread (PyEval_SetTrace)."},
+    {"retire", (PyCFunction)LineTracer_retire, METH_NOARGS,
+     "Record nothing more: each thread tracing with it removes it at its next event."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -763,11 +780,75 @@ static PyTypeObject ProbeHubType = {
 };
 
 
+/* ---- What the probes engine needs for code it did not import ----
+ *
+ * The ``__main__`` script and code an app runs with exec() never pass the
+ * import hook: the interpreter compiles them and runs them at once. The
+ * audit event "exec" names each such code object just before it runs; the
+ * engine then puts the probed copies of the functions and classes nested in
+ * it into its constants, where MAKE_FUNCTION will find them. */
+
+static int
+exec_audit_hook(const char *event, PyObject *args, void *callback)
+{
+    if (strcmp(event, "exec") != 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1
+        || !PyCode_Check(PyTuple_GET_ITEM(args, 0))) {
+        return 0;
+    }
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *result = PyObject_CallOneArg((PyObject *)callback, PyTuple_GET_ITEM(args, 0));
+    Py_XDECREF(result);
+    PyErr_Clear();  /* never fails the app's exec: the callback reports its own errors */
+    PyErr_Restore(type, value, traceback);
+    return 0;
+}
+
+static PyObject *
+speedups_add_exec_hook(PyObject *module, PyObject *callback)
+{
+    /* The hook holds the callback for the life of the process: audit hooks
+     * cannot be removed. The callback stays quiet once its engine stopped. */
+    if (PySys_AddAuditHook(exec_audit_hook, Py_NewRef(callback)) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+speedups_set_const(PyObject *module, PyObject *args)
+{
+    PyObject *code, *value;
+    Py_ssize_t index;
+    if (!PyArg_ParseTuple(args, "O!nO!:set_const", &PyCode_Type, &code, &index, &PyCode_Type, &value)) {
+        return NULL;
+    }
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    if (!PyTuple_Check(consts) || index < 0 || index >= PyTuple_GET_SIZE(consts)
+        || !PyCode_Check(PyTuple_GET_ITEM(consts, index))) {
+        PyErr_SetString(PyExc_ValueError, "set_const replaces a code object among the constants only");
+        return NULL;
+    }
+    PyObject *old = PyTuple_GET_ITEM(consts, index);
+    PyTuple_SET_ITEM(consts, index, Py_NewRef(value));
+    Py_DECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef speedups_functions[] = {
+    {"add_exec_hook", (PyCFunction)speedups_add_exec_hook, METH_O,
+     "add_exec_hook(callback): call callback(code) on each audit event \"exec\"."},
+    {"set_const", (PyCFunction)speedups_set_const, METH_VARARGS,
+     "set_const(code, index, nested): put a code object in place of code.co_consts[index], a code object."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "requestcov.engine._speedups",
     .m_doc = "The compiled core of requestcov's engines.",
     .m_size = -1,
+    .m_methods = speedups_functions,
 };
 
 PyMODINIT_FUNC
