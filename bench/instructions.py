@@ -17,9 +17,7 @@ per request with start-up, imports and warm-up cancelled out. The writer
 thread is counted too: it shares the process (and the GIL) with the app.
 
 The last row, ``full:python``, is requestcov as shipped with its pure-Python
-core (``REQUESTCOV_CORE=python``): what the compiled core saves. A
-``:probes`` suffix (``full:probes``, ``engine:probes``, ``full:probes:python``)
-runs a variant with the probes engine on 3.9-3.11 (``REQUESTCOV_ENGINE=probes``).
+core (``REQUESTCOV_CORE=python``): what the compiled core saves.
 
 Usage: python bench/instructions.py [--rotations 10] [--variants none,full]
 Prints a markdown table; ``--out`` also writes it to a file.
@@ -51,24 +49,15 @@ _TOTAL = re.compile(r"Collected\s*:\s*(\d+)")
 
 #: A variant name with this suffix runs with the pure-Python core.
 PYTHON_CORE = ":python"
-#: A variant name with this suffix runs with the probes engine (3.9-3.11,
-#: ``REQUESTCOV_ENGINE=probes``); both suffixes may be given, probes first.
-PROBES = ":probes"
-
-
-def _base_variant(name: str) -> str:
-    return name.replace(PROBES, "").replace(PYTHON_CORE, "")
 
 
 def count(variant: str, rotations: int) -> int:
     """Instructions of one whole run of ``variant`` (start-up included)."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as workdir:
         environ = dict(os.environ, PYTHONHASHSEED="0", BENCH_SLOWDOWN=str(SLOWDOWN))
-        if PYTHON_CORE in variant:
+        if variant.endswith(PYTHON_CORE):
+            variant = variant[: -len(PYTHON_CORE)]
             environ["REQUESTCOV_CORE"] = "python"
-        if PROBES in variant:
-            environ["REQUESTCOV_ENGINE"] = "probes"
-        variant = _base_variant(variant)
         completed = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.join(workdir, 'out')}",
              sys.executable, os.path.join(BENCH_DIR, "profile_overhead.py"), "--variant", variant,
@@ -101,7 +90,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("instructions: valgrind is not installed (Debian: apt-get install valgrind)")
     variants = [name for name in args.variants.split(",") if name]
-    unknown = sorted({_base_variant(name) for name in variants} - set(VARIANTS))
+    unknown = sorted({name.replace(PYTHON_CORE, "") for name in variants} - set(VARIANTS))
     if unknown:
         sys.exit(f"instructions: unknown variants {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     if "none" not in variants:
@@ -123,11 +112,10 @@ def main() -> None:
     previous = base
     for variant in variants:
         value = counts[variant]
-        meaning = EXPLAINED.get(_base_variant(variant), "no coverage")
-        if PROBES in variant:
-            meaning += ", with the probes engine (REQUESTCOV_ENGINE=probes)"
-        if PYTHON_CORE in variant:
-            meaning += ", with the pure-Python core (REQUESTCOV_CORE=python)"
+        if variant.endswith(PYTHON_CORE):
+            meaning = "requestcov as shipped, with the pure-Python core (REQUESTCOV_CORE=python)"
+        else:
+            meaning = EXPLAINED.get(variant, "no coverage")
         lines.append(f"| {variant} | {value:,.0f} | {value / base:.3f} | {value - previous:+,.0f} | {meaning} |")
         previous = value
     table = "\n".join(lines) + "\n"
