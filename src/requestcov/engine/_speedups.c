@@ -686,6 +686,20 @@ Probe_dealloc(Probe *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* A probed code object pickled (cloudpickle and dill pickle code by value)
+ * loses its probes' state: each becomes ``int``, which the probe's call and
+ * POP_TOP run as a no-op wherever it is unpickled. */
+static PyObject *
+Probe_reduce(Probe *self, PyObject *unused)
+{
+    return Py_BuildValue("(O(i))", (PyObject *)&PyType_Type, 0);  /* type(0): int */
+}
+
+static PyMethodDef Probe_methods[] = {
+    {"__reduce__", (PyCFunction)Probe_reduce, METH_NOARGS, "Pickled, a probe becomes int: a no-op call."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject ProbeType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "requestcov.engine._speedups.Probe",
@@ -694,6 +708,7 @@ static PyTypeObject ProbeType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_dealloc = (destructor)Probe_dealloc,
     .tp_repr = (reprfunc)Probe_repr,
+    .tp_methods = Probe_methods,
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(Probe, vectorcall),
 };
