@@ -337,8 +337,7 @@ def insert_probes(
     anything nested in a function. ``on_copy(original, probed)`` is told of
     each copy made, nested ones first.
     """
-    probed = _insert(code, make_probe, startup, on_copy)
-    return probed
+    return _insert(code, make_probe, startup, on_copy)
 
 
 def _insert(
@@ -367,7 +366,8 @@ def _with_probes(code: CodeType, consts: List[object], make_probe: ProbeFactory,
             probes[instr.probe] = len(consts)
             consts.append(make_probe(filename, instr.probe, startup))
     if not probes:
-        return code.replace(co_consts=tuple(consts)) if consts != list(code.co_consts) else code
+        nested_changed = any(new is not old for new, old in zip(consts, code.co_consts))
+        return code.replace(co_consts=tuple(consts)) if nested_changed else code
 
     if _V >= (3, 11):
         positions = list(code.co_positions())
