@@ -98,7 +98,9 @@ def tool(name: str) -> str:
 
 
 def clean_environment() -> Dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("REQUESTCOV_")}
+    # REQUESTCOV_ENGINE passes: ``REQUESTCOV_ENGINE=probes pytest tests/e2e`` runs the servers with it.
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("REQUESTCOV_") or key == "REQUESTCOV_ENGINE"}
     environment["PYTHONUNBUFFERED"] = "1"
     return environment
 

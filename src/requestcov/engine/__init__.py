@@ -6,12 +6,17 @@ fill the same per-request collectors (:mod:`requestcov.context`).
 
 from __future__ import annotations
 
+import os
 import sys
 
 from requestcov.engine.base import Engine
 from requestcov.engine.source import SourceMatcher, canonical_path
 
-__all__ = ["Engine", "SourceMatcher", "canonical_path", "make_engine"]
+__all__ = ["ENGINE_VARIABLE", "Engine", "SourceMatcher", "canonical_path", "make_engine"]
+
+#: ``REQUESTCOV_ENGINE=probes`` asks for the bytecode-probes engine on 3.9-3.11
+#: (engine.probes_engine; not the default yet).
+ENGINE_VARIABLE = "REQUESTCOV_ENGINE"
 
 
 def make_engine(matcher: SourceMatcher, *, branch: bool = False) -> Engine:
@@ -26,6 +31,10 @@ def make_engine(matcher: SourceMatcher, *, branch: bool = False) -> Engine:
         from requestcov.engine.settrace import TraceEngine
 
         return TraceEngine(matcher, branch=True)
+    if os.environ.get(ENGINE_VARIABLE, "").strip().lower() == "probes" and (3, 9) <= sys.version_info < (3, 12):
+        from requestcov.engine.probes_engine import ProbeEngine
+
+        return ProbeEngine(matcher)
     if sys.version_info >= (3, 12):
         from requestcov.engine.sysmon import MonitoringEngine
 

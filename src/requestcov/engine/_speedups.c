@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <frameobject.h>
+#include <structmember.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
@@ -369,6 +370,7 @@ typedef struct {
     PyObject *scopes;       /* dict: id(code) -> (code, runs at import), see runs_at_import */
     PyObject *scope_of;     /* runs_at_import(code, frame) of engine/scope.py */
     int reported;
+    int retired;            /* set by retire(): each thread removes the tracer at its next event */
 } LineTracer;
 
 /* Whether the code's file is measured: 1, 0, or -1 on error. */
@@ -415,10 +417,16 @@ stop_line_events(PyFrameObject *frame)
 static int
 LineTracer_trace(PyObject *object, PyFrameObject *frame, int what, PyObject *arg)
 {
+    LineTracer *self = (LineTracer *)object;
+    if (self->retired) {
+        /* The probes engine's bridge over a __main__ script's top-level
+         * lines is done: this thread stops tracing, from its own stack. */
+        PyEval_SetTrace(NULL, NULL);
+        return 0;
+    }
     if (what != PyTrace_LINE && what != PyTrace_CALL) {
         return 0;
     }
-    LineTracer *self = (LineTracer *)object;
     PyCodeObject *code = PyFrame_GetCode(frame);
     PyObject *collector = NULL, *line = NULL;
     int measured = is_measured(self, code->co_filename);
@@ -470,6 +478,13 @@ LineTracer_install(LineTracer *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+LineTracer_retire(LineTracer *self, PyObject *unused)
+{
+    self->retired = 1;
+    Py_RETURN_NONE;
+}
+
 /* Called as a Python trace function: someone passed sys.gettrace() back to
  * sys.settrace(). Do what the C function does and stay the local tracer. */
 static PyObject *
@@ -516,6 +531,7 @@ LineTracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->scopes = Py_NewRef(scopes);
     self->scope_of = Py_NewRef(scope_of);
     self->reported = 0;
+    self->retired = 0;
     return (PyObject *)self;
 }
 
@@ -536,6 +552,8 @@ LineTracer_dealloc(LineTracer *self)
 static PyMethodDef LineTracer_methods[] = {
     {"install", (PyCFunction)LineTracer_install, METH_NOARGS,
      "Make this the trace function of the calling thread (PyEval_SetTrace)."},
+    {"retire", (PyCFunction)LineTracer_retire, METH_NOARGS,
+     "Record nothing more: each thread tracing with it removes it at its next event."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -552,11 +570,300 @@ static PyTypeObject LineTracerType = {
 };
 
 
+/* ---- Probe: a call put into the bytecode of measured code (Python 3.9-3.11) ----
+ *
+ * engine/rewrite.py puts a call of a Probe before each instruction where a
+ * trace function would get a line event; the probe adds its line to the
+ * current request's collector. The hot path is the probe that fired for
+ * this request already: a ContextVar read (cached per thread by CPython), the
+ * collector's ``lines`` read through its slot, one pointer comparison with
+ * the ``lines`` dict the probe last added to. The pure-Python twin is
+ * engine/probes.py's PythonProbeHub. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *context_var;   /* ContextVar[Collector] */
+    PyObject *unrecorded;    /* the collector of requests sampling leaves out */
+    PyObject *startup;       /* the start-up collector */
+    PyObject *report;        /* called once with the first error */
+    PyTypeObject *collector_type;  /* Collector, whose ``lines`` slot is read directly */
+    Py_ssize_t lines_offset;
+    int reported;
+} ProbeHub;
+
+typedef struct {
+    PyObject_HEAD
+    ProbeHub *hub;
+    PyObject *filename;
+    PyObject *line;
+    PyObject *stamp;   /* the lines dict last added to, held so its address is never reused */
+    int startup;       /* records into start-up: a module or class body run at import */
+    vectorcallfunc vectorcall;
+} Probe;
+
+static PyObject *
+Probe_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Probe *self = (Probe *)callable;
+    ProbeHub *hub = self->hub;
+    PyObject *collector, *lines;
+    int owned_lines = 0;
+    if (self->startup) {
+        collector = Py_NewRef(hub->startup);
+    }
+    else if (PyContextVar_Get(hub->context_var, NULL, &collector) < 0 || collector == NULL) {
+        goto error_no_collector;
+    }
+    if (Py_TYPE(collector) == hub->collector_type) {
+        lines = *(PyObject **)((char *)collector + hub->lines_offset);
+        if (lines == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "the collector has no lines");
+            goto error;
+        }
+    }
+    else {
+        lines = PyObject_GetAttr(collector, str_lines);
+        if (lines == NULL) {
+            goto error;
+        }
+        owned_lines = 1;
+    }
+    if (lines == self->stamp || collector == hub->unrecorded) {
+        goto done;
+    }
+    if (!PyDict_Check(lines)) {
+        PyErr_SetString(PyExc_TypeError, "collector.lines is not a dict");
+        goto error;
+    }
+    PyObject *seen = PyDict_GetItemWithError(lines, self->filename);  /* borrowed */
+    if (seen == NULL) {
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        PyObject *fresh = PySet_New(NULL);
+        if (fresh == NULL) {
+            goto error;
+        }
+        if (PySet_Add(fresh, self->line) < 0 || PyDict_SetItem(lines, self->filename, fresh) < 0) {
+            Py_DECREF(fresh);
+            goto error;
+        }
+        Py_DECREF(fresh);
+    }
+    else if (PySet_Add(seen, self->line) < 0) {
+        goto error;
+    }
+    Py_XSETREF(self->stamp, Py_NewRef(lines));
+done:
+    if (owned_lines) {
+        Py_DECREF(lines);
+    }
+    Py_DECREF(collector);
+    Py_RETURN_NONE;
+error:
+    if (owned_lines) {
+        Py_DECREF(lines);
+    }
+    Py_DECREF(collector);
+error_no_collector:
+    report_once(hub->report, &hub->reported);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Probe_repr(Probe *self)
+{
+    return PyUnicode_FromFormat("<requestcov probe %U:%S>", self->filename, self->line);
+}
+
+static void
+Probe_dealloc(Probe *self)
+{
+    Py_XDECREF(self->hub);
+    Py_XDECREF(self->filename);
+    Py_XDECREF(self->line);
+    Py_XDECREF(self->stamp);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A probed code object pickled (cloudpickle and dill pickle code by value)
+ * loses its probes' state: each becomes ``int``, which the probe's call and
+ * POP_TOP run as a no-op wherever it is unpickled. */
+static PyObject *
+Probe_reduce(Probe *self, PyObject *unused)
+{
+    return Py_BuildValue("(O(i))", (PyObject *)&PyType_Type, 0);  /* type(0): int */
+}
+
+static PyMethodDef Probe_methods[] = {
+    {"__reduce__", (PyCFunction)Probe_reduce, METH_NOARGS, "Pickled, a probe becomes int: a no-op call."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProbeType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.Probe",
+    .tp_doc = "A line probe; made by ProbeHub.probe(filename, line, startup).",
+    .tp_basicsize = sizeof(Probe),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_dealloc = (destructor)Probe_dealloc,
+    .tp_repr = (reprfunc)Probe_repr,
+    .tp_methods = Probe_methods,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Probe, vectorcall),
+};
+
+static PyObject *
+ProbeHub_probe(ProbeHub *self, PyObject *args)
+{
+    PyObject *filename, *line;
+    int startup;
+    if (!PyArg_ParseTuple(args, "UO!p:probe", &filename, &PyLong_Type, &line, &startup)) {
+        return NULL;
+    }
+    Probe *probe = PyObject_New(Probe, &ProbeType);
+    if (probe == NULL) {
+        return NULL;
+    }
+    probe->hub = (ProbeHub *)Py_NewRef((PyObject *)self);
+    probe->filename = Py_NewRef(filename);
+    probe->line = Py_NewRef(line);
+    probe->stamp = NULL;
+    probe->startup = startup;
+    probe->vectorcall = Probe_vectorcall;
+    return (PyObject *)probe;
+}
+
+static PyObject *
+ProbeHub_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"context_var", "unrecorded", "startup", "report", "lines_slot", NULL};
+    PyObject *context_var, *unrecorded, *startup, *report, *lines_slot;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:ProbeHub", keywords,
+                                     &context_var, &unrecorded, &startup, &report, &lines_slot)) {
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(context_var)) {
+        PyErr_SetString(PyExc_TypeError, "context_var must be a ContextVar");
+        return NULL;
+    }
+    if (Py_TYPE(lines_slot) != &PyMemberDescr_Type
+        || ((PyMemberDescrObject *)lines_slot)->d_member->type != T_OBJECT_EX) {
+        PyErr_SetString(PyExc_TypeError, "lines_slot must be the member descriptor Collector.lines");
+        return NULL;
+    }
+    ProbeHub *self = (ProbeHub *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->context_var = Py_NewRef(context_var);
+    self->unrecorded = Py_NewRef(unrecorded);
+    self->startup = Py_NewRef(startup);
+    self->report = Py_NewRef(report);
+    self->collector_type = (PyTypeObject *)Py_NewRef((PyObject *)PyDescr_TYPE(lines_slot));
+    self->lines_offset = ((PyMemberDescrObject *)lines_slot)->d_member->offset;
+    self->reported = 0;
+    return (PyObject *)self;
+}
+
+static void
+ProbeHub_dealloc(ProbeHub *self)
+{
+    Py_XDECREF(self->context_var);
+    Py_XDECREF(self->unrecorded);
+    Py_XDECREF(self->startup);
+    Py_XDECREF(self->report);
+    Py_XDECREF((PyObject *)self->collector_type);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef ProbeHub_methods[] = {
+    {"probe", (PyCFunction)ProbeHub_probe, METH_VARARGS,
+     "probe(filename, line, startup): a new Probe recording that line of that file."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProbeHubType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.ProbeHub",
+    .tp_doc = "What every probe shares: ProbeHub(context_var, unrecorded, startup, report, lines_slot).",
+    .tp_basicsize = sizeof(ProbeHub),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = ProbeHub_new,
+    .tp_dealloc = (destructor)ProbeHub_dealloc,
+    .tp_methods = ProbeHub_methods,
+};
+
+
+/* ---- What the probes engine needs for code it did not import ----
+ *
+ * The ``__main__`` script and code an app runs with exec() never pass the
+ * import hook: the interpreter compiles them and runs them at once. The
+ * audit event "exec" names each such code object just before it runs; the
+ * engine then puts the probed copies of the functions and classes nested in
+ * it into its constants, where MAKE_FUNCTION will find them. */
+
+static int
+exec_audit_hook(const char *event, PyObject *args, void *callback)
+{
+    if (strcmp(event, "exec") != 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1
+        || !PyCode_Check(PyTuple_GET_ITEM(args, 0))) {
+        return 0;
+    }
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *result = PyObject_CallOneArg((PyObject *)callback, PyTuple_GET_ITEM(args, 0));
+    Py_XDECREF(result);
+    PyErr_Clear();  /* never fails the app's exec: the callback reports its own errors */
+    PyErr_Restore(type, value, traceback);
+    return 0;
+}
+
+static PyObject *
+speedups_add_exec_hook(PyObject *module, PyObject *callback)
+{
+    /* The hook holds the callback for the life of the process: audit hooks
+     * cannot be removed. The callback stays quiet once its engine stopped. */
+    if (PySys_AddAuditHook(exec_audit_hook, Py_NewRef(callback)) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+speedups_set_const(PyObject *module, PyObject *args)
+{
+    PyObject *code, *value;
+    Py_ssize_t index;
+    if (!PyArg_ParseTuple(args, "O!nO!:set_const", &PyCode_Type, &code, &index, &PyCode_Type, &value)) {
+        return NULL;
+    }
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    if (!PyTuple_Check(consts) || index < 0 || index >= PyTuple_GET_SIZE(consts)
+        || !PyCode_Check(PyTuple_GET_ITEM(consts, index))) {
+        PyErr_SetString(PyExc_ValueError, "set_const replaces a code object among the constants only");
+        return NULL;
+    }
+    PyObject *old = PyTuple_GET_ITEM(consts, index);
+    PyTuple_SET_ITEM(consts, index, Py_NewRef(value));
+    Py_DECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef speedups_functions[] = {
+    {"add_exec_hook", (PyCFunction)speedups_add_exec_hook, METH_O,
+     "add_exec_hook(callback): call callback(code) on each audit event \"exec\"."},
+    {"set_const", (PyCFunction)speedups_set_const, METH_VARARGS,
+     "set_const(code, index, nested): put a code object in place of code.co_consts[index], a code object."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "requestcov.engine._speedups",
     .m_doc = "The compiled core of requestcov's engines.",
     .m_size = -1,
+    .m_methods = speedups_functions,
 };
 
 PyMODINIT_FUNC
@@ -570,7 +877,8 @@ PyInit__speedups(void)
     if (!str_lines || !str_in_flight || !str_generation || !str_disabled || !str_f_trace_lines) {
         return NULL;
     }
-    if (PyType_Ready(&LineCallbackType) < 0 || PyType_Ready(&LineTracerType) < 0) {
+    if (PyType_Ready(&LineCallbackType) < 0 || PyType_Ready(&LineTracerType) < 0
+        || PyType_Ready(&ProbeType) < 0 || PyType_Ready(&ProbeHubType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -579,8 +887,12 @@ PyInit__speedups(void)
     }
     Py_INCREF(&LineCallbackType);
     Py_INCREF(&LineTracerType);
+    Py_INCREF(&ProbeType);
+    Py_INCREF(&ProbeHubType);
     if (PyModule_AddObject(module, "LineCallback", (PyObject *)&LineCallbackType) < 0
-        || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0) {
+        || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0
+        || PyModule_AddObject(module, "Probe", (PyObject *)&ProbeType) < 0
+        || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

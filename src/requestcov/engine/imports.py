@@ -2,7 +2,9 @@
 
 A meta path finder that asks the finders after it for the spec, and when the
 module is measured source, wraps its loader's ``get_code`` so the engine sees
-the module's code objects (and every function nested in them) before they run.
+the module's code objects (and every function nested in them) before they run,
+and may replace them with a rewritten copy (the ``.pyc`` cache, written inside
+``get_code``, keeps the compiler's code).
 Nothing else about the import changes: same loader object, same spec.
 """
 
@@ -37,7 +39,7 @@ def find_spec_skipping(
 
 
 class InstrumentingFinder(MetaPathFinder):
-    def __init__(self, matcher: SourceMatcher, instrument: Callable[[CodeType], None]) -> None:
+    def __init__(self, matcher: SourceMatcher, instrument: Callable[[CodeType], Optional[CodeType]]) -> None:
         self.matcher = matcher
         self.instrument = instrument
 
@@ -74,7 +76,8 @@ class InstrumentingFinder(MetaPathFinder):
         def get_code(fullname: str) -> Optional[CodeType]:
             code = original(fullname)
             if code is not None:
-                instrument(code)
+                # An engine that rewrites code (probes) returns the copy to run.
+                code = instrument(code) or code
             return code
 
         get_code.__requestcov_wrapped__ = True  # type: ignore[attr-defined]
