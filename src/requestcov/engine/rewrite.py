@@ -30,13 +30,14 @@ from __future__ import annotations
 import dis
 import sys
 from types import CodeType
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["ProbeFactory", "insert_probes", "probe_points", "REWRITE_SUPPORTED"]
 
 #: Versions whose bytecode this module knows.
 REWRITE_SUPPORTED = (3, 9) <= sys.version_info[:2] <= (3, 11)
 
+T = TypeVar("T")
 _V = sys.version_info[:2]
 _EXTENDED_ARG = dis.EXTENDED_ARG
 _HAVE_ARGUMENT = dis.HAVE_ARGUMENT
@@ -184,16 +185,23 @@ def _svarint(out: bytearray, value: int) -> None:
     _varint(out, (-value << 1) | 1 if value < 0 else value << 1)
 
 
+def _runs(items: Sequence[T], most: Optional[int] = None) -> Iterator[Tuple[T, int]]:
+    """Each run of equal neighbours as (item, length), a run at most ``most`` long."""
+    index = 0
+    while index < len(items):
+        item = items[index]
+        length = 1
+        while (most is None or length < most) and index + length < len(items) and items[index + length] == item:
+            length += 1
+        yield item, length
+        index += length
+
+
 def _positions_table(positions: List[Position], first_line: int) -> bytes:
     """The 3.11 locations table for one position per code unit."""
     out = bytearray()
     previous = first_line
-    index = 0
-    while index < len(positions):
-        position = positions[index]
-        length = 1
-        while length < 8 and index + length < len(positions) and positions[index + length] == position:
-            length += 1
+    for position, length in _runs(positions, most=8):
         line, end_line, column, end_column = position
         if line is None:
             out.append(0x80 | (15 << 3) | (length - 1))
@@ -208,7 +216,6 @@ def _positions_table(positions: List[Position], first_line: int) -> bytes:
             _varint(out, column + 1)
             _varint(out, end_column + 1)
             previous = line
-        index += length
     return bytes(out)
 
 
@@ -216,12 +223,7 @@ def _linetable_310(lines: List[Optional[int]], first_line: int) -> bytes:
     """3.10's ``co_linetable``: (byte delta, line delta or -128) pairs."""
     out = bytearray()
     previous = first_line
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        length = 1
-        while index + length < len(lines) and lines[index + length] == line:
-            length += 1
+    for line, length in _runs(lines):
         bdelta = 2 * length
         if line is None:
             ldelta = -128
@@ -239,7 +241,6 @@ def _linetable_310(lines: List[Optional[int]], first_line: int) -> bytes:
             ldelta = -128 if line is None else 0
             bdelta -= 254
         out += bytes((bdelta, ldelta & 0xFF))
-        index += length
     return bytes(out)
 
 
