@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from requestcov.store import SQLiteStore
+from tests.support.matrix import heavy
 from tests.support.servers import REPOSITORY
 
 APPS = REPOSITORY / "tests" / "apps"
@@ -132,7 +133,7 @@ print(json.dumps(outcomes))
 
 
 @pytest.mark.parametrize(
-    "app_exits", [False, True], ids=["requestcov-handler", "app-handler-sys-exit"],
+    "app_exits", [False, pytest.param(True, marks=heavy)], ids=["requestcov-handler", "app-handler-sys-exit"],
 )
 def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Path, app_exits: bool) -> None:
     """With its own handler requestcov writes, then dies of the signal; an

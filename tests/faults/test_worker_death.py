@@ -23,10 +23,11 @@ import pytest
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore
 from tests.e2e.harness import free_port
+from tests.support.matrix import heavy
 from tests.load.launched import gunicorn, launched, uvicorn, workers
 from tests.load.loadgen import LoadRun, run_load
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 PATHS = ["/hello", "/users/4", "/users/7", "/users/500"]
 

@@ -21,10 +21,11 @@ import requests
 
 from requestcov.store import SQLiteStore
 from tests.e2e.harness import free_port
+from tests.support.matrix import heavy
 from tests.load.launched import gunicorn, launched, rss_mb, uvicorn, workers
 from tests.load.loadgen import run_load
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 TOTAL = 20_000 if os.environ.get("REQUESTCOV_LOAD_FULL") == "1" else 4_000
 CONNECTIONS = 64

@@ -8,9 +8,10 @@ servers, the matrices of every other framework and server, and of every way
 to stop them, run on 3.11 (the last trace-function engine) and on the newest
 Python (the newest sys.monitoring), which is enough to keep the whole suite
 within CI's time; ``REQUESTCOV_FULL_MATRIX=1`` runs them on every
-interpreter. So do the scale tests (inputs of hundreds of megabytes, a
-request running 50,000 lines), whose code is the same on every interpreter
-and whose engine side both engines' interpreters cover.
+interpreter. So do the scale and load tests (inputs of hundreds of megabytes, a
+request running 50,000 lines, servers under load and their workers killed),
+whose code is the same on every interpreter and whose engine side both
+engines' interpreters cover.
 """
 
 from __future__ import annotations
