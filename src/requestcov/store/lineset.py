@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 __all__ = ["encode_lines", "decode_lines", "numbits_to_lines"]
 
@@ -54,31 +54,10 @@ def encode_lines(lines: Sequence[int]) -> bytes:
     return _WIDTH_BYTE[width] + packed.tobytes()
 
 
-#: Blobs decoded lately, and how many lines they hold in all: the requests of
-#: one endpoint store the same few blobs in most files, and making their
-#: ints again was half of reading a large store. Bounded, cleared when full.
-_DECODED: Dict[bytes, List[int]] = {}
-_DECODED_LINES = [0]
-_DECODED_MOST_LINES = 1_000_000
-
-
 def decode_lines(blob: bytes) -> List[int]:
     """The sorted line numbers :func:`encode_lines` packed (a new list each call)."""
     if not blob:
         return []
-    known = _DECODED.get(blob)
-    if known is not None:
-        return known.copy()
-    lines = _decode(blob)
-    if _DECODED_LINES[0] + len(lines) > _DECODED_MOST_LINES:
-        _DECODED.clear()
-        _DECODED_LINES[0] = 0
-    _DECODED[bytes(blob)] = lines
-    _DECODED_LINES[0] += len(lines)
-    return lines.copy()
-
-
-def _decode(blob: bytes) -> List[int]:
     width = blob[0]
     letter = _FORMAT_OF_WIDTH.get(width)
     if letter is None or (len(blob) - 1) % width:
