@@ -230,7 +230,8 @@ class BackgroundWriter:
         thread = self._thread
         if thread is not None and thread.is_alive():
             return  # still writing: what is queued is its to write
-        left = [item for item in self._queue.take(self.max_queued + 1, timeout=0) if item is not _STOP]
+        # All of it: producers racing for the last place may pass the limit.
+        left = [item for item in self._queue.take(sys.maxsize, timeout=0) if item is not _STOP]
         self._queue.done()
         if left:
             self._write_now(left)
