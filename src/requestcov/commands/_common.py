@@ -33,6 +33,7 @@ __all__ = [
     "load_index_or_fail",
     "StderrProgress",
     "reading_progress",
+    "is_terminal",
     "load_startup_lines",
     "fail",
     "fail_if_empty",
@@ -147,10 +148,7 @@ class StderrProgress:
 
     def __init__(self, command: str) -> None:
         self.command = command
-        try:
-            self.interactive = os.isatty(sys.stderr.fileno())
-        except (AttributeError, ValueError, OSError):
-            self.interactive = False
+        self.interactive = is_terminal(sys.stderr)
         self._next = time.monotonic() + self.INTERVAL
         self._shown = False
 
@@ -236,12 +234,16 @@ def output_width() -> Optional[int]:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
+    return None if is_terminal(sys.stdout) else PIPE_WIDTH
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal; False for one replaced by something
+    without a descriptor (a test's capture, a StringIO)."""
     try:
-        if os.isatty(sys.stdout.fileno()):
-            return None
-    except (AttributeError, ValueError, OSError):  # stdout replaced by something without a descriptor
-        pass
-    return PIPE_WIDTH
+        return os.isatty(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def load_startup_lines(db: Optional[str], from_file: Optional[str],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Callable, Dict, Optional
@@ -13,6 +12,7 @@ from rich.console import Console
 from requestcov.analysis.setcover import CoverResult, minimize
 from requestcov.commands._common import (
     console,
+    is_terminal,
     json_option,
     load_index_or_fail,
     natural_tests,
@@ -49,10 +49,7 @@ def stderr_progress() -> Callable[[str], None]:
     one line in place on a terminal; elsewhere a line for every phase and,
     while the solver runs, after 1, 2 and 5 s and then every 5 s."""
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        interactive = os.isatty(sys.stderr.fileno())
-    except (AttributeError, ValueError, OSError):
-        interactive = False
+    interactive = is_terminal(sys.stderr)
     started = time.monotonic()
     state: Dict[str, Any] = {"next": 1.0, "status": None}
 
