@@ -211,6 +211,29 @@ def _identity(path: Path) -> Optional[Tuple[int, int]]:
     return status.st_dev, status.st_ino
 
 
+#: The request columns every reading query selects first, in the order
+#: :func:`_request_record` takes them (then ``has_arcs``).
+_REQUEST_COLUMNS = "request.id, kind, test_id, test_set, method, request.path, route, status, start, duration_ms, pid"
+#: Requests with their line sets (schema 4): ``... WHERE`` follows.
+_SET_REQUESTS = (
+    f"SELECT {_REQUEST_COLUMNS}, has_arcs, line_set_id, line_set.data FROM request "
+    "LEFT JOIN line_set ON line_set.id = request.line_set_id "
+)
+
+
+def _request_record(row: Sequence[Any], **contents: Any) -> RequestRecord:
+    """The record of a row that starts with :data:`_REQUEST_COLUMNS`."""
+    return RequestRecord(
+        record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
+        route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10], **contents,
+    )
+
+
+def _copied(lists: Dict[str, List[Any]]) -> Dict[str, List[Any]]:
+    """``lists`` with lists of its own, for a caller free to change them."""
+    return dict(zip(lists, map(list, lists.values())))
+
+
 def _request_values(record: RequestRecord) -> Tuple[Any, ...]:
     """The ``request`` columns after ``id``, in table order."""
     return (
@@ -709,23 +732,16 @@ class SQLiteStore:
     ) -> Iterator[Tuple[Optional[int], RequestRecord]]:
         placeholders = ",".join("?" * len(kinds))
         rows = self._connection.execute(
-            "SELECT request.id, kind, test_id, test_set, method, request.path, route, status, start, "
-            "duration_ms, pid, has_arcs, line_set_id, line_set.data FROM request "
-            f"LEFT JOIN line_set ON line_set.id = request.line_set_id WHERE kind IN ({placeholders}) "
-            "ORDER BY request.id",
-            tuple(kinds),
+            _SET_REQUESTS + f"WHERE kind IN ({placeholders}) ORDER BY request.id", tuple(kinds),
         )
         decoded = self._set_decoder()
         for row in rows:
             lines, arcs, versions, kept = decoded(row[12], row[13])
             if kept and not share:
-                lines = dict(zip(lines, map(list, lines.values())))
-                arcs = dict(zip(arcs, map(list, arcs.values())))
-            yield row[12], RequestRecord(
-                record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4],
-                path=row[5], route=row[6], status=row[7], start=row[8], duration_ms=row[9],
-                pid=row[10], lines=lines, arcs=arcs if row[11] else None,
-                versions=versions if share else dict(versions),
+                lines = _copied(lines)
+                arcs = _copied(arcs)
+            yield row[12], _request_record(
+                row, lines=lines, arcs=arcs if row[11] else None, versions=versions if share else dict(versions),
             )
 
     def _set_decoder(self) -> Callable[[Optional[int], Optional[bytes]], _DecodedSet]:
@@ -801,8 +817,7 @@ class SQLiteStore:
         paths = dict(connection.execute("SELECT id, path FROM file"))
         placeholders = ",".join("?" * len(kinds))
         requests = connection.execute(
-            "SELECT id, kind, test_id, test_set, method, path, route, status, start, "
-            f"duration_ms, pid, has_arcs FROM request WHERE kind IN ({placeholders}) ORDER BY id",
+            f"SELECT {_REQUEST_COLUMNS}, has_arcs FROM request WHERE kind IN ({placeholders}) ORDER BY id",
             tuple(kinds),
         )
         # A second cursor walks the per-file rows in the same order, so the
@@ -816,11 +831,7 @@ class SQLiteStore:
         )
         pending = files.fetchone()
         for row in requests:
-            record = RequestRecord(
-                record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4],
-                path=row[5], route=row[6], status=row[7], start=row[8], duration_ms=row[9],
-                pid=row[10], arcs={} if row[11] else None,
-            )
+            record = _request_record(row, arcs={} if row[11] else None)
             while pending is not None and pending[0] < record.record_id:
                 pending = files.fetchone()
             while pending is not None and pending[0] == record.record_id:
@@ -865,18 +876,11 @@ class SQLiteStore:
         try:
             connection = self._connection
             rows = connection.execute(
-                "SELECT id, kind, test_id, test_set, method, path, route, status, start, duration_ms, pid, has_arcs "
+                f"SELECT {_REQUEST_COLUMNS}, has_arcs "
                 "FROM request WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY id",
                 (test_set, test_id, REQUEST, since),
             ).fetchall()
-            records = {
-                row[0]: RequestRecord(
-                    record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
-                    route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
-                    arcs={} if row[11] else None,
-                )
-                for row in rows
-            }
+            records = {row[0]: _request_record(row, arcs={} if row[11] else None) for row in rows}
             if records:
                 paths = dict(connection.execute("SELECT id, path FROM file"))
                 placeholders = ",".join("?" * len(records))
@@ -896,10 +900,7 @@ class SQLiteStore:
     def _test_set_records(self, test_set: str, test_id: str, since: float) -> List[RequestRecord]:
         try:
             rows = self._connection.execute(
-                "SELECT request.id, kind, test_id, test_set, method, request.path, route, status, start, "
-                "duration_ms, pid, has_arcs, line_set_id, line_set.data FROM request "
-                "LEFT JOIN line_set ON line_set.id = request.line_set_id "
-                "WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY request.id",
+                _SET_REQUESTS + "WHERE test_set = ? AND test_id = ? AND kind = ? AND start >= ? ORDER BY request.id",
                 (test_set, test_id, REQUEST, since),
             ).fetchall()
             decoded = self._set_decoder() if rows else None
@@ -907,12 +908,7 @@ class SQLiteStore:
             for row in rows:
                 assert decoded is not None
                 lines, arcs, _, _ = decoded(row[12], row[13])
-                records.append(RequestRecord(
-                    record_id=row[0], kind=row[1], test_id=row[2], test_set=row[3], method=row[4], path=row[5],
-                    route=row[6], status=row[7], start=row[8], duration_ms=row[9], pid=row[10],
-                    lines=dict(zip(lines, map(list, lines.values()))),
-                    arcs=dict(zip(arcs, map(list, arcs.values()))) if row[11] else None,
-                ))
+                records.append(_request_record(row, lines=_copied(lines), arcs=_copied(arcs) if row[11] else None))
         except sqlite3.DatabaseError as error:
             raise self._read_error(error) from error
         self._check_unchanged()
