@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from abc import ABC, abstractmethod
-from typing import Optional
+from types import FunctionType
+from typing import Iterator, Optional
 
 from requestcov.log import logger
 
-__all__ = ["Engine", "other_tracer_description", "warn_about_other_tracers"]
+__all__ = ["Engine", "live_functions", "other_tracer_description", "warn_about_other_tracers"]
 
 
 class Engine(ABC):
@@ -66,3 +68,11 @@ def warn_about_other_tracers(engine_name: str) -> None:
             "requestcov: %s is already active; requestcov records with %s beside it",
             other, engine_name,
         )
+
+
+def live_functions() -> Iterator[FunctionType]:
+    """Every function object alive in the process: where code imported
+    before an engine started is found (to instrument it, or to give it back)."""
+    for candidate in gc.get_objects():
+        if isinstance(candidate, FunctionType):
+            yield candidate

@@ -29,13 +29,12 @@ default yet.
 
 from __future__ import annotations
 
-import gc
 import sys
-from types import CodeType, FunctionType
+from types import CodeType
 from typing import Any, Dict, Optional, Set
 
 from requestcov.context import current_collector, startup_collector, unrecorded_collector
-from requestcov.engine.base import Engine, warn_about_other_tracers
+from requestcov.engine.base import Engine, live_functions, warn_about_other_tracers
 from requestcov.engine.core import compiled_core, report_core_error
 from requestcov.engine.imports import InstrumentingFinder
 from requestcov.engine.probes import PythonProbeHub, make_probe_hub
@@ -168,11 +167,10 @@ class ProbeEngine(Engine):
             self._finder.uninstall()
             self._finder = None
         originals = {id(probed): original for original, probed in self._copies.values()}
-        for candidate in gc.get_objects():
-            if isinstance(candidate, FunctionType):
-                original = originals.get(id(candidate.__code__))
-                if original is not None and candidate.__code__ is self._probed.get(id(candidate.__code__)):
-                    candidate.__code__ = original
+        for function in live_functions():
+            original = originals.get(id(function.__code__))
+            if original is not None and function.__code__ is self._probed.get(id(function.__code__)):
+                function.__code__ = original
 
     def instrument_module(self, code: CodeType) -> CodeType:
         """The probed copy of a module's code, just loaded by the import system."""
@@ -201,12 +199,10 @@ class ProbeEngine(Engine):
     def _patch_live_functions(self) -> None:
         """Functions of measured files that exist already (imported before we
         started) run the probed copy of their code from their next call on."""
-        for candidate in gc.get_objects():
-            if not isinstance(candidate, FunctionType):
-                continue
-            code = candidate.__code__
+        for function in live_functions():
+            code = function.__code__
             if id(code) in self._probed or not self.matcher.is_measured_code(code):
                 continue
             probed = self.probed(code, startup=False)
             if probed is not code:
-                candidate.__code__ = probed
+                function.__code__ = probed

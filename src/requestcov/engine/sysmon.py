@@ -24,15 +24,14 @@ the reference for what it does.
 from __future__ import annotations
 
 import dis
-import gc
 import sys
 from collections import deque
 from itertools import chain, starmap
-from types import CodeType, FrameType, FunctionType
+from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from requestcov.context import Collector, current_collector, startup_collector, tracking
-from requestcov.engine.base import Engine, warn_about_other_tracers
+from requestcov.engine.base import Engine, live_functions, warn_about_other_tracers
 from requestcov.engine.core import compiled_core, report_core_error
 from requestcov.engine.imports import InstrumentingFinder
 from requestcov.engine.scope import CO_OPTIMIZED, runs_at_import
@@ -330,9 +329,8 @@ def _line_without_event(code: CodeType) -> Optional[int]:
 
 
 def _loaded_code_objects() -> Iterable[CodeType]:
-    for candidate in gc.get_objects():
-        if isinstance(candidate, FunctionType):
-            yield candidate.__code__
+    for function in live_functions():
+        yield function.__code__
     for frame in sys._current_frames().values():
         walker: Optional[FrameType] = frame
         while walker is not None:
