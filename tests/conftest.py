@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,15 @@ from typing import Dict, List
 import pytest
 
 from tests.support.servers import REPOSITORY
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's workers start with COLUMNS=80 and LINES=24 set; without
+    # them a command's output goes to no terminal and is as wide as a pipe's.
+    # Tests that need a width set COLUMNS themselves.
+    if hasattr(config, "workerinput"):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
 
 
 def coverage_oracle(kind: str, specs: List[dict], *, branch: bool = False) -> Dict[str, Dict[str, list]]:
