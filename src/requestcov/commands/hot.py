@@ -74,7 +74,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
     lines of a file changed since it was recorded are its recorded line
     numbers, marked "(changed since recorded)" (and named in a warning)."""
     versions = RecordedVersions()
-    index = load_index_or_fail(db, from_file, through=versions.watch)
+    index = load_index_or_fail(db, from_file, through=versions.watch_keyed)
     changed_files = versions.changed()
     warn_changed_files(changed_files, lambda item: "its rare lines are marked and are the recorded line numbers")
     changed = {item.path for item in changed_files}
