@@ -56,7 +56,8 @@ def _natural_paths(index: CoverageIndex, paths: List[CodePath]) -> List[CodePath
     """Each path's tests in natural id order, paths most frequent first and
     equally frequent ones by their first id: one order on every run."""
     ordered = [replace(path, tests=natural_tests(index, path.tests)) for path in paths]
-    return sorted(ordered, key=lambda path: (-path.count, index.tests[path.tests[0]].key.natural))
+    natural = index.natural_keys()
+    return sorted(ordered, key=lambda path: (-path.count, natural[path.tests[0]]))
 
 
 @click.command("hot")

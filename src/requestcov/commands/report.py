@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 import click
 
 from requestcov.commands._common import (
+    bulk_reading,
     console,
     fail_if_empty,
     json_option,
@@ -44,7 +45,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
     startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
-    with user_errors(), reading_progress() as progress:
+    with user_errors(), reading_progress() as progress, bulk_reading():
         summary = summarize_keyed(progress.counting(load_keyed_records(db, from_file)), startup,
                                   limit=None if as_json else limit)
     fail_if_empty(summary.totals.requests, db, from_file)
