@@ -31,6 +31,15 @@ def admin():
 '''
 
 
+
+@pytest.fixture(autouse=True)
+def own_parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's commands keep their parses in a folder of the test's own
+    (never the user's cache), beside the store's folder, never in it."""
+    folder = tmp_path / "parse-cache"
+    monkeypatch.setenv("REQUESTCOV_CACHE_DIR", str(folder))
+    return folder
+
 @pytest.fixture
 def app_file(tmp_path: Path) -> str:
     path = tmp_path / "app" / "views.py"
