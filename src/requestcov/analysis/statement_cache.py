@@ -10,8 +10,9 @@ its SHA-256 and it is parsed again. What is kept is all of
 exclusions, functions, the multi-line map), which holds nothing but what the
 parse gave: a cached parse answers every question exactly as a fresh one.
 
-The cache is one small JSON file per source path (so an edited file
-replaces its entry and the cache stays as large as the code base), in
+The cache is one small JSON file per source path and interpreter (so an
+edited file replaces its entry and the cache stays as large as the code
+base), in
 ``REQUESTCOV_CACHE_DIR``, else ``$XDG_CACHE_HOME/requestcov``, else
 ``~/.cache/requestcov``; ``REQUESTCOV_CACHE_DIR=""`` turns it off. Never
 beside the store: reading commands leave the store's folder as it was. A
@@ -58,7 +59,9 @@ def parse_key(exclude: str) -> str:
 
 def _entry_path(folder: Path, path: str) -> Path:
     name = hashlib.blake2b(os.path.abspath(path).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return folder / f"{name}.json"
+    # One entry per path and interpreter: commands run by 3.11 and 3.12 in
+    # turn would otherwise replace each other's parse every time.
+    return folder / f"{name}.{sys.implementation.cache_tag or 'python'}.json"
 
 
 def cached_parse(path: str, exclude: str, parse: Callable[[str, str], FileStatements]) -> FileStatements:
