@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, write_dedup_yaml
+from tests.support.parsecache import own_parse_cache  # noqa: F401 - autouse: every test here
 
 APP_SOURCE = '''\
 def list_items(page):
@@ -31,14 +32,6 @@ def admin():
 '''
 
 
-
-@pytest.fixture(autouse=True)
-def own_parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's commands keep their parses in a folder of the test's own
-    (never the user's cache), beside the store's folder, never in it."""
-    folder = tmp_path / "parse-cache"
-    monkeypatch.setenv("REQUESTCOV_CACHE_DIR", str(folder))
-    return folder
 
 @pytest.fixture
 def app_file(tmp_path: Path) -> str:

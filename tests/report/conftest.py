@@ -9,6 +9,7 @@ from typing import List
 import pytest
 
 from requestcov.records import RequestRecord
+from tests.support.parsecache import own_parse_cache  # noqa: F401 - autouse: every test here
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -32,14 +33,6 @@ HOSTILE_ID = '<img src=x onerror="alert(1)">&amp;'
 TRAVERSAL_ID = "../../../etc/passwd"
 
 
-
-@pytest.fixture(autouse=True)
-def own_parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's commands keep their parses in a folder of the test's own
-    (never the user's cache), beside the store's folder, never in it."""
-    folder = tmp_path / "parse-cache"
-    monkeypatch.setenv("REQUESTCOV_CACHE_DIR", str(folder))
-    return folder
 
 @pytest.fixture
 def shop_file(tmp_path: Path) -> Path:
