@@ -19,8 +19,9 @@ Two modes:
   internal layout stays its own business; the store is kept in ``--dir`` and
   reused by the next run asking for as many requests), then runs the real
   ``requestcov report``, ``dedup``, ``minimize`` and ``gaps`` commands with
-  ``--db`` as subprocesses, each timed (wall clock) with its own peak RSS
-  (``os.wait4``'s resource usage of that child alone).
+  ``--db`` as subprocesses, each timed (wall clock and CPU) with its own
+  peak RSS (``os.wait4``'s resource usage of that child alone). Their parse
+  cache is ``--dir``/parse-cache; ``--cold`` empties it before each command.
 
 Usage::
 
@@ -276,11 +277,12 @@ def requestcov_command() -> List[str]:
     return [str(script)] if script.exists() else [sys.executable, "-c", "from requestcov.cli import main; main()"]
 
 
-def run_command(arguments: Sequence[str], output: Path) -> Tuple[float, float, float, int]:
+def run_command(arguments: Sequence[str], output: Path,
+                env: Optional[Dict[str, str]] = None) -> Tuple[float, float, float, int]:
     """Seconds, CPU seconds, peak RSS in MB and exit code of one command, its stdout into ``output``."""
     with open(output, "wb") as out:
         started = time.perf_counter()
-        child = subprocess.Popen(list(arguments), stdout=out, stderr=subprocess.PIPE)
+        child = subprocess.Popen(list(arguments), stdout=out, stderr=subprocess.PIPE, env=env)
         assert child.stderr is not None
         errors = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)
@@ -299,11 +301,18 @@ def run_store(arguments: argparse.Namespace, files: Sequence[str], folder: Path)
           + (f", written in {written:.1f} s ({arguments.requests / written:.0f} records/s)" if written else
              ", reused"))
     base = requestcov_command()
-    print(f"{'command':28s} {'seconds':>8s} {'CPU s':>8s} {'peak RSS':>10s}  exit")
+    # The commands keep their parses of the sources in a cache of the bench's
+    # own; --cold empties it before each command (every file parsed again).
+    cache = folder / "parse-cache"
+    env = {**os.environ, "REQUESTCOV_CACHE_DIR": str(cache)}
+    print(f"{'command':28s} {'seconds':>8s} {'CPU s':>8s} {'peak RSS':>10s}  exit"
+          + ("   (parse cache emptied before each)" if arguments.cold else ""))
     for name in arguments.commands.split(","):
+        if arguments.cold and cache.exists():
+            shutil.rmtree(cache)
         command = [*base, *COMMANDS[name], "--db", str(db)]
         output = (arguments.out or folder) / f"{name}.out"
-        elapsed, cpu, rss, code = run_command(command, output)
+        elapsed, cpu, rss, code = run_command(command, output, env)
         print(f"{' '.join(COMMANDS[name]):28s} {elapsed:8.2f} {cpu:8.2f} {rss:8.0f} MB  {code}   (output: {output})")
 
 
@@ -320,6 +329,8 @@ def main() -> None:
                         help=f"store mode: which of {','.join(COMMANDS)} to run")
     parser.add_argument("--out", type=Path, default=None,
                         help="store mode: where each command's stdout goes [default: --dir]")
+    parser.add_argument("--cold", action="store_true",
+                        help="store mode: empty the parse cache before each command (sources parsed again)")
     parser.add_argument("--clean", action="store_true", help="remove --dir first")
     arguments = parser.parse_args()
     if arguments.clean and arguments.dir.exists():

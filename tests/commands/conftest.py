@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore, write_dedup_yaml
+from tests.support.parsecache import own_parse_cache  # noqa: F401 - autouse: every test here
 
 APP_SOURCE = '''\
 def list_items(page):
@@ -29,6 +30,7 @@ def create_item(name):
 def admin():
     return "never"
 '''
+
 
 
 @pytest.fixture

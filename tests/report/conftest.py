@@ -9,6 +9,7 @@ from typing import List
 import pytest
 
 from requestcov.records import RequestRecord
+from tests.support.parsecache import own_parse_cache  # noqa: F401 - autouse: every test here
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -30,6 +31,7 @@ def describe(user_id):
 
 HOSTILE_ID = '<img src=x onerror="alert(1)">&amp;'
 TRAVERSAL_ID = "../../../etc/passwd"
+
 
 
 @pytest.fixture

@@ -109,8 +109,7 @@ class StatementTable:
             if parsed is None:
                 self._maps[path] = None
             else:
-                text = getattr(parsed._parser, "text", "") or ""
-                highest = max(max(parsed.statements | parsed.excluded, default=0), text.count("\n") + 1)
+                highest = max(max(parsed.statements | parsed.excluded, default=0), parsed.line_count)
                 table = np.full(highest + 1, -1, dtype=np.int64)
                 for line in range(1, highest + 1):
                     first = parsed.first_line(line)

@@ -73,7 +73,7 @@ def keep_order(index: CoverageIndex, policy: str) -> Callable[[int], Tuple[Any, 
     only to tell apart keys that are equal as text.
     """
     tests = index.tests
-    natural = [info.key.natural for info in tests]
+    natural = index.natural_keys()
     if policy == "first":
         return lambda test: (0.0, natural[test], test)
     if policy == "oldest":
@@ -130,7 +130,7 @@ def find_duplicates(index: CoverageIndex, *, by: Sequence[str] = ("endpoint", "s
         elif len(members) > 1:
             collected[(representative, EXACT)].extend((member, 1.0) for member in members[1:])
 
-    natural = [info.key.natural for info in index.tests]
+    natural = index.natural_keys()
     for (target, kind), drops in collected.items():
         drops.sort(key=lambda item: (natural[item[0]], item[0]))
         similarities = [round(similarity, 6) for _, similarity in drops]

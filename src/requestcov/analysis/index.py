@@ -11,15 +11,15 @@ dictionaries of lists. Records are consumed one at a time and not kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from requestcov.records import RequestRecord, TestKey
+from requestcov.records import LinesByFile, RequestRecord, TestKey, natural_key
 
-__all__ = ["CoverageIndex", "TestInfo", "build_index"]
+__all__ = ["CoverageIndex", "TestInfo", "build_index", "build_keyed_index"]
 
 #: Bits reserved for the line number inside a provisional element key.
 _LINE_BITS = 32
@@ -65,9 +65,25 @@ class CoverageIndex:
     line_element_count: int
     #: Digest of each test's element set: equal digests mean equal coverage.
     signatures: List[bytes]
+    _natural: Optional[List[Tuple[Any, ...]]] = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.tests)
+
+    def natural_keys(self) -> List[Tuple[Any, ...]]:
+        """Every test's :attr:`TestKey.natural`, worked out once: every
+        listing and every choice among equal tests sorts by it, and making it
+        again for each of 100,000 tests in each sort took seconds."""
+        if self._natural is None:
+            of_set: Dict[str, Tuple[Any, ...]] = {}
+            keys = []
+            for info in self.tests:
+                test_set = of_set.get(info.key.test_set)
+                if test_set is None:
+                    test_set = of_set[info.key.test_set] = natural_key(info.key.test_set)
+                keys.append((test_set, natural_key(info.key.test_id)))
+            self._natural = keys
+        return self._natural
 
     @property
     def element_count(self) -> int:
@@ -107,7 +123,17 @@ class CoverageIndex:
 
 def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     """Build the index from records, reading each record once. Records that
-    share a test key are one test covering their union.
+    share a test key are one test covering their union."""
+    return build_keyed_index((None, record) for record in records)
+
+
+def build_keyed_index(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
+                      fold: Optional[Callable[[LinesByFile], LinesByFile]] = None) -> CoverageIndex:
+    """:func:`build_index` from (line-set key, record) pairs, as
+    :meth:`~requestcov.store.SQLiteStore.iter_keyed_records` reads them:
+    records of one key ran the same lines, so the lines of each key are
+    folded (by ``fold``, when given) and turned into index entries once, and
+    its tests share them. A key of None stands for its record alone.
 
     Lines are first keyed ``file_index << 32 | line`` (sortable without knowing
     the files' lengths in advance) and squeezed into dense ids at the end.
@@ -118,32 +144,33 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     tests: List[TestInfo] = []
     chunks: List[np.ndarray] = []
     sizes: List[int] = []
-    tests_with_arcs: List[int] = []
+    with_arcs: Set[int] = set()
     test_of_key: Dict[TestKey, int] = {}
+    #: (line-set key, whether its arcs count) -> its provisional keys and line count.
+    chunk_of_set: Dict[Tuple[Hashable, bool], Tuple[np.ndarray, int]] = {}
 
-    for record in records:
+    def chunk_of(record: RequestRecord, take_arcs: bool) -> Tuple[np.ndarray, int]:
         line_numbers: List[int] = []
         bases: List[int] = []
         counts: List[int] = []
-        for path, lines in record.lines.items():
-            if not lines:
+        lines = record.lines if fold is None else fold(record.lines)
+        for path, numbers in lines.items():
+            if not numbers:
                 continue
             file_index = file_ids.get(path)
             if file_index is None:
                 file_index = file_ids[path] = len(file_ids)
-            line_numbers.extend(lines)
+            line_numbers.extend(numbers)
             bases.append(file_index << _LINE_BITS)
-            counts.append(len(lines))
+            counts.append(len(numbers))
         line_count = len(line_numbers)
         keys = np.asarray(line_numbers, dtype=np.int64)
         if line_count and int(keys.min()) < 0:
             raise ValueError(f"{record.key}: line numbers are never negative")
         keys += np.repeat(np.asarray(bases, dtype=np.int64), counts)
-        arc_keys: List[int] = []
-        existing = test_of_key.get(record.key)
-        if record.arcs and (existing is None or existing not in tests_with_arcs):
-            tests_with_arcs.append(len(tests) if existing is None else existing)
-            for path, arcs in record.arcs.items():
+        if take_arcs:
+            arc_keys: List[int] = []
+            for path, arcs in (record.arcs or {}).items():
                 file_index = file_ids.get(path)
                 if file_index is None:
                     file_index = file_ids[path] = len(file_ids)
@@ -157,6 +184,20 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
             keys = np.concatenate([keys, np.asarray(arc_keys, dtype=np.int64)])
         keys.sort()
         chunk = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.shape[0] > 1 else keys
+        return chunk, line_count
+
+    for set_key, record in keyed:
+        existing = test_of_key.get(record.key)
+        take_arcs = bool(record.arcs) and (existing is None or existing not in with_arcs)
+        if take_arcs:
+            with_arcs.add(len(tests) if existing is None else existing)
+        if set_key is None:
+            chunk, line_count = chunk_of(record, take_arcs)
+        else:
+            known = chunk_of_set.get((set_key, take_arcs))
+            if known is None:
+                known = chunk_of_set[(set_key, take_arcs)] = chunk_of(record, take_arcs)
+            chunk, line_count = known
         if existing is not None:
             # Several requests of one test (the test-control endpoint, or a
             # test sending more than one request): the test covers their union.
@@ -178,22 +219,25 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
             start=float(record.start or 0.0), duration_ms=float(record.duration_ms or 0.0),
             line_count=line_count, has_arcs=record.arcs is not None,
         ))
+    del chunk_of_set
 
     offsets = np.zeros(len(tests) + 1, dtype=np.int64)
     np.cumsum(np.asarray(sizes, dtype=np.int64), out=offsets[1:])
     file_ids, arc_list = _in_path_order(chunks, file_ids, arc_list)
+    # Tests of one line set share its chunk: each distinct chunk is converted once.
+    distinct = list({id(chunk): chunk for chunk in chunks}.values())
 
     # Dense line ids: lay the files end to end, then keep only lines seen.
     # Chunks are handled in batches so no full-size int64 temporary exists.
     max_line = np.zeros(len(file_ids), dtype=np.int64)
-    for batch in _batches(chunks):
+    for batch in _batches(distinct):
         line_keys = batch[batch < _ARC_TAG]
         np.maximum.at(max_line, line_keys >> _LINE_BITS, line_keys & _LINE_MASK)
     spans = max_line + 1
     file_start = np.zeros(len(max_line) + 1, dtype=np.int64)
     np.cumsum(spans, out=file_start[1:])
     seen = np.zeros(int(file_start[-1]), dtype=bool)
-    for batch in _batches(chunks):
+    for batch in _batches(distinct):
         line_keys = batch[batch < _ARC_TAG]
         seen[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)] = True
     seen_positions = np.flatnonzero(seen)
@@ -203,20 +247,24 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     element_file_lines = np.searchsorted(file_start, seen_positions, side="right") - 1
     element_line_lines = seen_positions - file_start[element_file_lines]
 
-    flat = np.empty(int(offsets[-1]), dtype=np.int32)
-    position = 0
-    for batch in _batches(chunks):
-        is_arc = batch >= _ARC_TAG
-        converted = np.empty(batch.shape[0], dtype=np.int32)
-        line_keys = batch[~is_arc]
+    #: id(chunk) -> (its sorted element ids, their digest).
+    converted_of: Dict[int, Tuple[np.ndarray, bytes]] = {}
+    for chunk in distinct:
+        is_arc = chunk >= _ARC_TAG
+        converted = np.empty(chunk.shape[0], dtype=np.int32)
+        line_keys = chunk[~is_arc]
         converted[~is_arc] = rank[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)]
-        converted[is_arc] = line_element_count + (batch[is_arc] - _ARC_TAG)
-        flat[position:position + batch.shape[0]] = converted
-        position += batch.shape[0]
-    del chunks, rank
-    # Arc ids were handed out in first-seen order: re-sort those tests' slices.
-    for test in tests_with_arcs:
-        flat[offsets[test]:offsets[test + 1]].sort()
+        if line_keys.shape[0] < chunk.shape[0]:
+            # Arc ids were handed out in first-seen order: sort them again.
+            converted[is_arc] = line_element_count + (chunk[is_arc] - _ARC_TAG)
+            converted.sort()
+        converted_of[id(chunk)] = (converted, hashlib.blake2b(converted.tobytes(), digest_size=16).digest())
+    del rank, distinct
+    pieces = [converted_of[id(chunk)] for chunk in chunks]
+    del chunks, converted_of
+    flat = (np.concatenate([piece[0] for piece in pieces]) if pieces else np.empty(0, dtype=np.int32))
+    signatures = [piece[1] for piece in pieces]
+    del pieces
 
     element_file = np.concatenate([
         element_file_lines.astype(np.int32),
@@ -226,10 +274,6 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
         element_line_lines.astype(np.int32),
         np.full(len(arc_list), -1, dtype=np.int32),
     ])
-    signatures = [
-        hashlib.blake2b(flat[offsets[test]:offsets[test + 1]].tobytes(), digest_size=16).digest()
-        for test in range(len(tests))
-    ]
     files = [""] * len(file_ids)
     for path, file_index in file_ids.items():
         files[file_index] = path
@@ -259,7 +303,13 @@ def _in_path_order(chunks: List[np.ndarray], file_ids: Dict[str, int],
         return file_ids, arc_list
     new_arc = np.zeros(max(len(arc_list), 1), dtype=np.int64)
     new_arc[np.asarray(arc_order, dtype=np.int64)] = np.arange(len(arc_list), dtype=np.int64)
+    rewritten: Dict[int, np.ndarray] = {}
     for position, chunk in enumerate(chunks):
+        done = rewritten.get(id(chunk))
+        if done is not None:  # a chunk tests of one line set share: rewritten once
+            chunks[position] = done
+            continue
+        original = chunk
         is_arc = chunk >= _ARC_TAG
         lines = chunk[~is_arc]
         if file_moves and lines.shape[0]:
@@ -267,7 +317,7 @@ def _in_path_order(chunks: List[np.ndarray], file_ids: Dict[str, int],
         if arcs_move and is_arc.any():
             chunk[is_arc] = _ARC_TAG + new_arc[chunk[is_arc] - _ARC_TAG]
         chunk.sort()
-        chunks[position] = chunk
+        chunks[position] = rewritten[id(original)] = chunk
     arcs = [(int(new_file[arc_list[arc][0]]), arc_list[arc][1], arc_list[arc][2]) for arc in arc_order]
     return {path: position for position, path in enumerate(paths)}, arcs
 

@@ -86,7 +86,7 @@ def reduce_instance(index: CoverageIndex) -> CoverInstance:
     # Columns in natural order of the test ids (the lowest id standing for
     # tests with equal coverage): every tie below, greedy's and the solver's,
     # then goes the same way whatever order the tests were recorded in.
-    natural = [info.key.natural for info in index.tests]
+    natural = index.natural_keys()
     in_natural_order = sorted(range(len(index)), key=lambda test: (natural[test], test))
     first_of_signature = {}
     for test in in_natural_order:

@@ -13,9 +13,9 @@ import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Optional, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
-__all__ = ["FileStatements", "FunctionSpan", "exclusion_regex", "parse_statements"]
+__all__ = ["FileStatements", "FunctionSpan", "UnparsableSource", "exclusion_regex", "parse_source", "parse_statements"]
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,31 @@ class FunctionSpan:
 
 @dataclass
 class FileStatements:
+    """What coverage.py's parser says of one file, as plain data: nothing of
+    the parser (its syntax tree is most of a parse's memory) is kept, so a
+    parse and a cached parse (:mod:`requestcov.analysis.statement_cache`)
+    are the same thing."""
+
     path: str
     statements: Set[int]
     excluded: Set[int]
     functions: List[FunctionSpan]
-    _parser: object
+    #: Each line of a multi-line statement whose first line is another one ->
+    #: that first line (coverage.py's multi-line map, identities left out).
+    first_lines: Dict[int, int]
+    #: Lines of the source (its newlines, plus one).
+    line_count: int
 
     def translate(self, lines: Iterable[int]) -> Set[int]:
         """Recorded line numbers mapped to the first line of their statement."""
-        return set(self._parser.translate_lines(lines))  # type: ignore[attr-defined]
+        return {self.first_line(line) for line in lines}
 
     def first_line(self, line: int) -> int:
-        return int(self._parser.first_line(line))  # type: ignore[attr-defined]
+        """coverage.py's ``PythonParser.first_line``: a negative number (an
+        arc's exit) maps as its positive."""
+        if line < 0:
+            return -self.first_lines.get(-line, -line)
+        return self.first_lines.get(line, line)
 
 
 def exclusion_regex(config_file: Union[str, bool] = True) -> str:
@@ -62,15 +75,29 @@ class UnparsableSource(Exception):
     """The file is not Python coverage.py can parse."""
 
 
-def parse_statements(path: str, exclude: Optional[str] = None) -> FileStatements:
+def parse_statements(path: str, exclude: Optional[str] = None, *, cache: bool = True) -> FileStatements:
     """Parse ``path``; raises ``OSError`` when it cannot be read and
-    :class:`UnparsableSource` when it is not valid Python."""
+    :class:`UnparsableSource` when it is not valid Python.
+
+    With ``cache`` (the default) a parse of the same bytes, with the same
+    exclusions, coverage.py and Python, is read back instead of parsed again
+    (:mod:`requestcov.analysis.statement_cache`): a large code base took
+    seconds to parse in every command."""
+    if exclude is None:
+        exclude = exclusion_regex()
+    if not cache:
+        return parse_source(path, exclude)
+    from requestcov.analysis.statement_cache import cached_parse
+
+    return cached_parse(path, exclude, parse_source)
+
+
+def parse_source(path: str, exclude: str) -> FileStatements:
+    """coverage.py's parse of ``path`` as it is now, never cached."""
     from coverage.exceptions import NoSource, NotPython
     from coverage.parser import PythonParser
     from coverage.python import get_python_source
 
-    if exclude is None:
-        exclude = exclusion_regex()
     try:
         source = get_python_source(path)
     except NoSource as error:  # coverage.py's word for a file it cannot read
@@ -88,9 +115,20 @@ def parse_statements(path: str, exclude: Optional[str] = None) -> FileStatements
             tree = ast.parse(source, filename=path)
         except SyntaxError as error:  # pragma: no cover - PythonParser rejects these first
             raise UnparsableSource(str(error)) from error
+    statements, excluded = set(parser.statements), set(parser.excluded)
+    line_count = source.count("\n") + 1
+    # Every line a statement can start on or span, and whatever else the
+    # parser maps: first_line() then answers for any line as the parser does.
+    mapped = getattr(parser, "multiline_map", None) or getattr(parser, "_multiline", None) or {}
+    highest = max(line_count, max(statements | excluded, default=0), max(mapped, default=0))
+    first_lines = {}
+    for line in range(1, highest + 1):
+        first = parser.first_line(line)
+        if first != line:
+            first_lines[line] = first
     return FileStatements(
-        path=path, statements=set(parser.statements), excluded=set(parser.excluded),
-        functions=_functions(tree), _parser=parser,
+        path=path, statements=statements, excluded=excluded, functions=_functions(tree),
+        first_lines=first_lines, line_count=line_count,
     )
 
 

@@ -28,12 +28,19 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from requestcov.fileversions import file_sha256
 from requestcov.records import FileVersion, RequestRecord, TestKey
 
-__all__ = ["ChangedFile", "RecordedVersions"]
+__all__ = ["ChangedFile", "RecordedVersions", "KeyedRecord"]
+
+#: A record with the key of its line set (None: shared with no other record).
+KeyedRecord = Tuple[Optional[Hashable], RequestRecord]
+#: Trimmed copies of line sets kept for their next records: stale files are rare.
+_TRIMMED_SETS = 1_024
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,30 @@ class RecordedVersions:
                     record.versions.pop(path, None)
             yield record
 
+    def watch_keyed(self, keyed: Iterable[KeyedRecord]) -> Iterator[KeyedRecord]:
+        """:meth:`watch` for (line-set key, record) pairs."""
+        for pair in keyed:
+            self._note(pair[1])
+            yield pair
+
+    def current_only_keyed(self, keyed: Iterable[KeyedRecord]) -> Iterator[KeyedRecord]:
+        """:meth:`current_only` for (line-set key, record) pairs, whose
+        records of one key share their lines: a record with stale files is
+        replaced by a copy without them, made once per key, never changed in place."""
+        trimmed: Dict[Hashable, RequestRecord] = {}
+        for key, record in keyed:
+            stale = self._note(record)
+            if stale:
+                model = None if key is None else trimmed.get(key)
+                if model is None:
+                    model = _without(record, stale)
+                    if key is not None:
+                        if len(trimmed) >= _TRIMMED_SETS:
+                            trimmed.clear()
+                        trimmed[key] = model
+                record = replace(record, lines=model.lines, arcs=model.arcs, versions=model.versions)
+            yield key, record
+
     # -- what was seen ----------------------------------------------------------
 
     def changed(self) -> List[ChangedFile]:
@@ -178,3 +209,13 @@ class RecordedVersions:
     def repositories(self) -> List[str]:
         """Git work trees of the recorded files, the one holding most first."""
         return sorted(self._repositories, key=lambda root: (-self._repositories[root], root))
+
+
+def _without(record: RequestRecord, paths: List[str]) -> RequestRecord:
+    """A copy of ``record`` without the files ``paths`` (its own dictionaries, the lists shared)."""
+    drop = set(paths)
+    return replace(
+        record, lines={path: lines for path, lines in record.lines.items() if path not in drop},
+        arcs=None if record.arcs is None else {path: arcs for path, arcs in record.arcs.items() if path not in drop},
+        versions={path: version for path, version in record.versions.items() if path not in drop},
+    )

@@ -9,13 +9,14 @@ store with no requests says so instead of reporting on nothing."""
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar
 
 import click
 from rich.console import Console
@@ -29,8 +30,9 @@ __all__ = [
     "reports_errors",
     "json_option",
     "load_or_fail",
-    "stream_or_fail",
     "load_index_or_fail",
+    "load_keyed_records",
+    "bulk_reading",
     "StderrProgress",
     "reading_progress",
     "is_terminal",
@@ -50,8 +52,11 @@ __all__ = [
 
 #: A pass over records on their way into an analysis (see ``analysis.versions``).
 RecordsFilter = Callable[[Iterable[RequestRecord]], Iterable[RequestRecord]]
+#: The same over (line-set key, record) pairs.
+KeyedFilter = Callable[[Iterable[Tuple[Optional[int], RequestRecord]]], Iterable[Tuple[Optional[int], RequestRecord]]]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def db_option(function: F) -> F:
@@ -128,16 +133,6 @@ def load_or_fail(db: Optional[str], from_file: Optional[str],
     return records
 
 
-def stream_or_fail(db: Optional[str], from_file: Optional[str]) -> Iterator[RequestRecord]:
-    """The request records one at a time (for an analysis that keeps only
-    what it counts), a read error turned into a clean one. The caller says
-    when there were none (:func:`fail_if_empty`)."""
-    from requestcov.store import load_records
-
-    with user_errors():
-        yield from load_records(db, from_file)
-
-
 class StderrProgress:
     """What a long command is doing, as one line rewritten in place on
     stderr, and only when stderr is a terminal: a pipe, a file or a test
@@ -158,8 +153,8 @@ class StderrProgress:
             sys.stderr.flush()
             self._shown = True
 
-    def counting(self, records: Iterable[RequestRecord], what: str = "reading requests") -> Iterator[RequestRecord]:
-        """``records`` as they come, the count read so far shown now and then."""
+    def counting(self, records: Iterable[T], what: str = "reading requests") -> Iterator[T]:
+        """``records`` (or (key, record) pairs) as they come, the count read so far shown now and then."""
         if not self.interactive:
             yield from records
             return
@@ -194,11 +189,46 @@ def reading_progress(command: Optional[str] = None) -> Iterator[StderrProgress]:
         progress.done()
 
 
+def load_keyed_records(db: Optional[str], from_file: Optional[str]) -> Iterator[Tuple[Optional[int], RequestRecord]]:
+    """(line-set key, record) pairs from the chosen source: a store hands
+    out each distinct line set once, shared by the records that ran it
+    (:meth:`~requestcov.store.SQLiteStore.iter_keyed_records`: the caller
+    must not change their lines); a ``dedupData.yaml`` (and a store of an
+    older schema) keys nothing, None for every record."""
+    if from_file is not None:
+        from requestcov.store import read_dedup_yaml
+
+        for record in read_dedup_yaml(from_file):
+            yield None, record
+        return
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        yield from store.iter_keyed_records()
+
+
+@contextmanager
+def bulk_reading() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while a store is read:
+    reading allocates millions of small lists and dicts, none of them in a
+    cycle, and the collector scanned the growing heap again and again (a
+    third of the reading time). Turned back on (when it was on) afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: bool = True,
-                       through: Optional[RecordsFilter] = None, progress: bool = True) -> Any:
+                       through: Optional[KeyedFilter] = None, progress: bool = True) -> Any:
     """The records as a compact :class:`~requestcov.analysis.index.CoverageIndex`,
-    read one record at a time so large stores never sit in memory as lists
-    (each passed ``through`` a filter when given).
+    read one record at a time so large stores never sit in memory as lists,
+    each distinct line set folded and indexed once (each (key, record) pair
+    passed ``through`` a filter when given: it must not change a record's
+    lines in place, see :meth:`~requestcov.analysis.versions.RecordedVersions.current_only_keyed`).
 
     With ``fold`` (the default) each test's lines are the statements it
     covered, counted as every report counts them
@@ -207,17 +237,16 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
 
     ``progress``: say on stderr, when it is a terminal, how many requests
     have been read (False when the command shows progress its own way)."""
-    from requestcov.analysis.covered import fold_records
-    from requestcov.analysis.index import build_index
-    from requestcov.store import load_records
+    from requestcov.analysis.covered import StatementTable
+    from requestcov.analysis.index import build_keyed_index
 
-    with user_errors(), reading_progress() as shown:
-        loaded: Iterable[RequestRecord] = load_records(db, from_file)
+    with user_errors(), reading_progress() as shown, bulk_reading():
+        loaded: Iterable[Tuple[Optional[int], RequestRecord]] = load_keyed_records(db, from_file)
         if progress:
             loaded = shown.counting(loaded)
         if through is not None:
             loaded = through(loaded)
-        index = build_index(fold_records(loaded) if fold else loaded)
+        index = build_keyed_index(loaded, StatementTable().fold_lines if fold else None)
     fail_if_empty(len(index), db, from_file)
     return index
 
@@ -278,7 +307,8 @@ def console() -> Console:
 def natural_tests(index: Any, tests: Iterable[int]) -> List[int]:
     """Index test numbers in the natural order of their ids (test-2 before
     test-10): the order every listing of tests uses."""
-    return sorted(tests, key=lambda test: (index.tests[test].key.natural, test))
+    natural = index.natural_keys()
+    return sorted(tests, key=lambda test: (natural[test], test))
 
 
 def display_path(path: str) -> str:

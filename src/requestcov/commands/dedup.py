@@ -63,11 +63,14 @@ def ordered_groups(index: CoverageIndex, result: DedupResult) -> List[DuplicateG
         drop = natural_tests(index, group.drop)
         ordered.append(replace(group, drop=drop, similarities=[similarity_of[test] for test in drop]))
     kind_order = {kind: number for number, kind in enumerate((EXACT, SUBSUMED, NEAR))}
-    return sorted(ordered, key=lambda group: (index.tests[group.keep].key.natural, group.keep,
+    natural = index.natural_keys()
+    return sorted(ordered, key=lambda group: (natural[group.keep], group.keep,
                                               kind_order.get(group.kind, len(kind_order))))
 
 
-def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
+def result_json(index: CoverageIndex, result: DedupResult,
+                groups: Optional[List[DuplicateGroup]] = None) -> Dict[str, Any]:
+    """``groups``: :func:`ordered_groups` of the result, when already made."""
     name = lambda test: str(index.tests[test].key)  # noqa: E731
     return {
         "groups": [
@@ -83,7 +86,7 @@ def result_json(index: CoverageIndex, result: DedupResult) -> Dict[str, Any]:
                     for test, similarity in zip(group.drop, group.similarities)
                 ],
             }
-            for group in ordered_groups(index, result)
+            for group in (ordered_groups(index, result) if groups is None else groups)
         ],
         "kept": result.kept,
         "dropped": result.dropped,
@@ -119,7 +122,8 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     fields = parse_by(by)
     index = load_index_or_fail(db, from_file)
     result = find_duplicates(index, by=fields, threshold=threshold, keep=keep_policy, subsumed=not no_subsumed)
-    data = result_json(index, result)
+    groups = ordered_groups(index, result)
+    data = result_json(index, result, groups)
     removal: Optional[Dict[str, Any]] = None
     if keploy_dir is not None:
         removal = _keploy_removal(index, result, keploy_dir, apply_changes)
@@ -131,7 +135,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     if as_json:
         print_json(data)
         return
-    print_duplicates(index, result)
+    print_duplicates(index, result, groups=groups)
     if removal is not None:
         _print_removal(removal)
     if written is not None:
@@ -173,7 +177,8 @@ def _keploy_removal(index: CoverageIndex, result: DedupResult, keploy_dir: Path,
     }
 
 
-def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Console] = None) -> None:
+def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Console] = None,
+                     groups: Optional[List[DuplicateGroup]] = None) -> None:
     """The duplicate groups as a table; ``requestcov run --replay`` ends with
     the same one, so both read alike. A dropped test whose endpoint or status
     differs from the kept test's (``--by none``) is followed by its own."""
@@ -181,7 +186,7 @@ def print_duplicates(index: CoverageIndex, result: DedupResult, out: Optional[Co
     table = FoldingTable(f"Duplicate tests: {result.dropped} of {len(index)} can go, {result.kept} stay", [
         Col("keep", whole=ID), Col("kind"), Col("drop", whole=ID), Col("endpoint", whole=ROUTE),
     ])
-    for group in ordered_groups(index, result):
+    for group in ordered_groups(index, result) if groups is None else groups:
         kept_label = _label(index, group.keep)
         drops, ids = [], []
         for test in group.drop:

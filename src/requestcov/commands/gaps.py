@@ -69,7 +69,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
     warn_if_served_unrecorded(db, from_file)
     versions = RecordedVersions()
     # Folded below, with --rcfile's exclusions.
-    index = load_index_or_fail(db, from_file, fold=False, through=versions.current_only)
+    index = load_index_or_fail(db, from_file, fold=False, through=versions.current_only_keyed)
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])

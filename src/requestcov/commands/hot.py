@@ -56,7 +56,8 @@ def _natural_paths(index: CoverageIndex, paths: List[CodePath]) -> List[CodePath
     """Each path's tests in natural id order, paths most frequent first and
     equally frequent ones by their first id: one order on every run."""
     ordered = [replace(path, tests=natural_tests(index, path.tests)) for path in paths]
-    return sorted(ordered, key=lambda path: (-path.count, index.tests[path.tests[0]].key.natural))
+    natural = index.natural_keys()
+    return sorted(ordered, key=lambda path: (-path.count, natural[path.tests[0]]))
 
 
 @click.command("hot")
@@ -74,7 +75,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, rare: fl
     lines of a file changed since it was recorded are its recorded line
     numbers, marked "(changed since recorded)" (and named in a warning)."""
     versions = RecordedVersions()
-    index = load_index_or_fail(db, from_file, through=versions.watch)
+    index = load_index_or_fail(db, from_file, through=versions.watch_keyed)
     changed_files = versions.changed()
     warn_changed_files(changed_files, lambda item: "its rare lines are marked and are the recorded line numbers")
     changed = {item.path for item in changed_files}

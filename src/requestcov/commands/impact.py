@@ -125,7 +125,7 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, revision
         if not looks_like_a_diff(text):
             fail(f"{diff_file} is not a unified diff (no '--- a/FILE', '+++ b/FILE' or '@@' lines)")
     versions = RecordedVersions(per_test=True)
-    index = load_index_or_fail(db, from_file, fold=False, through=versions.watch)  # lines as recorded, for the diff
+    index = load_index_or_fail(db, from_file, fold=False, through=versions.watch_keyed)  # lines as recorded, for the diff
     with user_errors():
         root, in_git = _repository(repo, index, versions, need_git=diff_file is None)
         target: Optional[str] = None

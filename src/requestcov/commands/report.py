@@ -7,17 +7,19 @@ from typing import Any, Dict, Optional
 import click
 
 from requestcov.commands._common import (
+    bulk_reading,
     console,
     fail_if_empty,
     json_option,
+    load_keyed_records,
     load_startup_lines,
     print_json,
     reading_progress,
     records_source_options,
-    stream_or_fail,
+    user_errors,
     warn_if_served_unrecorded,
 )
-from requestcov.report.summary import Summary, summarize
+from requestcov.report.summary import Summary, summarize_keyed
 from requestcov.report.terminal import print_summary
 
 
@@ -43,9 +45,9 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     and never (the figures of `requestcov gaps`)."""
     warn_if_served_unrecorded(db, from_file)
     startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
-    with reading_progress() as progress:
-        summary = summarize(progress.counting(stream_or_fail(db, from_file)), startup,
-                            limit=None if as_json else limit)
+    with user_errors(), reading_progress() as progress, bulk_reading():
+        summary = summarize_keyed(progress.counting(load_keyed_records(db, from_file)), startup,
+                                  limit=None if as_json else limit)
     fail_if_empty(summary.totals.requests, db, from_file)
     timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:

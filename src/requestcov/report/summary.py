@@ -9,15 +9,15 @@ figure here is its figure in the HTML report, and the totals are
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import asdict, dataclass
 from operator import itemgetter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from requestcov.analysis.covered import StatementTable, tally
-from requestcov.records import RequestRecord
+from requestcov.records import RequestRecord, natural_key
 
-__all__ = ["RequestRow", "Totals", "Summary", "summarize"]
+__all__ = ["RequestRow", "Totals", "Summary", "summarize", "summarize_keyed"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,6 @@ class Summary:
         return {"requests": [asdict(row) for row in self.rows], "totals": totals}
 
 
-def _order(record: RequestRecord) -> Tuple[Any, ...]:
-    """The store keeps records in the order they were written, which changes
-    from one replay to the next: rows follow the ids' natural order
-    (test-2 before test-10), requests of one test by start time."""
-    return (record.key.natural, record.start, record.record_id or 0)
-
-
 def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, Iterable[int]]] = None,
               table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
     """``startup`` maps paths to the lines start-up records ran; None when
@@ -96,38 +89,72 @@ def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, I
     requests is summarised in the memory of its rows (of its first
     ``limit`` rows when a limit is given, the totals still counting every
     request)."""
+    return summarize_keyed(((None, record) for record in records), startup, table, limit)
+
+
+def summarize_keyed(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
+                    startup: Optional[Mapping[str, Iterable[int]]] = None,
+                    table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
+    """:func:`summarize` from (line-set key, record) pairs, as
+    :meth:`~requestcov.store.SQLiteStore.iter_keyed_records` reads them:
+    the lines of each key are counted, and added to the totals, once (a key
+    of None stands for its record alone)."""
     table = table or StatementTable()
     union: Dict[str, Set[int]] = {}
     pids: Set[int] = set()
     seen = {"requests": 0, "fields": False}
+    #: Line-set key -> (statements, files) of its records: computed once.
+    figures_of: Dict[Hashable, Tuple[int, int]] = {}
+    counted_sets: Set[Hashable] = set()
+    #: Test set -> its natural key: a few test sets, a million records.
+    natural_of_set: Dict[str, Tuple[Any, ...]] = {}
 
-    def row_of(record: RequestRecord) -> RequestRow:
+    def order(pair: Tuple[Optional[Hashable], RequestRecord]) -> Tuple[Any, ...]:
+        """The store keeps records in the order they were written, which
+        changes from one replay to the next: rows follow the ids' natural
+        order (test-2 before test-10), requests of one test by start time."""
+        record = pair[1]
+        set_key = natural_of_set.get(record.test_set)
+        if set_key is None:
+            set_key = natural_of_set[record.test_set] = natural_key(record.test_set)
+        return ((set_key, natural_key(record.test_id)), record.start, record.record_id or 0)
+
+    def row_of(pair: Tuple[Optional[Hashable], RequestRecord]) -> RequestRow:
+        key, record = pair
+        figures = None if key is None else figures_of.get(key)
+        if figures is None:
+            figures = (table.count(record.lines), sum(1 for lines in record.lines.values() if lines))
+            if key is not None:
+                figures_of[key] = figures
         return RequestRow(
             id=str(record.key), test_set=record.test_set, method=record.method, route=record.route,
-            path=record.path, status=record.status, statements=table.count(record.lines),
-            files=sum(1 for lines in record.lines.values() if lines),
+            path=record.path, status=record.status, statements=figures[0], files=figures[1],
             duration_ms=round(record.duration_ms, 3), pid=record.pid,
         )
 
-    def counted(records: Iterable[RequestRecord]) -> Iterator[RequestRecord]:
-        """Each record, once its share of the totals is taken."""
-        for record in records:
+    def counted(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]]) -> Iterator[Tuple[Optional[Hashable], RequestRecord]]:
+        """Each pair, once its record's share of the totals is taken."""
+        for pair in keyed:
+            key, record = pair
             seen["requests"] += 1
             if not seen["fields"] and (record.method or record.route or record.path or record.status is not None):
                 seen["fields"] = True
             pids.add(record.pid)
-            for path, lines in record.lines.items():
-                if lines:
-                    union.setdefault(path, set()).update(lines)
-            yield record
+            if key is None or key not in counted_sets:
+                if key is not None:
+                    counted_sets.add(key)
+                for path, lines in record.lines.items():
+                    if lines:
+                        union.setdefault(path, set()).update(lines)
+            yield pair
 
     if limit is None:
-        keyed = [(_order(record), row_of(record)) for record in counted(records)]
-        keyed.sort(key=itemgetter(0))
-        rows = [row for _, row in keyed]
-        del keyed
+        ordered = [(order(pair), row_of(pair)) for pair in counted(keyed)]
+        ordered.sort(key=itemgetter(0))
+        rows = [row for _, row in ordered]
+        del ordered
     else:
-        rows = [row_of(record) for record in heapq.nsmallest(limit, counted(records), key=_order)]
+        rows = [row_of(pair) for pair in heapq.nsmallest(limit, counted(keyed), key=order)]
     totals_of = tally(union, startup, table)
     totals = Totals(
         requests=int(seen["requests"]), files=sum(1 for item in totals_of.files if item.run),
