@@ -23,10 +23,15 @@ import struct
 from itertools import accumulate, chain, islice, repeat
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-__all__ = ["pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs"]
+__all__ = [
+    "pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs",
+    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines",
+]
 
 _WIDTH_BYTES = {2: b"\x02", 4: b"\x04"}
 _LETTER_OF_WIDTH = {2: "H", 4: "I"}
+#: The arc counts of a file without arcs, packed.
+_NO_ARCS = struct.pack("<i", -1)
 
 #: file ids, version ids (None: unknown), lines per file, arcs per file (None
 #: per file without arcs, or None for a set without arcs at all).
@@ -133,6 +138,48 @@ def unpack_arcs(blob: bytes, header: Header) -> Optional[List[Optional[List[Tupl
         raise ValueError(f"not a packed line set ({error})") from None
     pairs = iter(list(zip(flat[0::2], flat[1::2])))
     return [None if arc_count < 0 else list(islice(pairs, arc_count)) for arc_count in header.arc_counts]
+
+
+def file_count(blob: bytes) -> int:
+    """How many files a packed set holds."""
+    return int.from_bytes(blob[1:5], "little", signed=True) if len(blob) >= 5 else 0
+
+
+def files_part(blob: bytes, count: int) -> bytes:
+    """The file ids and version ids of a packed set of ``count`` files: the
+    same bytes for every set of the same files, whatever lines each ran, so a
+    reader can describe the files once for all those sets."""
+    part = blob[5:5 + 8 * count]
+    if len(blob) < 5 or len(part) != 8 * count:
+        raise ValueError("not a packed line set (too short)")
+    return part
+
+
+def unpack_files_part(part: bytes) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """What :func:`files_part` cut out: file ids, version ids (0: unknown)."""
+    count = len(part) // 8
+    ids = struct.unpack(f"<{2 * count}i", part)
+    return ids[:count], ids[count:]
+
+
+def unpack_plain_lines(blob: bytes, count: int) -> Optional[List[List[int]]]:
+    """Each file's lines of a packed set without arcs (None when it has
+    some), with two ``struct`` calls and no :class:`Header`: a large store
+    holds hundreds of thousands of distinct sets, and decoding each header
+    whole took most of the reading."""
+    header_end = 5 + 16 * count
+    if blob[5 + 12 * count:header_end] != _NO_ARCS * count:
+        return None
+    letter = _LETTER_OF_WIDTH.get(blob[0])
+    if letter is None:
+        raise ValueError(f"not a packed line set (width byte {blob[0]})")
+    try:
+        counts = struct.unpack_from(f"<{count}i", blob, 5 + 8 * count)
+        flat = struct.unpack_from(f"<{sum(counts)}{letter}", blob, header_end)
+    except struct.error as error:
+        raise ValueError(f"not a packed line set ({error})") from None
+    bounds = list(accumulate(counts, initial=0))
+    return [list(flat[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def unpack_set(blob: bytes) -> UnpackedSet:

@@ -13,7 +13,6 @@ import array
 import hashlib
 import os
 import sqlite3
-import struct
 import time
 from itertools import chain, groupby
 from pathlib import Path
@@ -23,7 +22,10 @@ from requestcov.errors import StoreError
 from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
-from requestcov.store.requestset import header_bytes, pack_set, unpack_header, unpack_lines, unpack_arcs
+from requestcov.store.requestset import (
+    file_count, files_part, header_bytes, pack_set, unpack_arcs, unpack_files_part, unpack_header, unpack_lines,
+    unpack_plain_lines,
+)
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
 
@@ -199,11 +201,6 @@ _DecodedSet = Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict
 _FINGERPRINT_LINE_LIMIT = 100_000
 
 
-#: The arc counts of a file without arcs, packed (see :mod:`requestcov.store.requestset`).
-_NO_ARCS = struct.pack("<i", -1)
-#: A packed set's width byte -> the struct letter of its line numbers.
-_LETTER_OF_WIDTH = {2: "H", 4: "I"}
-
 #: The files SQLite keeps beside a WAL database while it is open.
 _COMPANIONS = ("-wal", "-shm")
 
@@ -257,30 +254,6 @@ def _decode_arcs(blob: bytes) -> List[Tuple[int, int]]:
     flat = array.array("i")
     flat.frombytes(blob)
     return list(zip(flat[0::2], flat[1::2]))
-
-
-def _plain_lines(blob: bytes, count: int, names: List[str]) -> Optional[Dict[str, List[int]]]:
-    """The lines by path of a packed set without arcs (None when it has
-    some), read straight from the layout of :mod:`requestcov.store.requestset`
-    with two ``struct`` calls: a large store holds hundreds of thousands of
-    distinct sets, and decoding each header whole took most of the reading."""
-    header_end = 5 + 16 * count
-    if blob[5 + 12 * count:header_end] != _NO_ARCS * count:
-        return None
-    letter = _LETTER_OF_WIDTH.get(blob[0])
-    if letter is None:
-        raise ValueError(f"not a packed line set (width byte {blob[0]})")
-    try:
-        counts = struct.unpack_from(f"<{count}i", blob, 5 + 8 * count)
-        flat = struct.unpack_from(f"<{sum(counts)}{letter}", blob, header_end)
-    except struct.error as error:
-        raise ValueError(f"not a packed line set ({error})") from None
-    lines: Dict[str, List[int]] = {}
-    position = 0
-    for name, size in zip(names, counts):
-        lines[name] = list(flat[position:position + size])
-        position += size
-    return lines
 
 
 class SQLiteStore:
@@ -796,21 +769,18 @@ class SQLiteStore:
 
         def described(blob: bytes, count: int) -> Tuple[List[str], Dict[str, FileVersion]]:
             nonlocal paths, versions_by_id
-            files_part = blob[5:5 + 8 * count]
-            found = described_files.get(files_part)
+            part = files_part(blob, count)
+            found = described_files.get(part)
             if found is None:
                 if len(described_files) > _DECODED_SET_LIMIT:
                     described_files.clear()
-                if len(blob) < 5 or len(files_part) != 8 * count:
-                    raise ValueError("not a packed line set (too short)")
-                ids = struct.unpack(f"<{2 * count}i", files_part)
-                file_ids, version_ids = ids[:count], ids[count:]
+                file_ids, version_ids = unpack_files_part(part)
                 if not all(map(paths.__contains__, file_ids)):
                     paths = dict(connection.execute("SELECT id, path FROM file"))
                 if not all(not version or version in versions_by_id for version in version_ids):
                     versions_by_id = self._file_versions()
                 names = list(map(paths.__getitem__, file_ids))
-                found = described_files[files_part] = (names, {
+                found = described_files[part] = (names, {
                     name: versions_by_id[version] for name, version in zip(names, version_ids)
                     if version and version in versions_by_id})
             return found
@@ -821,10 +791,11 @@ class SQLiteStore:
                 return found
             if blob is None:  # no set (cannot happen in a store this code wrote)
                 return {}, {}, {}, False
-            count = int.from_bytes(blob[1:5], "little", signed=True) if len(blob) >= 5 else 0
+            count = file_count(blob)
             names, versions = described(blob, count)
-            lines = _plain_lines(blob, count, names)
-            if lines is not None:
+            plain = unpack_plain_lines(blob, count)
+            if plain is not None:
+                lines = dict(zip(names, plain))
                 arcs: Dict[str, List[Tuple[int, int]]] = {}
             else:  # a set with arcs: decoded whole
                 header = unpack_header(header_bytes(blob))
