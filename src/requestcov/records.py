@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from functools import lru_cache
+from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 __all__ = [
     "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
-    "natural_key", "FileVersion",
+    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord",
 ]
 
 _DIGITS = re.compile(r"(\d+)")
@@ -24,6 +25,15 @@ def natural_key(text: str) -> Tuple[Any, ...]:
     sets: every listing of ids and every choice among equals (which member
     of a duplicate group is kept) follows this one order."""
     return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in _DIGITS.split(text))
+
+
+#: A store has a few test sets and up to millions of records: each set's key is made once.
+_natural_set_key = lru_cache(maxsize=4096)(natural_key)
+
+
+def natural_test_key(test_set: str, test_id: str) -> Tuple[Any, ...]:
+    """:attr:`TestKey.natural` of a test set and id."""
+    return (_natural_set_key(test_set), natural_key(test_id))
 
 #: Absolute file path -> sorted, distinct physical line numbers.
 LinesByFile = Dict[str, List[int]]
@@ -57,7 +67,7 @@ class TestKey:
     @property
     def natural(self) -> Tuple[Any, ...]:
         """The key in natural order (``test-set-2/test-9`` before ``test-set-10/test-1``)."""
-        return (natural_key(self.test_set), natural_key(self.test_id))
+        return natural_test_key(self.test_set, self.test_id)
 
 
 @dataclass(frozen=True)
@@ -111,3 +121,8 @@ class RequestRecord:
 
     def line_count(self) -> int:
         return sum(len(lines) for lines in self.lines.values())
+
+
+#: A record with the key of its line set, as a store reads them: records of
+#: one key ran the same lines and share them (None: the record alone).
+KeyedRecord = Tuple[Optional[Hashable], RequestRecord]

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from requestcov.records import LinesByFile, RequestRecord, TestKey, natural_key
+from requestcov.records import KeyedRecord, LinesByFile, RequestRecord, TestKey
 
 __all__ = ["CoverageIndex", "TestInfo", "build_index", "build_keyed_index"]
 
@@ -75,14 +75,7 @@ class CoverageIndex:
         listing and every choice among equal tests sorts by it, and making it
         again for each of 100,000 tests in each sort took seconds."""
         if self._natural is None:
-            of_set: Dict[str, Tuple[Any, ...]] = {}
-            keys = []
-            for info in self.tests:
-                test_set = of_set.get(info.key.test_set)
-                if test_set is None:
-                    test_set = of_set[info.key.test_set] = natural_key(info.key.test_set)
-                keys.append((test_set, natural_key(info.key.test_id)))
-            self._natural = keys
+            self._natural = [info.key.natural for info in self.tests]
         return self._natural
 
     @property
@@ -127,7 +120,7 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     return build_keyed_index((None, record) for record in records)
 
 
-def build_keyed_index(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
+def build_keyed_index(keyed: Iterable[KeyedRecord],
                       fold: Optional[Callable[[LinesByFile], LinesByFile]] = None) -> CoverageIndex:
     """:func:`build_index` from (line-set key, record) pairs, as
     :meth:`~requestcov.store.SQLiteStore.iter_keyed_records` reads them:

@@ -27,18 +27,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Hashable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from requestcov.fileversions import file_sha256
-from requestcov.records import FileVersion, RequestRecord, TestKey
+from requestcov.records import FileVersion, KeyedRecord, RequestRecord, TestKey
 
-__all__ = ["ChangedFile", "RecordedVersions", "KeyedRecord"]
-
-#: A record with the key of its line set (None: shared with no other record).
-KeyedRecord = Tuple[Optional[Hashable], RequestRecord]
+__all__ = ["ChangedFile", "RecordedVersions"]
 #: Trimmed copies of line sets kept for their next records: stale files are rare.
 _TRIMMED_SETS = 1_024
 

@@ -16,13 +16,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, TypeVar
 
 import click
 from rich.console import Console
 
 from requestcov.errors import RequestcovError
-from requestcov.records import RequestRecord
+from requestcov.records import KeyedRecord, RequestRecord
 
 __all__ = [
     "records_source_options",
@@ -53,7 +53,7 @@ __all__ = [
 #: A pass over records on their way into an analysis (see ``analysis.versions``).
 RecordsFilter = Callable[[Iterable[RequestRecord]], Iterable[RequestRecord]]
 #: The same over (line-set key, record) pairs.
-KeyedFilter = Callable[[Iterable[Tuple[Optional[int], RequestRecord]]], Iterable[Tuple[Optional[int], RequestRecord]]]
+KeyedFilter = Callable[[Iterable[KeyedRecord]], Iterable[KeyedRecord]]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -189,7 +189,7 @@ def reading_progress(command: Optional[str] = None) -> Iterator[StderrProgress]:
         progress.done()
 
 
-def load_keyed_records(db: Optional[str], from_file: Optional[str]) -> Iterator[Tuple[Optional[int], RequestRecord]]:
+def load_keyed_records(db: Optional[str], from_file: Optional[str]) -> Iterator[KeyedRecord]:
     """(line-set key, record) pairs from the chosen source: a store hands
     out each distinct line set once, shared by the records that ran it
     (:meth:`~requestcov.store.SQLiteStore.iter_keyed_records`: the caller
@@ -241,7 +241,7 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
     from requestcov.analysis.index import build_keyed_index
 
     with user_errors(), reading_progress() as shown, bulk_reading():
-        loaded: Iterable[Tuple[Optional[int], RequestRecord]] = load_keyed_records(db, from_file)
+        loaded: Iterable[KeyedRecord] = load_keyed_records(db, from_file)
         if progress:
             loaded = shown.counting(loaded)
         if through is not None:

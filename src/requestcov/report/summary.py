@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from requestcov.analysis.covered import StatementTable, tally
-from requestcov.records import RequestRecord, natural_key
+from requestcov.records import KeyedRecord, RequestRecord, natural_test_key
 
 __all__ = ["RequestRow", "Totals", "Summary", "summarize", "summarize_keyed"]
 
@@ -92,7 +92,7 @@ def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, I
     return summarize_keyed(((None, record) for record in records), startup, table, limit)
 
 
-def summarize_keyed(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
+def summarize_keyed(keyed: Iterable[KeyedRecord],
                     startup: Optional[Mapping[str, Iterable[int]]] = None,
                     table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
     """:func:`summarize` from (line-set key, record) pairs, as
@@ -106,20 +106,15 @@ def summarize_keyed(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
     #: Line-set key -> (statements, files) of its records: computed once.
     figures_of: Dict[Hashable, Tuple[int, int]] = {}
     counted_sets: Set[Hashable] = set()
-    #: Test set -> its natural key: a few test sets, a million records.
-    natural_of_set: Dict[str, Tuple[Any, ...]] = {}
 
-    def order(pair: Tuple[Optional[Hashable], RequestRecord]) -> Tuple[Any, ...]:
+    def order(pair: KeyedRecord) -> Tuple[Any, ...]:
         """The store keeps records in the order they were written, which
         changes from one replay to the next: rows follow the ids' natural
         order (test-2 before test-10), requests of one test by start time."""
         record = pair[1]
-        set_key = natural_of_set.get(record.test_set)
-        if set_key is None:
-            set_key = natural_of_set[record.test_set] = natural_key(record.test_set)
-        return ((set_key, natural_key(record.test_id)), record.start, record.record_id or 0)
+        return (natural_test_key(record.test_set, record.test_id), record.start, record.record_id or 0)
 
-    def row_of(pair: Tuple[Optional[Hashable], RequestRecord]) -> RequestRow:
+    def row_of(pair: KeyedRecord) -> RequestRow:
         key, record = pair
         figures = None if key is None else figures_of.get(key)
         if figures is None:
@@ -132,7 +127,7 @@ def summarize_keyed(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]],
             duration_ms=round(record.duration_ms, 3), pid=record.pid,
         )
 
-    def counted(keyed: Iterable[Tuple[Optional[Hashable], RequestRecord]]) -> Iterator[Tuple[Optional[Hashable], RequestRecord]]:
+    def counted(keyed: Iterable[KeyedRecord]) -> Iterator[KeyedRecord]:
         """Each pair, once its record's share of the totals is taken."""
         for pair in keyed:
             key, record = pair
