@@ -44,9 +44,13 @@ def run_script(tmp_path: Path, body: str) -> dict:
     return result
 
 
-def test_coverage_py_already_running_is_detected_and_keeps_working(tmp_path: Path) -> None:
-    result = run_script(tmp_path, f"""
-        import json, sys
+def run_beside_coverage_py(tmp_path: Path, *, branch: bool) -> dict:
+    """One request through the WSGI middleware while coverage.py measures
+    the process: which engine requestcov took, and what each of them saw."""
+    return run_script(tmp_path, f"""
+        import json, os
+        if {branch!r}:
+            os.environ["REQUESTCOV_BRANCH"] = "1"
         import coverage
         measurement = coverage.Coverage(data_file=None, source=[{str(APPS)!r}], config_file=False)
         measurement.start()
@@ -59,23 +63,37 @@ def test_coverage_py_already_running_is_detected_and_keeps_working(tmp_path: Pat
         body.close()
         measurement.stop()
         from requestcov.recorder import current_recorder
+        engine = current_recorder().engine.name
         current_recorder().close()
         from requestcov.store import SQLiteStore
         records = SQLiteStore({str(tmp_path / "r.db")!r}).records()
         print(json.dumps({{
+            "engine": engine,
             "chunks": len(chunks),
             "coverage_lines": sorted(measurement.get_data().lines({str(APPS / "shop_logic.py")!r}) or []),
             "requestcov_lines": [r.lines.get({str(APPS / "shop_logic.py")!r}) for r in records],
         }}))
     """)
+
+
+def test_coverage_py_already_running_is_detected_and_keeps_working(tmp_path: Path) -> None:
+    result = run_beside_coverage_py(tmp_path, branch=False)
     assert "is already active" in result["stderr"]
     assert result["chunks"] == 3
     # coverage.py was not broken: it still saw the countdown lines.
     assert {47, 48, 49} <= set(result["coverage_lines"])
-    if sys.version_info >= (3, 12):
-        # Beside it, sys.monitoring keeps recording exactly.
-        assert result["requestcov_lines"] == [[47, 48, 49]]
-    else:
-        # settrace cannot share: requestcov stepped aside and recorded nothing.
-        assert "records nothing" in result["stderr"]
-        assert result["requestcov_lines"] in ([], [None])
+    # The engine this interpreter picks by default needs no trace hook, and
+    # beside coverage.py it keeps recording exactly.
+    assert result["engine"] == ("sys.monitoring" if sys.version_info >= (3, 12) else "probes")
+    assert result["requestcov_lines"] == [[47, 48, 49]]
+
+
+def test_settrace_engine_steps_aside_for_coverage_py(tmp_path: Path) -> None:
+    """The trace-function engine (branch coverage) cannot share the one trace
+    hook: it says so and records nothing, and coverage.py keeps working."""
+    result = run_beside_coverage_py(tmp_path, branch=True)
+    assert result["engine"] == "settrace"
+    assert "is already active" in result["stderr"] and "records nothing" in result["stderr"]
+    assert result["chunks"] == 3
+    assert {47, 48, 49} <= set(result["coverage_lines"])
+    assert result["requestcov_lines"] in ([], [None])

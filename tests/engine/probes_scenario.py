@@ -1,10 +1,11 @@
 """Run by test_probes_engine.py in a fresh interpreter: ``python -m tests.engine.probes_scenario SOURCE_DIR``.
 
-SOURCE_DIR holds ``early.py`` (imported before recording starts), ``late.py``
-(imported after) and ``script.py`` (run as ``__main__`` through runpy). Prints
+SOURCE_DIR holds ``early.py`` (imported before recording starts),
+``starter.py`` (whose import starts it), ``late.py`` (imported after) and ``script.py`` (run as ``__main__`` through runpy). Prints
 one JSON line with what was recorded.
 """
 
+import builtins
 import json
 import sys
 import threading
@@ -23,7 +24,9 @@ def main() -> None:
     import runpy
 
     engine = make_engine(SourceMatcher([source]))
-    engine.start()
+    # starter.py starts the engine from its own running code.
+    builtins.start_engine = engine.start
+    import starter
     import late
 
     # A script run as __main__ through exec, before the first request: its
@@ -74,6 +77,8 @@ def main() -> None:
     namespace = {}
     exec(compile("def dynamic(x):\n    return x + 1\n", os.path.join(source, "dynamic.py"), "exec"), namespace)
     results["dynamic"] = request(namespace["dynamic"], 1)
+    results["factory_view"] = request(starter.VIEW, 1)
+    results["module_later"] = request(starter.later, 2)
     engine.stop()
     results["after_stop"] = request(early.work, 3)
     print(json.dumps(results))

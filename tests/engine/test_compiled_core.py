@@ -16,7 +16,7 @@ from typing import Dict, Set
 import pytest
 
 from requestcov.context import begin_collecting, current_collector, end_collecting
-from requestcov.engine import SourceMatcher, make_engine
+from requestcov.engine import ENGINE_VARIABLE, SourceMatcher, make_engine
 from requestcov import log
 from requestcov.engine.core import CORE_VARIABLE
 from tests.apps import branchy_target, race_target, straight_target
@@ -116,10 +116,11 @@ def test_an_error_in_either_core_is_logged_once_and_the_app_runs_on(
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="the trace-function engine runs on 3.9-3.11")
-def test_settrace_of_gettrace_keeps_recording(core: str) -> None:
+def test_settrace_of_gettrace_keeps_recording(core: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Debuggers and test tools save ``sys.gettrace()`` and put it back with
     ``sys.settrace``: the compiled tracer then runs as a Python trace
     function, and must go on recording."""
+    monkeypatch.setenv(ENGINE_VARIABLE, "settrace")
     engine = make_engine(SourceMatcher([SOURCE]))
     engine.start()
     try:

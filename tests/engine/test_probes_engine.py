@@ -49,6 +49,28 @@ LATE = textwrap.dedent("""\
 """)
 
 
+# Imported before the engine starts, and starts it itself, from inside an
+# app factory called by its module body: both are running at the start.
+STARTER = textwrap.dedent("""\
+    import builtins
+
+
+    def create():
+        builtins.start_engine()
+
+        def view(n):
+            return n + 1
+        return view
+
+
+    VIEW = create()
+
+
+    def later(n):
+        return n * 3
+""")
+
+
 SCRIPT = textwrap.dedent("""\
     def view(n):
         class Form:
@@ -67,6 +89,7 @@ def run_scenario(tmp_path: Path, core: str) -> dict:
     (source / "early.py").write_text(EARLY)
     (source / "late.py").write_text(LATE)
     (source / "script.py").write_text(SCRIPT)
+    (source / "starter.py").write_text(STARTER)
     environment = {"PYTHONPATH": str(REPOSITORY), ENGINE_VARIABLE: "probes", "REQUESTCOV_CORE": core,
                    "PATH": "/usr/bin:/bin"}
     completed = subprocess.run(
@@ -92,6 +115,10 @@ def test_probes_engine_records_each_request(tmp_path: Path, core: str) -> None:
     # The module body and the class body run at import belong to start-up.
     assert results["startup"]["late.py"] == [1, 4, 5, 8, 15]
     if core == "compiled":
+        # Code running when the engine started: what it defines afterwards
+        # is probed (the factory's view, the module's later function).
+        assert results["factory_view"] == {"starter.py": [8]}
+        assert results["module_later"] == {"starter.py": [16]}
         # Functions defined by code run through exec are probed (their
         # code objects are put among its constants before it runs), and its
         # top-level lines are traced until the first request.
@@ -102,6 +129,7 @@ def test_probes_engine_records_each_request(tmp_path: Path, core: str) -> None:
     else:
         assert results["bridge"] == "NoneType"
         assert results["script"] == results["dynamic"] == {}
+        assert results["factory_view"] == results["module_later"] == {}
         assert "script.py" not in results["startup"]
     # Stopped: functions have their own code back and record nothing.
     assert results["after_stop"] == {}

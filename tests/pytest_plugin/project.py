@@ -242,9 +242,13 @@ def write_project(folder: Path, extra_files: Optional[Dict[str, str]] = None) ->
     return folder
 
 
-def run_pytest(project: Path, *arguments: str, timeout: float = 180.0) -> subprocess.CompletedProcess:
+def run_pytest(project: Path, *arguments: str, timeout: float = 180.0,
+               env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """pytest in ``project``, with none of this run's coverage settings
+    (only those of ``env``)."""
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("REQUESTCOV_", "COV_CORE_", "PYTEST_", "COVERAGE_"))}
+    environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *arguments],
         cwd=str(project), env=environment, capture_output=True, text=True, timeout=timeout,

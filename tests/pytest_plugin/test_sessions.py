@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Dict
 
 import pytest
 
@@ -79,7 +80,6 @@ def test_ctrl_c_keeps_what_ran(tmp_path: Path) -> None:
     assert len(startup_records_of(db)) == 1
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="on 3.9-3.11 the two cannot record together (next test)")
 def test_beside_pytest_cov(project: Path, tmp_path: Path) -> None:
     """Both measure, each as it would alone: the records equal coverage.py's
     contexts of the very same run."""
@@ -95,12 +95,20 @@ def test_beside_pytest_cov(project: Path, tmp_path: Path) -> None:
         assert lines_of(record) == oracle[node_id], node_id
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12+ records beside pytest-cov (previous test)")
-def test_refused_beside_pytest_cov_on_settrace(project: Path, tmp_path: Path) -> None:
+SETTRACE_ENGINES = [pytest.param({"REQUESTCOV_BRANCH": "1"}, "branch coverage", id="branch")]
+if sys.version_info < (3, 12):
+    SETTRACE_ENGINES.append(pytest.param({"REQUESTCOV_ENGINE": "settrace"}, "settrace engine", id="settrace"))
+
+
+@pytest.mark.parametrize(("env", "engine"), SETTRACE_ENGINES)
+def test_refused_beside_pytest_cov_on_settrace(project: Path, tmp_path: Path, env: Dict[str, str],
+                                               engine: str) -> None:
+    """Where requestcov needs the one trace hook, it says so and records nothing."""
     db = tmp_path / "refused.db"
-    refused = run_pytest(project, "--requestcov", "--requestcov-db", str(db), "--cov=.", "--cov-report=")
+    refused = run_pytest(project, "--requestcov", "--requestcov-db", str(db), "--cov=.", "--cov-report=", env=env)
     assert refused.returncode == 4, refused.stdout + refused.stderr
     assert "--requestcov cannot record while pytest-cov (--cov) measures this run" in refused.stderr
+    assert f"requestcov's {engine} needs sys.settrace" in refused.stderr
     assert not db.exists()
 
 

@@ -13,12 +13,14 @@ reference.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable
 
 from requestcov.context import Collector, current_collector, startup_collector, unrecorded_collector
 from requestcov.engine.core import compiled_core, report_core_error
 
 __all__ = ["PythonProbeHub", "make_probe_hub"]
+
+_NOTHING_YET = object()
 
 
 class PythonProbeHub:
@@ -41,7 +43,8 @@ class PythonProbeHub:
         unrecorded = self.unrecorded
         startup_collector_ = self.startup
         report = self.report
-        stamp: Optional[Dict[str, Set[int]]] = None
+        # The lines dict this probe added to last; never a collector's at first.
+        stamp: object = _NOTHING_YET
 
         def probe() -> None:
             nonlocal stamp

@@ -22,9 +22,10 @@ compiled core's ``set_const``), so everything it defines is measured. Its own
 top-level lines cannot take probes (its bytecode is about to run): the C
 trace function records them on that thread until the first request begins
 (they are start-up lines, run before the server serves), then retires. Not
-covered: frames already running when the engine starts, generators created
-before. Selected with ``REQUESTCOV_ENGINE=probes``; not the
-default yet.
+covered: the rest of the lines of frames already running when the engine
+starts (what they define from then on is: see ``_patch_running_code``), and
+generators created before. The default engine on 3.9-3.11 with the compiled
+core (``requestcov.engine.engine_kind``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class ProbeEngine(Engine):
         self._finder = InstrumentingFinder(self.matcher, self.instrument_module)
         self._finder.install()
         self._watch_exec()
+        self._patch_running_code()
 
     def _watch_exec(self) -> None:
         global _exec_hook_engine
@@ -117,11 +119,33 @@ class ProbeEngine(Engine):
         startup = runs_at_import(code)
         if startup and not self._requests_began:
             self._bridge_top_level(code)
+        self._probe_constants(code, startup)
+
+    def _probe_constants(self, code: CodeType, startup: bool) -> None:
+        """Give ``code`` (about to run, or running) the probed copies of the
+        functions and classes nested in it, in its own constants: what it
+        defines from now on is measured. A class body nested in code run at
+        import runs at import too."""
         for index, const in enumerate(code.co_consts):
             if isinstance(const, CodeType):
                 probed = self.probed(const, startup and not (const.co_flags & CO_OPTIMIZED))
                 if probed is not const:
                     self._set_const(code, index, probed)
+
+    def _patch_running_code(self) -> None:
+        """Code already running when the engine starts cannot take probes, but
+        what it defines after this point can: the rest of a module whose body
+        starts the recorder (``app.wsgi_app = WSGIMiddleware(...)`` above the
+        views), an app factory that installs the middleware before it defines
+        its routes. Their nested code objects get probed copies in place."""
+        if self._set_const is None:
+            return
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                code = frame.f_code
+                if id(code) not in self._probed and self.matcher.is_measured_code(code):
+                    self._probe_constants(code, runs_at_import(code, frame))
+                frame = frame.f_back
 
     def _bridge_top_level(self, code: CodeType) -> None:
         """Trace the top-level lines of a ``__main__`` script (or of module

@@ -1,8 +1,12 @@
-"""The probes engine (REQUESTCOV_ENGINE=probes, Python 3.9-3.11) against coverage.py.
+"""On Python 3.9-3.11 each core has a second engine, which test_oracle.py
+(the default engine) does not reach: against coverage.py too.
 
-The same requests and servers as test_oracle.py, recorded with the probes
-engine in place of the trace function: each request, run alone, must get
-exactly the lines coverage.py records for it.
+The default is the probes with the compiled core and the trace function with
+the pure-Python core (``requestcov.engine.engine_kind``); here the same
+requests and servers as test_oracle.py are recorded with the other one of
+each: the compiled trace function (``REQUESTCOV_ENGINE=settrace``) and the
+pure-Python probes (``REQUESTCOV_ENGINE=probes``). Each request, run alone,
+must get exactly the lines coverage.py records for it.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from requestcov.engine import ENGINE_VARIABLE
 from tests.conftest import coverage_oracle
 from tests.engine.test_oracle import FASTAPI_REQUESTS, FLASK_REQUESTS, record_solo
 
-pytestmark = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="probes are for Python 3.9-3.11")
+pytestmark = pytest.mark.skipif(not (3, 9) <= sys.version_info < (3, 12), reason="one engine only on 3.12+")
+
+#: The engine each core does not take by default.
+SECOND_ENGINE = {"compiled": "settrace", "python": "probes"}
 
 
 @pytest.mark.parametrize("kind, specs", [("flask", FLASK_REQUESTS), ("fastapi", FASTAPI_REQUESTS)])
-def test_probes_match_coverage_py(
+def test_second_engine_matches_coverage_py(
     kind: str, specs: List[dict], tmp_path: Path, core: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ENGINE_VARIABLE, "probes")
+    monkeypatch.setenv(ENGINE_VARIABLE, SECOND_ENGINE[core])
     recorded = record_solo(kind, specs, tmp_path / "requestcov.db")
     expected = coverage_oracle(kind, specs)
     mismatches = {
