@@ -185,3 +185,15 @@ def test_har_random_json(folder: Path, data: Any) -> None:
 def test_hostile_files(tmp_path: Path, name: str, content: bytes) -> None:
     reader = {"dedupData.yaml": read_dedup_yaml, "test-1.yaml": _keploy, "traffic.har": _har}[name]
     _check(reader, tmp_path / name, content)
+
+
+def test_deep_nesting_is_refused_at_once(tmp_path: Path) -> None:
+    """libyaml takes about a minute over 100,000 open brackets: the reader
+    stops at the first collection nested deeper than any dedupData.yaml is."""
+    path = tmp_path / "dedupData.yaml"
+    path.write_bytes(b"[" * 100_000)
+    with pytest.raises(InputError, match=r"dedupData.yaml:1: collections nested more than 64 deep"):
+        list(read_dedup_yaml(path))
+    # Four levels, the layout's own, still read.
+    path.write_text("- id: t\n  executedLinesByFile:\n    /app/a.py: [1, 2]\n")
+    assert [record.lines for record in read_dedup_yaml(path)] == [{"/app/a.py": [1, 2]}]

@@ -223,6 +223,8 @@ class _SyntaxProblem(InputError):
 #: Keys of one test in the list layouts: at the top of a map they are not test sets.
 _TEST_KEYS = ("id", "testSetId", "executedLinesByFile")
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+#: Far above the 4 levels of a dedupData.yaml (list, test, executedLinesByFile, lines).
+_MAX_DEPTH = 64
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
@@ -248,6 +250,11 @@ class _DedupReader:
             raise _SyntaxProblem(f"{self.source}: not valid YAML (not UTF-8 text: {error.reason})") from error
         if isinstance(event, _OPENING):
             self._depth += 1
+            if self._depth > _MAX_DEPTH:
+                # libyaml's parser slows down with the depth of nesting, to a
+                # minute for 100,000 brackets: say no long before that.
+                raise _SyntaxProblem(f"{_where(self.source, event)}: collections nested more than "
+                                     f"{_MAX_DEPTH} deep; a dedupData.yaml nests 4 deep")
         elif isinstance(event, _CLOSING):
             self._depth -= 1
         return event
