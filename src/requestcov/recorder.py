@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 import time
 from contextvars import Token
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from requestcov._threads import pause
@@ -42,46 +41,62 @@ from requestcov.store.writer import BackgroundWriter
 __all__ = ["Recorder", "ActiveRequest", "build_record", "get_recorder", "current_recorder", "current_request", "set_route"]
 
 
-@dataclass
 class ActiveRequest:
-    """A request in flight. Frameworks may fill in ``route`` while it runs."""
+    """A request in flight. Frameworks may fill in ``route`` while it runs.
 
-    collector: Collector
-    token: "Optional[Token[Collector]]"
-    test_id: str
-    test_set: str
-    method: str
-    path: str
-    start: float
-    started_counter: float
-    route: Optional[str] = None
-    status: Optional[int] = None
-    #: The whole response body has been handed to the server; only cleanup
-    #: (the WSGI ``close()``) is left.
-    body_sent: bool = False
-    #: False when sampling left this request out.
-    recorded: bool = True
-    #: Emptied by the one call of :meth:`Recorder.finish` that ends the request:
-    #: ``list.pop`` is atomic, so no lock is taken, and a signal handler that
-    #: finishes requests at shutdown can never wait on a lock its own thread holds.
-    unfinished: List[bool] = field(default_factory=lambda: [True])
-    #: Emptied when the writer turns the request into its record: a request
-    #: queued twice (see :meth:`Recorder.finish`) is written once.
-    unwritten: List[bool] = field(default_factory=lambda: [True])
+    A plain class with slots rather than a dataclass: one is made on every
+    request, and a dataclass's field factories are two Python calls more.
+    """
+
+    __slots__ = ("collector", "token", "test_id", "test_set", "method", "path", "start", "started_counter",
+                 "route", "status", "body_sent", "recorded", "unfinished", "unwritten")
+
+    def __init__(
+        self, collector: Collector, token: "Optional[Token[Collector]]", test_id: str, test_set: str,
+        method: str, path: str, start: float, started_counter: float, recorded: bool = True,
+    ) -> None:
+        self.collector = collector
+        self.token = token
+        self.test_id = test_id
+        self.test_set = test_set
+        self.method = method
+        self.path = path
+        self.start = start
+        self.started_counter = started_counter
+        self.route: Optional[str] = None
+        self.status: Optional[int] = None
+        #: The whole response body has been handed to the server; only cleanup
+        #: (the WSGI ``close()``) is left.
+        self.body_sent = False
+        #: False when sampling left this request out.
+        self.recorded = recorded
+        #: Emptied by the one call of :meth:`Recorder.finish` that ends the request:
+        #: ``list.pop`` is atomic, so no lock is taken, and a signal handler that
+        #: finishes requests at shutdown can never wait on a lock its own thread holds.
+        self.unfinished: List[bool] = [True]
+        #: Emptied when the writer turns the request into its record: a request
+        #: queued twice (see :meth:`Recorder.finish`) is written once.
+        self.unwritten: List[bool] = [True]
+
+    def __repr__(self) -> str:
+        return (f"ActiveRequest({self.method} {self.path}, test_id={self.test_id!r}, route={self.route!r}, "
+                f"status={self.status!r}, finished={self.finished})")
 
     @property
     def finished(self) -> bool:
         return not self.unfinished
 
 
-@dataclass
 class _Finished:
     """What the writer thread turns into a record (off the request path)."""
 
-    request: ActiveRequest
-    duration_ms: float
-    pid: int
-    kind: str = REQUEST
+    __slots__ = ("request", "duration_ms", "pid", "kind")
+
+    def __init__(self, request: ActiveRequest, duration_ms: float, pid: int, kind: str = REQUEST) -> None:
+        self.request = request
+        self.duration_ms = duration_ms
+        self.pid = pid
+        self.kind = kind
 
 
 class Recorder:
@@ -132,10 +147,7 @@ class Recorder:
             )
         self.engine.on_thread_start_request()
         collector, token = begin_collecting()
-        request = ActiveRequest(
-            collector=collector, token=token, test_id=test_id, test_set=test_set, method=method,
-            path=path, start=time.time(), started_counter=time.perf_counter(),
-        )
+        request = ActiveRequest(collector, token, test_id, test_set, method, path, time.time(), time.perf_counter())
         collector.request = request
         return request
 

@@ -39,22 +39,14 @@ class WSGIMiddleware(RecordingMiddleware):
         request = self._begin(recorder, environ)
         if request is None:
             return self.app(environ, start_response)
-
-        def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
-            try:
-                request.status = int(status.split(" ", 1)[0])
-            except (ValueError, AttributeError):
-                pass
-            if exc_info is None:
-                return start_response(status, headers)
-            return start_response(status, headers, exc_info)
-
+        exchange = _Exchange(request, start_response, self, recorder, environ)
         try:
-            body = self.app(environ, recording_start_response)
+            exchange.body = self.app(environ, exchange.start_response)
         except BaseException:
+            exchange._closed = True  # ended here: its __del__ must not end it again
             self._finish(recorder, request, environ, error=True)
             raise
-        return _ClosingBody(body, request, lambda: self._finish(recorder, request, environ, error=False))
+        return exchange
 
     def _answer_control(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         assert self.control is not None
@@ -101,17 +93,35 @@ def _werkzeug_route(environ: dict) -> Optional[str]:
     return getattr(rule, "rule", None)
 
 
-class _ClosingBody:
-    """The app's response body, ending the request when the server closes it."""
+class _Exchange:
+    """One request and its response: the ``start_response`` the app gets,
+    which notes the status, and the body the server iterates and closes,
+    which ends the request. (One object made per request, where a closure
+    and a wrapper would be two, with their cells.)"""
 
-    def __init__(self, body: Iterable[bytes], request: ActiveRequest, on_close: Callable[[], None]) -> None:
-        self._body = body
+    __slots__ = ("body", "_request", "_start_response", "_middleware", "_recorder", "_environ", "_closed")
+
+    def __init__(self, request: ActiveRequest, start_response: Callable, middleware: WSGIMiddleware,
+                 recorder: Recorder, environ: dict) -> None:
+        self.body: Iterable[bytes] = ()
         self._request = request
-        self._on_close = on_close
+        self._start_response = start_response
+        self._middleware = middleware
+        self._recorder = recorder
+        self._environ = environ
         self._closed = False
 
+    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Any:
+        try:
+            self._request.status = int(status.split(" ", 1)[0])
+        except (ValueError, AttributeError):
+            pass
+        if exc_info is None:
+            return self._start_response(status, headers)
+        return self._start_response(status, headers, exc_info)
+
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._body
+        yield from self.body
         self._request.body_sent = True
 
     def close(self) -> None:
@@ -119,11 +129,11 @@ class _ClosingBody:
             return
         self._closed = True
         try:
-            close = getattr(self._body, "close", None)
+            close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
-            self._on_close()
+            self._middleware._finish(self._recorder, self._request, self._environ, error=False)
 
     def __del__(self) -> None:
         # A server that never calls close() (against PEP 3333) must not leave
@@ -131,4 +141,4 @@ class _ClosingBody:
         # recorder has flushed already and no thread can start: do nothing.
         if not self._closed and not sys.is_finalizing():
             self._closed = True
-            self._on_close()
+            self._middleware._finish(self._recorder, self._request, self._environ, error=False)
