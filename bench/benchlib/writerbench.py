@@ -99,7 +99,8 @@ def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
             collector.lines[filename] = set(lines)
         request = ActiveRequest(collector=collector, token=None, test_id=f"test-{index}", test_set="",
                                 method="GET", path=f"/api/items/{index}", start=time.time(),
-                                started_counter=0.0, route="/api/items/<id>", status=200)
+                                started_counter=0.0)
+        request.route, request.status = "/api/items/<id>", 200
         finished.append(_Finished(request, 1.5, os.getpid()))
     return finished
 
