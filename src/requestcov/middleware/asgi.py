@@ -49,22 +49,8 @@ class ASGIMiddleware(RecordingMiddleware):
             await self.app(scope, receive, send)
             return
 
-        async def recording_send(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "http.response.start":
-                try:
-                    request.status = int(message["status"])
-                except (KeyError, TypeError, ValueError):
-                    pass
-            if kind == "http.response.body" and not message.get("more_body", False):
-                # The whole response is the server's to send (marked before the
-                # await, which may not resume): a stop from here on records the
-                # request even if the app call never returns.
-                request.body_sent = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, _RecordingSend(request, send).send)
         except BaseException:
             self._finish(recorder, request, scope, error=True)
             raise
@@ -114,6 +100,33 @@ class ASGIMiddleware(RecordingMiddleware):
             recorder.finish(request)
         except Exception:
             log_once("asgi-finish", "requestcov: could not finish recording a request", exc_info=True)
+
+
+class _RecordingSend:
+    """The app's ``send``: notes the status and when the whole body is the
+    server's to send, then hands the message on. Its ``send`` returns the
+    server's awaitable rather than being a coroutine itself: no coroutine of
+    ours per message."""
+
+    __slots__ = ("_request", "_send")
+
+    def __init__(self, request: ActiveRequest, send: Send) -> None:
+        self._request = request
+        self._send = send
+
+    def send(self, message: Message) -> Awaitable[None]:
+        kind = message.get("type")
+        if kind == "http.response.start":
+            try:
+                self._request.status = int(message["status"])
+            except (KeyError, TypeError, ValueError):
+                pass
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            # The whole response is the server's to send (marked before the
+            # await, which may not resume): a stop from here on records the
+            # request even if the app call never returns.
+            self._request.body_sent = True
+        return self._send(message)
 
 
 def _flush_at_shutdown(recorder: Recorder, send: Send) -> Send:
