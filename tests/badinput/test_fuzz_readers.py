@@ -189,10 +189,11 @@ def test_hostile_files(tmp_path: Path, name: str, content: bytes) -> None:
 
 def test_deep_nesting_is_refused_at_once(tmp_path: Path) -> None:
     """libyaml takes about a minute over 100,000 open brackets: the reader
-    stops at the first collection nested deeper than any dedupData.yaml is."""
+    stops at the first collection nested deeper than any dedupData.yaml is
+    (or libyaml itself does, where it has a limit of its own)."""
     path = tmp_path / "dedupData.yaml"
     path.write_bytes(b"[" * 100_000)
-    with pytest.raises(InputError, match=r"dedupData.yaml:1: collections nested more than 64 deep"):
+    with pytest.raises(InputError, match=r"dedupData\.yaml:1: .*nest"):
         list(read_dedup_yaml(path))
     # Four levels, the layout's own, still read.
     path.write_text("- id: t\n  executedLinesByFile:\n    /app/a.py: [1, 2]\n")
