@@ -23,6 +23,7 @@ def main() -> None:
     import os
     import runpy
 
+    early_code = early.work.__code__
     engine = make_engine(SourceMatcher([source]))
     # starter.py starts the engine from its own running code.
     builtins.start_engine = engine.start
@@ -81,6 +82,9 @@ def main() -> None:
     results["module_later"] = request(starter.later, 2)
     engine.stop()
     results["after_stop"] = request(early.work, 3)
+    results["early_code_back"] = early.work.__code__ is early_code
+    # Imported after the start: the probed code stays, its probes inert.
+    results["late_after_stop"] = request(late.view)
     print(json.dumps(results))
 
 

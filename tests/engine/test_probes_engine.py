@@ -131,5 +131,7 @@ def test_probes_engine_records_each_request(tmp_path: Path, core: str) -> None:
         assert results["script"] == results["dynamic"] == {}
         assert results["factory_view"] == results["module_later"] == {}
         assert "script.py" not in results["startup"]
-    # Stopped: functions have their own code back and record nothing.
-    assert results["after_stop"] == {}
+    # Stopped: functions patched at the start have their own code back, and
+    # nothing records, the code probed since included.
+    assert results["early_code_back"] is True
+    assert results["after_stop"] == results["late_after_stop"] == {}

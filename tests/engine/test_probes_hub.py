@@ -62,6 +62,22 @@ def test_a_probe_adds_its_line_to_each_request_once(hub_kind: str) -> None:
     assert errors == []
 
 
+def test_a_stopped_hub_makes_every_probe_inert(hub_kind: str) -> None:
+    """What the engine's stop relies on: no probe of the hub records, made
+    before the stop or after, in a request or at start-up."""
+    errors: List[BaseException] = []
+    hub = make_hub(hub_kind, errors.append)
+    probe, startup_probe = hub.probe("app.py", 7, False), hub.probe("app.py", 1, True)
+    assert in_request(probe).lines == {"app.py": {7}}
+    hub.stop()
+    later = hub.probe("app.py", 8, False)
+    startup_before = {name: set(lines) for name, lines in startup_collector.lines.items()}
+    assert in_request(lambda: (probe(), later(), startup_probe())).lines == {}
+    assert startup_collector.lines == startup_before
+    assert "app.py" not in startup_collector.lines or 1 not in startup_collector.lines["app.py"]
+    assert errors == []
+
+
 def test_startup_probes_and_unrecorded_requests(hub_kind: str) -> None:
     errors: List[BaseException] = []
     hub = make_hub(hub_kind, errors.append)

@@ -589,6 +589,7 @@ typedef struct {
     PyTypeObject *collector_type;  /* Collector, whose ``lines`` slot is read directly */
     Py_ssize_t lines_offset;
     int reported;
+    int stopped;       /* set by stop(): every probe returns at once */
 } ProbeHub;
 
 typedef struct {
@@ -608,6 +609,9 @@ Probe_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObj
     ProbeHub *hub = self->hub;
     PyObject *collector, *lines;
     int owned_lines = 0;
+    if (hub->stopped) {
+        Py_RETURN_NONE;
+    }
     if (self->startup) {
         collector = Py_NewRef(hub->startup);
     }
@@ -763,7 +767,15 @@ ProbeHub_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->collector_type = (PyTypeObject *)Py_NewRef((PyObject *)PyDescr_TYPE(lines_slot));
     self->lines_offset = ((PyMemberDescrObject *)lines_slot)->d_member->offset;
     self->reported = 0;
+    self->stopped = 0;
     return (PyObject *)self;
+}
+
+static PyObject *
+ProbeHub_stop(ProbeHub *self, PyObject *unused)
+{
+    self->stopped = 1;
+    Py_RETURN_NONE;
 }
 
 static void
@@ -780,6 +792,8 @@ ProbeHub_dealloc(ProbeHub *self)
 static PyMethodDef ProbeHub_methods[] = {
     {"probe", (PyCFunction)ProbeHub_probe, METH_VARARGS,
      "probe(filename, line, startup): a new Probe recording that line of that file."},
+    {"stop", (PyCFunction)ProbeHub_stop, METH_NOARGS,
+     "stop(): from now on every probe of this hub returns at once, recording nothing."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -37,17 +37,26 @@ class PythonProbeHub:
         self.unrecorded = unrecorded
         self.startup = startup
         self.report = report
+        #: Not empty once stopped (a list, read by every probe without an attribute look-up).
+        self._stopped: list = []
+
+    def stop(self) -> None:
+        """From now on every probe returns at once, recording nothing."""
+        self._stopped.append(True)
 
     def probe(self, filename: str, line: int, startup: bool) -> Callable[[], None]:
         current = self.context_var.get
         unrecorded = self.unrecorded
         startup_collector_ = self.startup
         report = self.report
+        stopped = self._stopped
         # The lines dict this probe added to last; never a collector's at first.
         stamp: object = _NOTHING_YET
 
         def probe() -> None:
             nonlocal stamp
+            if stopped:
+                return
             try:
                 collector = startup_collector_ if startup else current()
                 lines = collector.lines
@@ -68,7 +77,7 @@ class PythonProbeHub:
 
 def make_probe_hub() -> Any:
     """The compiled hub when the compiled core is there, else the Python one.
-    Either has ``probe(filename, line, startup)``, and ``core``."""
+    Either has ``probe(filename, line, startup)`` and ``stop()``."""
     speedups = compiled_core()
     if speedups is not None and hasattr(speedups, "ProbeHub"):
         hub = speedups.ProbeHub(

@@ -31,8 +31,9 @@ core (``requestcov.engine.engine_kind``).
 from __future__ import annotations
 
 import sys
-from types import CodeType
-from typing import Any, Dict, Optional, Set
+import weakref
+from types import CodeType, FunctionType
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from requestcov.context import current_collector, startup_collector, unrecorded_collector
 from requestcov.engine.base import Engine, live_functions, warn_about_other_tracers
@@ -81,6 +82,8 @@ class ProbeEngine(Engine):
         self._bridge: Any = None
         self._bridge_files: Set[str] = set()
         self._requests_began = False
+        #: Functions given probed code at the start, to give back at the stop.
+        self._patched: "List[Tuple[weakref.ref[FunctionType], CodeType, CodeType]]" = []
 
     def start(self) -> None:
         if not REWRITE_SUPPORTED:
@@ -182,18 +185,28 @@ class ProbeEngine(Engine):
                 sys.settrace(None)
 
     def stop(self) -> None:
-        """Uninstall the import hook and give live functions their code back."""
+        """Make every probe inert, uninstall the import hook, and give the
+        functions patched at the start their own code back.
+
+        Quick, with no walk over the process's objects: a process usually
+        stops recording as it exits, from a signal handler while its server
+        still answers requests, and every moment spent here is one in which
+        a request can be answered and then lost with the process. Code
+        probed since (imported later, or defined by probed code) keeps its
+        probes, which now return at once."""
         global _exec_hook_engine
+        if self._hub is not None:
+            self._hub.stop()
         self._retire_bridge()
         if _exec_hook_engine is self:
             _exec_hook_engine = None
         if self._finder is not None:
             self._finder.uninstall()
             self._finder = None
-        originals = {id(probed): original for original, probed in self._copies.values()}
-        for function in live_functions():
-            original = originals.get(id(function.__code__))
-            if original is not None and function.__code__ is self._probed.get(id(function.__code__)):
+        patched, self._patched = self._patched, []
+        for function_ref, original, probed in patched:
+            function = function_ref()
+            if function is not None and function.__code__ is probed:
                 function.__code__ = original
 
     def instrument_module(self, code: CodeType) -> CodeType:
@@ -230,3 +243,4 @@ class ProbeEngine(Engine):
             probed = self.probed(code, startup=False)
             if probed is not code:
                 function.__code__ = probed
+                self._patched.append((weakref.ref(function), code, probed))
