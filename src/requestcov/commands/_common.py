@@ -246,7 +246,7 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
             loaded = shown.counting(loaded)
         if through is not None:
             loaded = through(loaded)
-        index = build_keyed_index(loaded, StatementTable().fold_lines if fold else None)
+        index = build_keyed_index(loaded, StatementTable() if fold else None)
     fail_if_empty(len(index), db, from_file)
     return index
 
