@@ -116,11 +116,16 @@ class StatementTable:
                 self._maps[path] = None
             else:
                 highest = max(max(parsed.statements | parsed.excluded, default=0), parsed.line_count)
-                table = np.full(highest + 1, -1, dtype=np.int64)
-                for line in range(1, highest + 1):
-                    first = parsed.first_line(line)
-                    if first in parsed.statements:
-                        table[line] = first
+                # first_line() of every line 1 .. highest, kept where it is a statement.
+                table = np.arange(highest + 1, dtype=np.int64)
+                if parsed.first_lines:
+                    moved = np.fromiter(parsed.first_lines, np.int64, len(parsed.first_lines))
+                    inside = moved <= highest
+                    table[moved[inside]] = np.fromiter(parsed.first_lines.values(), np.int64,
+                                                       len(parsed.first_lines))[inside]
+                statements = np.fromiter(parsed.statements, np.int64, len(parsed.statements))
+                table[~np.isin(table, statements)] = -1
+                table[0] = -1
                 self._maps[path] = table
         return self._maps[path]
 

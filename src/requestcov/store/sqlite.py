@@ -777,7 +777,7 @@ class SQLiteStore:
                 file_ids, version_ids = unpack_files_part(part)
                 if not all(map(paths.__contains__, file_ids)):
                     paths = dict(connection.execute("SELECT id, path FROM file"))
-                if not all(not version or version in versions_by_id for version in version_ids):
+                if not all(map(versions_by_id.__contains__, filter(None, version_ids))):
                     versions_by_id = self._file_versions()
                 names = list(map(paths.__getitem__, file_ids))
                 found = described_files[part] = (names, {
