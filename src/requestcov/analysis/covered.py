@@ -24,7 +24,7 @@ as missed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -75,6 +75,12 @@ class StatementTable:
         #: folds each distinct line set once. Bounded (see :meth:`fold`).
         self._folded: Dict[Tuple[str, Tuple[int, ...]], List[int]] = {}
         self._memo_lines = 0
+        #: Every file :meth:`fold_flat` met -> its slot: the maps of all of
+        #: them laid end to end (:meth:`_joined`), so the lines of a whole
+        #: request are folded by a few numpy calls, not one call per file.
+        self._slots: Dict[str, int] = {}
+        self._slot_maps: List[Optional[np.ndarray]] = []
+        self._joined_maps: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = None
 
     def parsed(self, path: str) -> Optional[FileStatements]:
         """The file's statements; None when it is gone or not Python (:meth:`problem` says which)."""
@@ -110,11 +116,16 @@ class StatementTable:
                 self._maps[path] = None
             else:
                 highest = max(max(parsed.statements | parsed.excluded, default=0), parsed.line_count)
-                table = np.full(highest + 1, -1, dtype=np.int64)
-                for line in range(1, highest + 1):
-                    first = parsed.first_line(line)
-                    if first in parsed.statements:
-                        table[line] = first
+                # first_line() of every line 1 .. highest, kept where it is a statement.
+                table = np.arange(highest + 1, dtype=np.int64)
+                if parsed.first_lines:
+                    moved = np.fromiter(parsed.first_lines, np.int64, len(parsed.first_lines))
+                    inside = moved <= highest
+                    table[moved[inside]] = np.fromiter(parsed.first_lines.values(), np.int64,
+                                                       len(parsed.first_lines))[inside]
+                statements = np.fromiter(parsed.statements, np.int64, len(parsed.statements))
+                table[~np.isin(table, statements)] = -1
+                table[0] = -1
                 self._maps[path] = table
         return self._maps[path]
 
@@ -161,6 +172,50 @@ class StatementTable:
         numbers = numbers[(numbers >= 0) & (numbers < table.shape[0])]
         mapped = table[numbers]
         return np.unique(mapped[mapped >= 0]).tolist()
+
+    def fold_flat(self, paths: Sequence[str], counts: np.ndarray,
+                  lines: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """:meth:`fold` of many files at once: ``lines`` holds the recorded
+        lines of ``paths`` one file after the other (``counts[i]`` of file
+        ``i``); returns each line's statement and whether it stands for one.
+        A line of a file without statements here stands for itself, as in
+        :meth:`fold`. Sorting and removing repeats is the caller's business
+        (an index sorts all of a request's lines together anyway)."""
+        try:
+            slots = np.fromiter(map(self._slots.__getitem__, paths), np.int64, len(paths))
+        except KeyError:
+            slots = np.fromiter(map(self._slot, paths), np.int64, len(paths))
+        joined, bases, limits, plain = self._joined()
+        line_base = np.repeat(bases[slots], counts)
+        inside = (lines >= 0) & (lines < np.repeat(limits[slots], counts))
+        folded = np.full(lines.shape[0], -1, dtype=np.int64)
+        folded[inside] = joined[line_base[inside] + lines[inside]]
+        kept = folded >= 0
+        if plain[slots].any():
+            as_recorded = np.repeat(plain[slots], counts)
+            folded[as_recorded] = lines[as_recorded]
+            kept |= as_recorded
+        return folded, kept
+
+    def _slot(self, path: str) -> int:
+        slot = self._slots.get(path)
+        if slot is None:
+            slot = self._slots[path] = len(self._slot_maps)
+            self._slot_maps.append(self._map(path))
+            self._joined_maps = None
+        return slot
+
+    def _joined(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The maps of every slot end to end, where each starts, how long
+        each is, and which slots are files without statements."""
+        if self._joined_maps is None:
+            maps = [np.empty(0, dtype=np.int64) if table is None else table for table in self._slot_maps]
+            limits = np.fromiter(map(len, maps), np.int64, len(maps))
+            bases = np.zeros(len(maps), dtype=np.int64)
+            np.cumsum(limits[:-1], out=bases[1:])
+            plain = np.fromiter((table is None for table in self._slot_maps), bool, len(maps))
+            self._joined_maps = (np.concatenate(maps) if maps else np.empty(0, dtype=np.int64), bases, limits, plain)
+        return self._joined_maps
 
     def fold_lines(self, lines: Mapping[str, Iterable[int]]) -> LinesByFile:
         """:meth:`fold` for every file; files left with nothing are dropped."""

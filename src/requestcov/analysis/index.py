@@ -11,13 +11,15 @@ dictionaries of lists. Records are consumed one at a time and not kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from requestcov.records import KeyedRecord, LinesByFile, RequestRecord, TestKey
+from requestcov.analysis.covered import StatementTable
+from requestcov.records import KeyedRecord, RequestRecord, TestKey
 
 __all__ = ["CoverageIndex", "TestInfo", "build_index", "build_keyed_index"]
 
@@ -26,6 +28,9 @@ _LINE_BITS = 32
 _LINE_MASK = (1 << _LINE_BITS) - 1
 #: Provisional keys of arcs start here, above every provisional line key.
 _ARC_TAG = 1 << 62
+#: Distinct line sets keyed by one run of numpy calls (some hundreds of
+#: thousands of lines).
+_SETS_KEYED_TOGETHER = 1_000
 
 
 @dataclass(frozen=True)
@@ -120,119 +125,188 @@ def build_index(records: Iterable[RequestRecord]) -> CoverageIndex:
     return build_keyed_index((None, record) for record in records)
 
 
-def build_keyed_index(keyed: Iterable[KeyedRecord],
-                      fold: Optional[Callable[[LinesByFile], LinesByFile]] = None) -> CoverageIndex:
+def build_keyed_index(keyed: Iterable[KeyedRecord], table: Optional[StatementTable] = None) -> CoverageIndex:
     """:func:`build_index` from (line-set key, record) pairs, as
     :meth:`~requestcov.store.SQLiteStore.iter_keyed_records` reads them:
     records of one key ran the same lines, so the lines of each key are
-    folded (by ``fold``, when given) and turned into index entries once, and
-    its tests share them. A key of None stands for its record alone.
+    folded into the statements they cover (by ``table``, when given, see
+    :meth:`~requestcov.analysis.covered.StatementTable.fold_flat`) and
+    turned into index entries once, and its tests share them. A key of None
+    stands for its record alone.
 
     Lines are first keyed ``file_index << 32 | line`` (sortable without knowing
-    the files' lengths in advance) and squeezed into dense ids at the end.
+    the files' lengths in advance) and squeezed into dense ids at the end;
+    a record's lines are keyed by a few numpy calls over all its files.
     """
     file_ids: Dict[str, int] = {}
     arc_ids: Dict[Tuple[int, int, int], int] = {}
     arc_list: List[Tuple[int, int, int]] = []
-    tests: List[TestInfo] = []
-    chunks: List[np.ndarray] = []
-    sizes: List[int] = []
+    #: Per test: its key, endpoint, status, start, duration and whether it has arcs.
+    fields: List[List[Any]] = []
+    #: Per test: the line set it ran (more of them: in ``more_sets``).
+    set_of_test: List[int] = []
+    more_sets: Dict[int, List[int]] = {}
     with_arcs: Set[int] = set()
     test_of_key: Dict[TestKey, int] = {}
-    #: (line-set key, whether its arcs count) -> its provisional keys and line count.
-    chunk_of_set: Dict[Tuple[Hashable, bool], Tuple[np.ndarray, int]] = {}
+    #: (line-set key, whether its arcs count) -> its number in ``set_chunks``.
+    number_of_set: Dict[Tuple[Hashable, bool], int] = {}
+    #: Per line set: its sorted distinct provisional keys, and its line count.
+    set_chunks: List[Optional[np.ndarray]] = []
+    set_line_counts: List[int] = []
+    #: Line sets not keyed yet (number, record, whether its arcs count): keyed
+    #: together, a few numpy calls for thousands of sets.
+    pending: List[Tuple[int, RequestRecord, bool]] = []
 
-    def chunk_of(record: RequestRecord, take_arcs: bool) -> Tuple[np.ndarray, int]:
-        line_numbers: List[int] = []
-        bases: List[int] = []
-        counts: List[int] = []
-        lines = record.lines if fold is None else fold(record.lines)
-        for path, numbers in lines.items():
-            if not numbers:
-                continue
-            file_index = file_ids.get(path)
-            if file_index is None:
-                file_index = file_ids[path] = len(file_ids)
-            line_numbers.extend(numbers)
-            bases.append(file_index << _LINE_BITS)
-            counts.append(len(numbers))
-        line_count = len(line_numbers)
-        keys = np.asarray(line_numbers, dtype=np.int64)
-        if line_count and int(keys.min()) < 0:
-            raise ValueError(f"{record.key}: line numbers are never negative")
-        keys += np.repeat(np.asarray(bases, dtype=np.int64), counts)
-        if take_arcs:
-            arc_keys: List[int] = []
-            for path, arcs in (record.arcs or {}).items():
-                file_index = file_ids.get(path)
-                if file_index is None:
-                    file_index = file_ids[path] = len(file_ids)
-                for start, end in arcs:
-                    arc_key = (file_index, int(start), int(end))
-                    arc_id = arc_ids.get(arc_key)
-                    if arc_id is None:
-                        arc_id = arc_ids[arc_key] = len(arc_list)
-                        arc_list.append(arc_key)
-                    arc_keys.append(_ARC_TAG + arc_id)
-            keys = np.concatenate([keys, np.asarray(arc_keys, dtype=np.int64)])
-        keys.sort()
-        chunk = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.shape[0] > 1 else keys
-        return chunk, line_count
+    def file_index(path: str) -> int:
+        found = file_ids.get(path)
+        if found is None:
+            found = file_ids[path] = len(file_ids)
+        return found
+
+    def key_pending() -> None:
+        line_maps = [record.lines for _, record, _ in pending]
+        paths = list(chain.from_iterable(line_maps))
+        values = list(chain.from_iterable(lines.values() for lines in line_maps))
+        counts = np.fromiter(map(len, values), np.int64, len(values))
+        numbers = np.fromiter(chain.from_iterable(values), np.int64, int(counts.sum()))
+        try:
+            files = np.fromiter(map(file_ids.__getitem__, paths), np.int64, len(paths))
+        except KeyError:
+            files = np.fromiter(map(file_index, paths), np.int64, len(paths))
+        owners = np.repeat(files, counts)
+        set_count = len(pending)
+        owner_sets = np.repeat(np.repeat(np.arange(set_count), np.fromiter(map(len, line_maps), np.int64, set_count)),
+                               counts)
+        if table is not None:
+            numbers, kept = table.fold_flat(paths, counts, numbers)
+            numbers, owners, owner_sets = numbers[kept], owners[kept], owner_sets[kept]
+        if numbers.shape[0] and int(numbers.min()) < 0:
+            raise ValueError(f"{pending[int(owner_sets[np.argmax(numbers < 0)])][1].key}: "
+                             "line numbers are never negative")
+        keys = (owners << _LINE_BITS) + numbers
+        bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            keys[start:end].sort()
+        first = np.ones(keys.shape[0], dtype=bool)
+        first[1:] = keys[1:] != keys[:-1]
+        first[np.asarray(bounds[:-1], dtype=np.int64)[np.asarray(bounds[:-1]) < keys.shape[0]]] = True
+        keys, owner_sets = keys[first], owner_sets[first]
+        distinct_bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
+        for position, (number, record, take_arcs) in enumerate(pending):
+            chunk = keys[distinct_bounds[position]:distinct_bounds[position + 1]]
+            # Folded lines of a file are distinct: then the count is of distinct keys.
+            line_count = (chunk.shape[0] if table is not None else bounds[position + 1] - bounds[position])
+            if take_arcs:
+                chunk = np.union1d(chunk, np.asarray(arc_keys_of(record), dtype=np.int64))
+            set_chunks[number] = chunk
+            set_line_counts[number] = int(line_count)
+        pending.clear()
+
+    def arc_keys_of(record: RequestRecord) -> List[int]:
+        arc_keys: List[int] = []
+        for path, arcs in (record.arcs or {}).items():
+            arc_file = file_index(path)
+            for start, end in arcs:
+                arc_key = (arc_file, int(start), int(end))
+                arc_id = arc_ids.get(arc_key)
+                if arc_id is None:
+                    arc_id = arc_ids[arc_key] = len(arc_list)
+                    arc_list.append(arc_key)
+                arc_keys.append(_ARC_TAG + arc_id)
+        return arc_keys
+
+    def new_set(record: RequestRecord, take_arcs: bool) -> int:
+        number = len(set_chunks)
+        set_chunks.append(None)
+        set_line_counts.append(0)
+        pending.append((number, record, take_arcs))
+        if len(pending) >= _SETS_KEYED_TOGETHER:
+            key_pending()
+        return number
 
     for set_key, record in keyed:
-        existing = test_of_key.get(record.key)
+        test_key = record.key
+        existing = test_of_key.get(test_key)
         take_arcs = bool(record.arcs) and (existing is None or existing not in with_arcs)
         if take_arcs:
-            with_arcs.add(len(tests) if existing is None else existing)
+            with_arcs.add(len(fields) if existing is None else existing)
         if set_key is None:
-            chunk, line_count = chunk_of(record, take_arcs)
+            number = new_set(record, take_arcs)
         else:
-            known = chunk_of_set.get((set_key, take_arcs))
-            if known is None:
-                known = chunk_of_set[(set_key, take_arcs)] = chunk_of(record, take_arcs)
-            chunk, line_count = known
+            found = number_of_set.get((set_key, take_arcs))
+            number = number_of_set[(set_key, take_arcs)] = new_set(record, take_arcs) if found is None else found
         if existing is not None:
             # Several requests of one test (the test-control endpoint, or a
             # test sending more than one request): the test covers their union.
-            merged = np.union1d(chunks[existing], chunk)
-            chunks[existing] = merged
-            sizes[existing] = int(merged.shape[0])
-            earlier = tests[existing]
-            tests[existing] = replace(
-                earlier, duration_ms=earlier.duration_ms + float(record.duration_ms or 0.0),
-                line_count=int(np.count_nonzero(merged < _ARC_TAG)),
-                has_arcs=earlier.has_arcs or record.arcs is not None,
-            )
+            more_sets.setdefault(existing, []).append(number)
+            earlier = fields[existing]
+            earlier[4] += float(record.duration_ms or 0.0)
+            earlier[5] = earlier[5] or record.arcs is not None
             continue
-        test_of_key[record.key] = len(tests)
-        chunks.append(chunk)
-        sizes.append(int(chunk.shape[0]))
-        tests.append(TestInfo(
-            key=record.key, endpoint=record.endpoint, status=record.status,
-            start=float(record.start or 0.0), duration_ms=float(record.duration_ms or 0.0),
-            line_count=line_count, has_arcs=record.arcs is not None,
-        ))
-    del chunk_of_set
+        test_of_key[test_key] = len(fields)
+        set_of_test.append(number)
+        fields.append([test_key, record.endpoint, record.status, float(record.start or 0.0),
+                       float(record.duration_ms or 0.0), record.arcs is not None])
+    if pending:
+        key_pending()
+    del number_of_set
+
+    chunks: List[np.ndarray] = list(map(set_chunks.__getitem__, set_of_test))
+    line_counts = list(map(set_line_counts.__getitem__, set_of_test))
+    for test, numbers in more_sets.items():
+        merged = chunks[test]
+        for number in numbers:
+            merged = np.union1d(merged, set_chunks[number])
+        chunks[test] = merged
+        line_counts[test] = int(np.count_nonzero(merged < _ARC_TAG))
+    del set_chunks, set_line_counts, more_sets
+    tests = [
+        TestInfo(key=key, endpoint=endpoint, status=status, start=start, duration_ms=duration_ms,
+                 line_count=line_count, has_arcs=has_arcs)
+        for (key, endpoint, status, start, duration_ms, has_arcs), line_count in zip(fields, line_counts)
+    ]
+    del fields
+    sizes = [chunk.shape[0] for chunk in chunks]
 
     offsets = np.zeros(len(tests) + 1, dtype=np.int64)
     np.cumsum(np.asarray(sizes, dtype=np.int64), out=offsets[1:])
-    file_ids, arc_list = _in_path_order(chunks, file_ids, arc_list)
     # Tests of one line set share its chunk: each distinct chunk is converted once.
     distinct = list({id(chunk): chunk for chunk in chunks}.values())
+    # Files every line of which folded away (or with no lines recorded) are
+    # in no chunk and not indexed; the others are numbered by path, arcs by
+    # (file, from, to), instead of the order they were first seen in: element
+    # ids, and everything derived from them (MinHash sketches, the
+    # near-duplicate groups they find), are then the same whatever order the
+    # records came in. Chunks are handled in batches (a few numpy calls for
+    # thousands of chunks) so no full-size int64 temporary exists.
+    first_seen_count = max(len(file_ids), 1)
+    used = np.zeros(first_seen_count, dtype=bool)
+    first_seen_max = np.zeros(first_seen_count, dtype=np.int64)
+    for _, batch in _batches(distinct):
+        line_keys = batch[batch < _ARC_TAG]
+        used[line_keys >> _LINE_BITS] = True
+        np.maximum.at(first_seen_max, line_keys >> _LINE_BITS, line_keys & _LINE_MASK)
+    for arc in arc_list:
+        used[arc[0]] = True
+    paths = sorted(path for path, number in file_ids.items() if used[number])
+    new_file = np.zeros(first_seen_count, dtype=np.int64)
+    new_file[np.fromiter(map(file_ids.__getitem__, paths), np.int64, len(paths))] = np.arange(len(paths))
+    # Order changes within a chunk only if some file or arc moves.
+    moved = paths != list(file_ids)
+    arc_order = sorted(range(len(arc_list)), key=lambda arc: (int(new_file[arc_list[arc][0]]), *arc_list[arc][1:]))
+    new_arc = np.zeros(max(len(arc_list), 1), dtype=np.int64)
+    new_arc[np.asarray(arc_order, dtype=np.int64)] = np.arange(len(arc_list), dtype=np.int64)
+    arc_list = [(int(new_file[arc_list[arc][0]]), arc_list[arc][1], arc_list[arc][2]) for arc in arc_order]
 
     # Dense line ids: lay the files end to end, then keep only lines seen.
-    # Chunks are handled in batches so no full-size int64 temporary exists.
-    max_line = np.zeros(len(file_ids), dtype=np.int64)
-    for batch in _batches(distinct):
-        line_keys = batch[batch < _ARC_TAG]
-        np.maximum.at(max_line, line_keys >> _LINE_BITS, line_keys & _LINE_MASK)
-    spans = max_line + 1
-    file_start = np.zeros(len(max_line) + 1, dtype=np.int64)
-    np.cumsum(spans, out=file_start[1:])
+    max_line = np.zeros(len(paths), dtype=np.int64)
+    max_line[new_file[used]] = first_seen_max[used]
+    file_start = np.zeros(len(paths) + 1, dtype=np.int64)
+    np.cumsum(max_line + 1, out=file_start[1:])
     seen = np.zeros(int(file_start[-1]), dtype=bool)
-    for batch in _batches(distinct):
+    for _, batch in _batches(distinct):
         line_keys = batch[batch < _ARC_TAG]
-        seen[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)] = True
+        seen[file_start[new_file[line_keys >> _LINE_BITS]] + (line_keys & _LINE_MASK)] = True
     seen_positions = np.flatnonzero(seen)
     line_element_count = int(seen_positions.shape[0])
     rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(np.int32)
@@ -242,16 +316,22 @@ def build_keyed_index(keyed: Iterable[KeyedRecord],
 
     #: id(chunk) -> (its sorted element ids, their digest).
     converted_of: Dict[int, Tuple[np.ndarray, bytes]] = {}
-    for chunk in distinct:
-        is_arc = chunk >= _ARC_TAG
-        converted = np.empty(chunk.shape[0], dtype=np.int32)
-        line_keys = chunk[~is_arc]
-        converted[~is_arc] = rank[file_start[line_keys >> _LINE_BITS] + (line_keys & _LINE_MASK)]
-        if line_keys.shape[0] < chunk.shape[0]:
-            # Arc ids were handed out in first-seen order: sort them again.
-            converted[is_arc] = line_element_count + (chunk[is_arc] - _ARC_TAG)
-            converted.sort()
-        converted_of[id(chunk)] = (converted, hashlib.blake2b(converted.tobytes(), digest_size=16).digest())
+    for members, batch in _batches(distinct):
+        is_arc = batch >= _ARC_TAG
+        converted = np.empty(batch.shape[0], dtype=np.int32)
+        line_keys = batch[~is_arc]
+        converted[~is_arc] = rank[file_start[new_file[line_keys >> _LINE_BITS]] + (line_keys & _LINE_MASK)]
+        with_arcs_here = line_keys.shape[0] < batch.shape[0]
+        if with_arcs_here:
+            converted[is_arc] = line_element_count + new_arc[batch[is_arc] - _ARC_TAG]
+        start = 0
+        for chunk in members:
+            end = start + chunk.shape[0]
+            piece = converted[start:end]
+            if moved or with_arcs_here:
+                piece.sort()
+            converted_of[id(chunk)] = (piece, hashlib.blake2b(piece.tobytes(), digest_size=16).digest())
+            start = end
     del rank, distinct
     pieces = [converted_of[id(chunk)] for chunk in chunks]
     del chunks, converted_of
@@ -267,66 +347,25 @@ def build_keyed_index(keyed: Iterable[KeyedRecord],
         element_line_lines.astype(np.int32),
         np.full(len(arc_list), -1, dtype=np.int32),
     ])
-    files = [""] * len(file_ids)
-    for path, file_index in file_ids.items():
-        files[file_index] = path
     return CoverageIndex(
-        tests=tests, files=files, flat=flat, offsets=offsets, element_file=element_file,
+        tests=tests, files=paths, flat=flat, offsets=offsets, element_file=element_file,
         element_line=element_line, arcs=[(arc[1], arc[2]) for arc in arc_list],
         line_element_count=line_element_count, signatures=signatures,
     )
 
 
-def _in_path_order(chunks: List[np.ndarray], file_ids: Dict[str, int],
-                   arc_list: List[Tuple[int, int, int]]) -> Tuple[Dict[str, int], List[Tuple[int, int, int]]]:
-    """Number files by path and arcs by (file, from, to), rewriting the
-    provisional keys of ``chunks`` in place, instead of the order they were
-    first seen in: element ids, and everything derived from them (MinHash
-    sketches, the near-duplicate groups they find), are then the same
-    whatever order the records came in. Nothing is rewritten when the first-
-    seen order is that order already (one file, no arcs: the common case)."""
-    paths = sorted(file_ids)
-    file_moves = paths != list(file_ids)
-    new_file = np.zeros(max(len(file_ids), 1), dtype=np.int64)
-    for position, path in enumerate(paths):
-        new_file[file_ids[path]] = position
-    arc_order = sorted(range(len(arc_list)), key=lambda arc: (int(new_file[arc_list[arc][0]]), *arc_list[arc][1:]))
-    arcs_move = arc_order != list(range(len(arc_list)))
-    if not file_moves and not arcs_move:
-        return file_ids, arc_list
-    new_arc = np.zeros(max(len(arc_list), 1), dtype=np.int64)
-    new_arc[np.asarray(arc_order, dtype=np.int64)] = np.arange(len(arc_list), dtype=np.int64)
-    rewritten: Dict[int, np.ndarray] = {}
-    for position, chunk in enumerate(chunks):
-        done = rewritten.get(id(chunk))
-        if done is not None:  # a chunk tests of one line set share: rewritten once
-            chunks[position] = done
-            continue
-        original = chunk
-        is_arc = chunk >= _ARC_TAG
-        lines = chunk[~is_arc]
-        if file_moves and lines.shape[0]:
-            chunk[~is_arc] = (new_file[lines >> _LINE_BITS] << _LINE_BITS) | (lines & _LINE_MASK)
-        if arcs_move and is_arc.any():
-            chunk[is_arc] = _ARC_TAG + new_arc[chunk[is_arc] - _ARC_TAG]
-        chunk.sort()
-        chunks[position] = rewritten[id(original)] = chunk
-    arcs = [(int(new_file[arc_list[arc][0]]), arc_list[arc][1], arc_list[arc][2]) for arc in arc_order]
-    return {path: position for position, path in enumerate(paths)}, arcs
-
-
-def _batches(chunks: List[np.ndarray], entries: int = 2_000_000) -> Iterable[np.ndarray]:
-    """Consecutive chunks concatenated into arrays of about ``entries`` items."""
+def _batches(chunks: List[np.ndarray], entries: int = 2_000_000) -> Iterable[Tuple[List[np.ndarray], np.ndarray]]:
+    """Consecutive chunks, and them concatenated, in batches of about ``entries`` items."""
     pending: List[np.ndarray] = []
     size = 0
     for chunk in chunks:
         pending.append(chunk)
         size += chunk.shape[0]
         if size >= entries:
-            yield np.concatenate(pending)
+            yield pending, np.concatenate(pending)
             pending, size = [], 0
     if pending:
-        yield np.concatenate(pending)
+        yield pending, np.concatenate(pending)
 
 
 def group_tests(index: CoverageIndex, fields: Sequence[str]) -> Dict[Tuple[object, ...], List[int]]:

@@ -246,7 +246,7 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
             loaded = shown.counting(loaded)
         if through is not None:
             loaded = through(loaded)
-        index = build_keyed_index(loaded, StatementTable().fold_lines if fold else None)
+        index = build_keyed_index(loaded, StatementTable() if fold else None)
     fail_if_empty(len(index), db, from_file)
     return index
 
@@ -273,6 +273,18 @@ def is_terminal(stream: Any) -> bool:
         return os.isatty(stream.fileno())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def load_request_lines(db: Optional[str]) -> Optional[Dict[str, List[int]]]:
+    """Every line the store's requests ran, per file, added up from its
+    distinct line sets (:func:`~requestcov.analysis.lineunion.line_union`);
+    None for a store of an older schema, which keeps no line sets."""
+    from requestcov.analysis.lineunion import line_union
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        line_sets = store.distinct_line_numbers()
+        return None if line_sets is None else line_union(line_sets)
 
 
 def load_startup_lines(db: Optional[str], from_file: Optional[str],

@@ -12,6 +12,7 @@ from requestcov.commands._common import (
     fail_if_empty,
     json_option,
     load_keyed_records,
+    load_request_lines,
     load_startup_lines,
     print_json,
     reading_progress,
@@ -46,8 +47,9 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, limit: O
     warn_if_served_unrecorded(db, from_file)
     startup = None if from_file is not None else load_startup_lines(db, from_file)  # a dedupData.yaml has none
     with user_errors(), reading_progress() as progress, bulk_reading():
+        ran = None if from_file is not None else load_request_lines(db)
         summary = summarize_keyed(progress.counting(load_keyed_records(db, from_file)), startup,
-                                  limit=None if as_json else limit)
+                                  limit=None if as_json else limit, ran=ran)
     fail_if_empty(summary.totals.requests, db, from_file)
     timings = from_file is None  # a dedupData.yaml holds ids and lines only
     if as_json:

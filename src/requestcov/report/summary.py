@@ -94,11 +94,16 @@ def summarize(records: Iterable[RequestRecord], startup: Optional[Mapping[str, I
 
 def summarize_keyed(keyed: Iterable[KeyedRecord],
                     startup: Optional[Mapping[str, Iterable[int]]] = None,
-                    table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
+                    table: Optional[StatementTable] = None, limit: Optional[int] = None,
+                    ran: Optional[Mapping[str, Iterable[int]]] = None) -> Summary:
     """:func:`summarize` from (line-set key, record) pairs, as
     :meth:`~requestcov.store.SQLiteStore.iter_keyed_records` reads them:
     the lines of each key are counted, and added to the totals, once (a key
-    of None stands for its record alone)."""
+    of None stands for its record alone).
+
+    ``ran``: the lines all the records ran, per file, when the caller has
+    added them up already (a store's distinct line sets, see
+    :func:`~requestcov.analysis.lineunion.line_union`); else added up here."""
     table = table or StatementTable()
     union: Dict[str, Set[int]] = {}
     pids: Set[int] = set()
@@ -135,7 +140,7 @@ def summarize_keyed(keyed: Iterable[KeyedRecord],
             if not seen["fields"] and (record.method or record.route or record.path or record.status is not None):
                 seen["fields"] = True
             pids.add(record.pid)
-            if key is None or key not in counted_sets:
+            if ran is None and (key is None or key not in counted_sets):
                 if key is not None:
                     counted_sets.add(key)
                 for path, lines in record.lines.items():
@@ -150,7 +155,7 @@ def summarize_keyed(keyed: Iterable[KeyedRecord],
         del ordered
     else:
         rows = [row_of(pair) for pair in heapq.nsmallest(limit, counted(keyed), key=order)]
-    totals_of = tally(union, startup, table)
+    totals_of = tally(union if ran is None else ran, startup, table)
     totals = Totals(
         requests=int(seen["requests"]), files=sum(1 for item in totals_of.files if item.run),
         statements=totals_of.statements, run_by_requests=totals_of.by_requests,

@@ -25,7 +25,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs",
-    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines",
+    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines", "line_numbers_part",
 ]
 
 _WIDTH_BYTES = {2: b"\x02", 4: b"\x04"}
@@ -180,6 +180,25 @@ def unpack_plain_lines(blob: bytes, count: int) -> Optional[List[List[int]]]:
         raise ValueError(f"not a packed line set ({error})") from None
     bounds = list(accumulate(counts, initial=0))
     return [list(flat[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def line_numbers_part(blob: bytes) -> Tuple[Tuple[int, ...], Tuple[int, ...], int, int]:
+    """File ids, each file's count of lines, the size of a line number in
+    bytes and where the numbers start: all a reader that takes a set's line
+    numbers as one array (``numpy.frombuffer``) needs, arcs or none."""
+    count = file_count(blob)
+    width = blob[0] if blob else 0
+    if width not in _LETTER_OF_WIDTH:
+        raise ValueError(f"not a packed line set (width byte {width})")
+    try:
+        ids = struct.unpack_from(f"<{count}i", blob, 5)
+        counts = struct.unpack_from(f"<{count}i", blob, 5 + 8 * count)
+    except struct.error as error:
+        raise ValueError(f"not a packed line set ({error})") from None
+    start = 5 + 16 * count
+    if len(blob) < start + width * sum(counts):
+        raise ValueError("not a packed line set (too short)")
+    return ids, counts, width, start
 
 
 def unpack_set(blob: bytes) -> UnpackedSet:

@@ -23,8 +23,8 @@ from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import (
-    file_count, files_part, header_bytes, pack_set, unpack_arcs, unpack_files_part, unpack_header, unpack_lines,
-    unpack_plain_lines,
+    file_count, files_part, header_bytes, line_numbers_part, pack_set, unpack_arcs, unpack_files_part, unpack_header,
+    unpack_lines, unpack_plain_lines,
 )
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
@@ -190,6 +190,9 @@ _SET_CACHE_LIMIT = 16_384
 #: endpoints repeat, few enough that a store of distinct sets does not fill
 #: the heap with lists the garbage collector scans again and again.
 _DECODED_SET_LIMIT = 1_024
+#: A distinct line set's paths, line counts per file, and its packed bytes
+#: with the size of a number and where the numbers start.
+LineNumbers = Tuple[List[str], Tuple[int, ...], bytes, int, int]
 #: How many set ids a reader remembers having decoded once.
 _SEEN_SET_LIMIT = 1_000_000
 
@@ -717,6 +720,31 @@ class SQLiteStore:
             raise self._read_error(error) from error
         self._check_unchanged()
 
+    def distinct_line_numbers(self, kind: str = REQUEST) -> Optional[Iterator[LineNumbers]]:
+        """Each distinct line set the records of ``kind`` ran, once, as its
+        files' paths, their counts of lines, and where in which bytes the
+        numbers lie (:func:`~requestcov.store.requestset.line_numbers_part`),
+        for a reader that takes them as one array instead of Python lists;
+        None in an older store, which does not keep line sets apart."""
+        if not self._line_sets:
+            return None
+        return self._distinct_line_numbers(kind)
+
+    def _distinct_line_numbers(self, kind: str) -> Iterator[LineNumbers]:
+        try:
+            paths: Dict[int, str] = dict(self._connection.execute("SELECT id, path FROM file"))
+            rows = self._connection.execute(
+                "SELECT data FROM line_set WHERE id IN (SELECT DISTINCT line_set_id FROM request WHERE kind = ?) "
+                "ORDER BY id", (kind,))
+            for (blob,) in rows:
+                file_ids, counts, width, start = line_numbers_part(blob)
+                if not all(map(paths.__contains__, file_ids)):
+                    paths = dict(self._connection.execute("SELECT id, path FROM file"))
+                yield list(map(paths.__getitem__, file_ids)), counts, blob, width, start
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+
     def line_set_count(self, kind: str = REQUEST) -> Optional[int]:
         """How many distinct line sets the records of ``kind`` ran (None in an
         older store, which does not keep them apart)."""
@@ -777,7 +805,7 @@ class SQLiteStore:
                 file_ids, version_ids = unpack_files_part(part)
                 if not all(map(paths.__contains__, file_ids)):
                     paths = dict(connection.execute("SELECT id, path FROM file"))
-                if not all(not version or version in versions_by_id for version in version_ids):
+                if not all(map(versions_by_id.__contains__, filter(None, version_ids))):
                     versions_by_id = self._file_versions()
                 names = list(map(paths.__getitem__, file_ids))
                 found = described_files[part] = (names, {
