@@ -14,7 +14,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 __all__ = [
     "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
-    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord",
+    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord", "PackedLines",
 ]
 
 _DIGITS = re.compile(r"(\d+)")
@@ -85,6 +85,24 @@ class FileVersion:
     repo: Optional[str] = None
 
 
+@dataclass(frozen=True, eq=False)
+class PackedLines:
+    """A record's lines and file versions as the recorder packed them, once
+    for every record that ran the same set: the store writes this instead of
+    packing the record's lists again, and knows a set it wrote before by
+    this very object (compared by identity: it never changes).
+
+    ``packed`` holds one little-endian int32 count of lines per file, then
+    every file's sorted line numbers as uint16, file after file, in the order
+    of ``paths`` (sorted): the numbers part of the store's packed line set
+    (see ``requestcov.store.requestset``)."""
+
+    paths: Tuple[str, ...]
+    packed: bytes
+    #: The version of each file of ``paths``; None: unknown.
+    versions: Tuple[Optional[FileVersion], ...]
+
+
 @dataclass
 class RequestRecord:
     """The coverage of one request (or one process's start-up code)."""
@@ -109,6 +127,10 @@ class RequestRecord:
     #: The version of each file it ran, as far as known: a file missing here
     #: (a store of an older schema, a dedupData.yaml) is of unknown version.
     versions: Dict[str, FileVersion] = field(default_factory=dict)
+    #: The same ``lines`` and ``versions`` packed by the recorder (None for
+    #: records made otherwise): set only together with them, never changed
+    #: apart from them.
+    packed: Optional[PackedLines] = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> TestKey:

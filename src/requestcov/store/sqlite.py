@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
+from requestcov.records import REQUEST, STARTUP, FileVersion, PackedLines, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import (
-    file_count, files_part, header_bytes, pack_set, unpack_arcs, unpack_files_part, unpack_header, unpack_lines,
-    unpack_plain_lines,
+    file_count, files_part, header_bytes, pack_numbers, pack_set, unpack_arcs, unpack_files_part, unpack_header,
+    unpack_lines, unpack_plain_lines,
 )
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
@@ -286,7 +286,7 @@ class SQLiteStore:
         self._set_ids: Dict[bytes, int] = {}
         #: A record's (paths, id() of each file's version, lines as tuples) ->
         #: (its line set id, the version objects); and how many lines they hold.
-        self._fingerprints: Dict[Tuple[Any, ...], Tuple[int, Tuple[Any, ...]]] = {}
+        self._fingerprints: Dict[Any, Tuple[int, Tuple[Any, ...]]] = {}
         self._fingerprint_lines = 0
         #: (file ids, id() of each file's version object) -> (those objects, kept alive
         #: so no other object takes their id, and their version ids).
@@ -542,11 +542,13 @@ class SQLiteStore:
         """The line set of each record, adding the sets this store does not
         hold yet.
 
-        A set seen more than once is found by its fingerprint, the record's
-        lines as tuples (built and hashed in C), with no packing at all;
-        another is packed and found by its digest, and the new ones of a batch are looked
-        up (another process may have written them) and inserted in one
-        statement each."""
+        A set seen more than once is found by its fingerprint with no packing
+        at all: the record's :class:`PackedLines` when the recorder packed it
+        (the one object for all of the set's records: found by identity), else
+        its lines as tuples (built and hashed in C). Another is packed (the
+        recorder's numbers copied as they are) and found by its digest, and
+        the new ones of a batch are looked up (another process may have
+        written them) and inserted in one statement each."""
         if self._fingerprint_lines > _FINGERPRINT_LINE_LIMIT:
             self._fingerprints.clear()
             self._fingerprint_lines = 0
@@ -554,8 +556,29 @@ class SQLiteStore:
         set_ids: List[Any] = []
         pending: Dict[bytes, bytes] = {}
         unresolved: List[Tuple[int, Any, bytes, Tuple[Any, ...]]] = []
+        #: The recorder's packed sets met in this batch -> their digests.
+        digests_in_batch: Dict[PackedLines, bytes] = {}
         known = self._set_ids
         for index, record in enumerate(records):
+            packed = record.packed
+            if packed is not None:
+                found = fingerprints.get(packed)
+                if found is not None:
+                    set_ids.append(found[0])
+                    continue
+                set_ids.append(None)
+                digest = digests_in_batch.get(packed)
+                if digest is None:
+                    blob = self._pack_numbers(packed)
+                    digest = digests_in_batch[packed] = _digest(blob)
+                    repeated = digest in known or digest in pending
+                    if not repeated:
+                        pending[digest] = blob
+                else:  # a second record of the set in this batch
+                    repeated = True
+                # Only a set seen again gets a fingerprint (see below).
+                unresolved.append((index, packed if repeated else None, digest, ()))
+                continue
             if record.arcs:  # branch coverage: rare, packed every time
                 blob = self._pack(record)
                 digest = _digest(blob)
@@ -591,7 +614,9 @@ class SQLiteStore:
             if fingerprint is not None and fingerprint not in fingerprints:
                 # The version objects stay referenced, so no other object takes their ids.
                 fingerprints[fingerprint] = (set_id, version_objects)
-                self._fingerprint_lines += sum(map(len, fingerprint[2])) + len(fingerprint[0])
+                self._fingerprint_lines += (
+                    len(fingerprint.packed) // 2 if type(fingerprint) is PackedLines
+                    else sum(map(len, fingerprint[2])) + len(fingerprint[0]))
         return set_ids
 
     @staticmethod
@@ -620,6 +645,17 @@ class SQLiteStore:
         connection.executemany("INSERT INTO line_set (id, digest, data) VALUES (?, ?, ?)", rows)
         known.update((digest, set_id) for set_id, digest, _ in rows)
 
+    def _pack_numbers(self, packed: PackedLines) -> bytes:
+        """The line set of a record the recorder packed: its numbers as they are."""
+        file_ids = self._file_ids_of(packed.paths)
+        return pack_numbers(file_ids, self._version_ids_of(file_ids, packed.versions), packed.packed)
+
+    def _file_ids_of(self, paths: Sequence[str]) -> List[int]:
+        try:
+            return list(map(self._file_ids.__getitem__, paths))
+        except KeyError:
+            return list(map(self._file_id, paths))
+
     def _pack(self, record: RequestRecord) -> bytes:
         """A record's files packed (see ``requestset``), with no Python loop
         over its files in the common case: no arcs, files and versions seen before."""
@@ -633,10 +669,7 @@ class SQLiteStore:
             paths = sorted(lines)
             line_lists = list(map(lines.__getitem__, paths))
             arc_lists = None
-        try:
-            file_ids = list(map(self._file_ids.__getitem__, paths))
-        except KeyError:
-            file_ids = list(map(self._file_id, paths))
+        file_ids = self._file_ids_of(paths)
         versions = record.versions
         if versions:
             version_ids = self._version_ids_of(file_ids, list(map(versions.get, paths)))
@@ -644,7 +677,7 @@ class SQLiteStore:
             version_ids = [0] * len(paths)
         return pack_set(file_ids, version_ids, line_lists, arc_lists)
 
-    def _version_ids_of(self, file_ids: List[int], versions: List[Optional[FileVersion]]) -> List[int]:
+    def _version_ids_of(self, file_ids: List[int], versions: Sequence[Optional[FileVersion]]) -> List[int]:
         """The version id of each file (0: unknown). The recorder hands out
         one version object per file until the file changes, so the objects'
         identities find a record's list again without hashing each version."""
