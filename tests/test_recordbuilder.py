@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import struct
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
@@ -22,15 +23,21 @@ from requestcov.recordbuilder import RecordBuilder, pack_lines_python
 from requestcov.recorder import ActiveRequest, _Finished
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
-from requestcov.store.requestset import unpack_numbers
 
 CORE = compiled_core()
 #: The packing functions to hold against each other: the compiled one when built.
 PACKERS = {"python": pack_lines_python, **({"compiled": CORE.pack_lines} if CORE is not None else {})}
 
 
-def _long_way(lines_by_name: Any, path_by_name: Any) -> None:
+def _long_way(lines_by_name: Any, path_by_name: Any, known: Any) -> None:
     return None
+
+
+def _numbers(packed: bytes, count: int) -> List[List[int]]:
+    """Each file's lines of packed numbers (int32 counts, then uint16 lines)."""
+    counts = struct.unpack_from(f"<{count}i", packed)
+    flat = list(struct.unpack_from(f"<{sum(counts)}H", packed, 4 * count))
+    return [flat[sum(counts[:index]):sum(counts[:index + 1])] for index in range(count)]
 
 
 def test_the_compiled_core_has_pack_lines() -> None:
@@ -49,17 +56,34 @@ def _random_sets(generator: random.Random) -> Dict[str, Set[int]]:
 
 def test_both_packers_pack_random_collectors_to_the_same_bytes() -> None:
     generator = random.Random(7)
+    known: Dict[Any, Any] = {}
     for _ in range(500):
         sets = _random_sets(generator)
         # Some names not measured; paths deliberately in another order than the names.
         paths = {name: (None if generator.random() < 0.1 else "/src/" + name[::-1]) for name in sets}
-        packed = {kind: packer(sets, paths) for kind, packer in PACKERS.items()}
-        assert len(set(map(repr, packed.values()))) == 1, packed
-        found = packed["python"]
-        assert found is not None
+        answers = {kind: packer(sets, paths, known) for kind, packer in PACKERS.items()}
+        assert len(set(map(repr, answers.values()))) == 1, answers
+        key, found, lists = answers["python"]
         measured = sorted((path, sorted(sets[name])) for name, path in paths.items() if path is not None)
-        assert found[0] == tuple(path for path, _ in measured)
-        assert unpack_numbers(found[1], len(measured)) == [lines for _, lines in measured]
+        assert key[0] == tuple(path for path, _ in measured)
+        assert _numbers(key[1], len(measured)) == [lines for _, lines in measured]
+        if key in known:  # a collector met before (an empty one, say)
+            assert found is known[key] and lists is None
+            continue
+        assert found is None and lists == [lines for _, lines in measured]
+        if generator.random() < 0.5:
+            known[key] = object()
+            # Known now: found by the key, in both, with no lists.
+            for packer in PACKERS.values():
+                again = packer(sets, paths, known)
+                assert again == (key, known[key], None) and again[1] is known[key]
+
+
+def test_new_lists_are_made_of_the_sets_own_numbers() -> None:
+    big = {10 ** 4 + number for number in range(20)}
+    for packer in PACKERS.values():
+        _, _, lists = packer({"a": big}, {"a": "/a"}, {})
+        assert all(any(line is mine for mine in big) for line in lists[0])
 
 
 @pytest.mark.parametrize("sets, paths", [
@@ -68,19 +92,22 @@ def test_both_packers_pack_random_collectors_to_the_same_bytes() -> None:
     ({"a": {0, 65_535}}, {"a": "/a"}),
     ({"a": frozenset({3, 1})}, {"a": "/a"}),
     ({"a": {1}, "b": {2}}, {"a": None, "b": "/b"}),
+    ({"a": {True, 5}}, {"a": "/a"}),
     # The long way: a line past 65,535, a negative one, a huge one.
     ({"a": {1, 65_536}}, {"a": "/a"}),
     ({"a": {-1, 4}}, {"a": "/a"}),
     ({"a": {2 ** 61 + 3}}, {"a": "/a"}),
+    ({"a": {2 ** 70}}, {"a": "/a"}),
     # A name not decided yet, two names of one path, not a set of numbers.
     ({"a": {1}, "b": {2}}, {"a": "/a"}),
     ({"a": {1}, "b": {2}}, {"a": "/x", "b": "/x"}),
     ({"a": {(1, 2)}}, {"a": "/a"}),
     ({"a": [1, 2]}, {"a": "/a"}),
     ({"a": {1.0}}, {"a": "/a"}),
+    ({"a": {1}}, {"a": b"/a"}),
 ])
-def test_both_packers_agree_on_every_kind_of_collector(sets: Dict[str, Any], paths: Dict[str, Optional[str]]) -> None:
-    answers = [packer(sets, paths) for packer in PACKERS.values()]
+def test_both_packers_agree_on_every_kind_of_collector(sets: Dict[str, Any], paths: Dict[str, Any]) -> None:
+    answers = [packer(sets, paths, {}) for packer in PACKERS.values()]
     assert all(answer == answers[0] for answer in answers)
 
 
@@ -88,9 +115,9 @@ def test_a_set_with_removals_packs_what_it_holds() -> None:
     lines = set(range(1, 400))
     for line in range(1, 400, 3):
         lines.discard(line)  # leaves dummies in the set's table
-    answers = [packer({"a": lines}, {"a": "/a"}) for packer in PACKERS.values()]
+    answers = [packer({"a": lines}, {"a": "/a"}, {}) for packer in PACKERS.values()]
     assert all(answer == answers[0] for answer in answers)
-    assert unpack_numbers(answers[0][1], 1) == [sorted(lines)]
+    assert _numbers(answers[0][0][1], 1) == [sorted(lines)] == list(answers[0][2])
 
 
 # -- records, through the store -------------------------------------------

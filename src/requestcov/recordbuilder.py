@@ -5,10 +5,11 @@ into a list, mapping file names to paths and packing the lists again in the
 store cost the writer thread more than the SQLite insert. So a collector's
 lines are packed first, in one call: the compiled core's ``pack_lines`` when
 it was built, else :func:`pack_lines_python`, its twin, byte for byte the
-same. That packed form is also the key of the sets seen before: a request
-that ran one gets the very lists, versions and :class:`PackedLines` of the
-first record of the set, which the store knows by identity and writes as
-one id. Only a new set is cut into lists, and the store copies its packed
+same. That packed form is also the key of the sets seen before, looked up in the
+same call: a request that ran one gets the very lists, versions and
+:class:`PackedLines` of the first record of the set, which the store knows
+by identity and writes as one id. Only a new set gets lists (of the sets'
+own int objects, as ``sorted`` makes them), and the store copies its packed
 numbers as they are.
 
 A collector the fast path does not take (branch coverage, a line past 65,535,
@@ -23,22 +24,23 @@ from __future__ import annotations
 import struct
 from itertools import chain
 from operator import is_, itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from requestcov.engine.core import compiled_core
 from requestcov.engine.source import SourceMatcher
 from requestcov.fileversions import FileVersions
 from requestcov.records import FileVersion, PackedLines, RequestRecord
-from requestcov.store.requestset import unpack_numbers
 
 if TYPE_CHECKING:
     from requestcov.recorder import _Finished
 
 __all__ = ["RecordBuilder", "pack_lines_python", "PackLines"]
 
-#: (paths sorted, the packed numbers): see :func:`pack_lines_python`.
-Packed = Tuple[Tuple[str, ...], bytes]
-PackLines = Callable[[Mapping[str, Any], Mapping[str, Optional[str]]], Optional[Packed]]
+#: (paths sorted, the packed numbers): a line set's key (see :func:`pack_lines_python`).
+Key = Tuple[Tuple[str, ...], bytes]
+#: None, or (key, the set known by it, None), or (key, None, its sorted lists).
+Packed = Optional[Tuple[Key, Any, Optional[Sequence[List[int]]]]]
+PackLines = Callable[[Mapping[str, Any], Mapping[str, Optional[str]], Mapping[Key, Any]], Packed]
 
 #: How many lines the table of known sets may hold before it starts over
 #: (each line an int in a list, ~40 bytes: a few MB at most): a few hundred
@@ -49,15 +51,19 @@ _first = itemgetter(0)
 
 
 def pack_lines_python(
-    lines_by_name: Mapping[str, Any], path_by_name: Mapping[str, Optional[str]],
-) -> Optional[Packed]:
-    """A collector's lines (sets of line numbers by compiled file name) as
-    (the measured files' paths, sorted; their lines packed): an int32 count
-    of lines per file, then each file's sorted lines as uint16, all
-    little-endian, file after file. A file whose path is None is not measured
-    and left out. None when the fast path does not apply: a name not in
-    ``path_by_name`` (not decided yet), two names of one path, something
-    other than a set of line numbers from 0 to 65,535.
+    lines_by_name: Mapping[str, Any], path_by_name: Mapping[str, Optional[str]], known: Mapping[Key, Any],
+) -> Packed:
+    """A collector's lines (sets of line numbers by compiled file name)
+    packed, and looked up in ``known``.
+
+    The key of the lines is (the measured files' paths, sorted; their lines
+    packed: an int32 count of lines per file, then each file's sorted lines
+    as uint16, all little-endian, file after file). A file whose path is
+    None is not measured and left out. Returns (key, ``known[key]``, None)
+    for a key in ``known``, else (key, None, each file's sorted lines); None
+    when the fast path does not apply: a name not in ``path_by_name`` (not
+    decided yet), two names of one path, something other than a set of line
+    numbers from 0 to 65,535.
 
     The compiled core's ``pack_lines`` returns the very same; every set is
     read in one C call there as here (``sorted``), so a straggling thread
@@ -86,9 +92,11 @@ def pack_lines_python(
     try:
         packed = struct.pack(f"<{len(files)}i{sum(map(len, line_lists))}H",
                              *map(len, line_lists), *chain.from_iterable(line_lists))
-    except struct.error:  # a line past 65,535, or not an int
+    except struct.error:  # a line past 65,535, or a negative one
         return None
-    return paths, packed
+    key = (paths, packed)
+    found = known.get(key)
+    return (key, found, None) if found is not None else (key, None, line_lists)
 
 
 def _pack_lines() -> PackLines:
@@ -127,7 +135,7 @@ class RecordBuilder:
         self.versions = versions
         self._pack_lines = pack_lines or _pack_lines()
         #: (paths, packed numbers) -> the set's shared record parts.
-        self._known: Dict[Packed, _Known] = {}
+        self._known: Dict[Key, _Known] = {}
         self._known_lines = 0
         #: paths -> their versions, for the batch ``_versions_batch``.
         self._batch_versions: Dict[Tuple[str, ...], Tuple[Dict[str, FileVersion], Tuple[Any, ...]]] = {}
@@ -159,17 +167,17 @@ class RecordBuilder:
     def _known_set(self, lines_by_name: Dict[str, Set[int]]) -> Optional[_Known]:
         """The shared parts of the record of these lines; None for the long way."""
         decided = self.matcher.decided
-        key = self._pack_lines(lines_by_name, decided)
-        if key is None:
+        packed = self._pack_lines(lines_by_name, decided, self._known)
+        if packed is None:
             undecided = [name for name in list(lines_by_name) if name not in decided]
             if not undecided:
                 return None
             for name in undecided:  # files met for the first time: decided once, then packed
                 self.matcher.measured_path(name)
-            key = self._pack_lines(lines_by_name, decided)
-            if key is None:
+            packed = self._pack_lines(lines_by_name, decided, self._known)
+            if packed is None:
                 return None
-        known = self._known.get(key)
+        key, known, line_lists = packed
         batch = self.versions.batch if self.versions is not None else 0
         if known is not None and known.batch == batch:
             return known
@@ -186,11 +194,10 @@ class RecordBuilder:
             if self._known_lines > _KNOWN_LINE_LIMIT:
                 self._known.clear()
                 self._known_lines = 0
-            lines = dict(zip(paths, unpack_numbers(numbers, len(paths))))
+            lines = dict(zip(paths, line_lists or ()))
             self._known_lines += (len(numbers) - 4 * len(paths)) // 2
         known = self._known[key] = _Known(lines, versions, PackedLines(paths, numbers, version_list), batch)
         return known
-
 
     def _versions_in_batch(self, paths: Tuple[str, ...], batch: int,
                            ) -> Tuple[Dict[str, FileVersion], Tuple[Optional[FileVersion], ...]]:

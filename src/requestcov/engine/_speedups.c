@@ -869,6 +869,11 @@ compare_file_lines(const void *left, const void *right)
 /* One bit per possible line number, all zero between calls of pack_lines
  * (which runs no Python code, and so is never entered twice at once). */
 static uint64_t line_bits[1024];
+/* The int object of each line number met in the call, borrowed from its
+ * set (the collector holds them all until the call returns): the sorted
+ * lists of a new set are made of the very objects of the sets, as sorted()
+ * makes them, with no new int to allocate. */
+static PyObject *line_objects[65536];
 
 static inline unsigned
 lowest_bit(uint64_t word)
@@ -893,7 +898,7 @@ lowest_bit(uint64_t word)
 static inline long
 small_line_number(PyObject *item)
 {
-    if (!PyLong_CheckExact(item)) {
+    if (!PyLong_Check(item)) {  /* an int, or a bool as struct takes it */
         return -1;
     }
 #if PY_VERSION_HEX >= 0x030C0000
@@ -930,6 +935,7 @@ write_sorted_lines(PyObject *set, uint64_t *bits, unsigned char *out)
             break;
         }
         bits[value >> 6] |= (uint64_t)1 << (value & 63);
+        line_objects[value] = entry->key;
         lowest = value < lowest ? value : lowest;
         highest = value > highest ? value : highest;
         taken++;
@@ -953,14 +959,15 @@ write_sorted_lines(PyObject *set, uint64_t *bits, unsigned char *out)
     return taken;
 }
 
-/* pack_lines(lines_by_name, path_by_name): the twin of
- * ``requestcov.recordlines.pack_lines_python``; see there. Returns
- * (paths, packed) or None where the Python twin would. */
+/* pack_lines(lines_by_name, path_by_name, known): the twin of
+ * ``requestcov.recordbuilder.pack_lines_python``; see there. Returns what
+ * it returns: None, or (key, known[key], None), or (key, None, lists). */
 static PyObject *
 speedups_pack_lines(PyObject *module, PyObject *args)
 {
-    PyObject *lines_by_name, *path_by_name;
-    if (!PyArg_ParseTuple(args, "O!O!:pack_lines", &PyDict_Type, &lines_by_name, &PyDict_Type, &path_by_name)) {
+    PyObject *lines_by_name, *path_by_name, *known;
+    if (!PyArg_ParseTuple(args, "O!O!O!:pack_lines", &PyDict_Type, &lines_by_name, &PyDict_Type, &path_by_name,
+                          &PyDict_Type, &known)) {
         return NULL;
     }
     Py_ssize_t names = PyDict_GET_SIZE(lines_by_name);
@@ -968,7 +975,7 @@ speedups_pack_lines(PyObject *module, PyObject *args)
     if (files == NULL) {
         return PyErr_NoMemory();
     }
-    PyObject *result = NULL, *paths = NULL, *packed = NULL;
+    PyObject *result = NULL, *paths = NULL, *packed = NULL, *key = NULL, *lists = NULL;
     Py_ssize_t count = 0, total = 0, position = 0;
     PyObject *name, *lines;
     /* Nothing below runs Python code (str and int keys, exact sets), so the
@@ -1022,13 +1029,47 @@ speedups_pack_lines(PyObject *module, PyObject *args)
         counts[4 * index + 3] = (unsigned char)((taken32 >> 24) & 0xFF);
         PyTuple_SET_ITEM(paths, index, Py_NewRef(files[index].path));
     }
-    result = PyTuple_Pack(2, paths, packed);
+    key = PyTuple_Pack(2, paths, packed);
+    if (key == NULL) {
+        goto done;
+    }
+    PyObject *found = PyDict_GetItemWithError(known, key);  /* borrowed */
+    if (found != NULL) {
+        result = PyTuple_Pack(3, key, found, Py_None);
+        goto done;
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    /* A new set: its sorted lists, read back from the packed numbers. */
+    lists = PyList_New(count);
+    if (lists == NULL) {
+        goto done;
+    }
+    const unsigned char *counts_in = (const unsigned char *)PyBytes_AS_STRING(packed);
+    const unsigned char *numbers_in = counts_in + 4 * count;
+    for (Py_ssize_t index = 0; index < count; index++) {
+        const unsigned char *at = counts_in + 4 * index;
+        Py_ssize_t size = (Py_ssize_t)((uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16)
+                                       | ((uint32_t)at[3] << 24));
+        PyObject *list = PyList_New(size);
+        if (list == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t line = 0; line < size; line++, numbers_in += 2) {
+            PyList_SET_ITEM(list, line, Py_NewRef(line_objects[numbers_in[0] | (numbers_in[1] << 8)]));
+        }
+        PyList_SET_ITEM(lists, index, list);
+    }
+    result = PyTuple_Pack(3, key, Py_None, lists);
     goto done;
 fall_back:
     result = Py_NewRef(Py_None);
 done:
     Py_XDECREF(paths);
     Py_XDECREF(packed);
+    Py_XDECREF(key);
+    Py_XDECREF(lists);
     PyMem_Free(files);
     return result;
 }
@@ -1039,8 +1080,8 @@ static PyMethodDef speedups_functions[] = {
     {"set_const", (PyCFunction)speedups_set_const, METH_VARARGS,
      "set_const(code, index, nested): put a code object in place of code.co_consts[index], a code object."},
     {"pack_lines", (PyCFunction)speedups_pack_lines, METH_VARARGS,
-     "pack_lines(lines_by_name, path_by_name): (paths, packed) of a collector's lines, or None; "
-     "see requestcov.recordlines."},
+     "pack_lines(lines_by_name, path_by_name, known): a collector's lines packed, as "
+     "requestcov.recordbuilder.pack_lines_python packs them."},
     {NULL, NULL, 0, NULL},
 };
 

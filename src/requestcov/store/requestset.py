@@ -25,7 +25,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs",
-    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines", "pack_numbers", "unpack_numbers",
+    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines", "pack_numbers",
 ]
 
 _WIDTH_BYTES = {2: b"\x02", 4: b"\x04"}
@@ -74,22 +74,6 @@ def pack_numbers(file_ids: Sequence[int], version_ids: Sequence[int], numbers: b
     count = len(file_ids)
     ids = struct.pack(f"<{1 + 2 * count}i", count, *file_ids, *version_ids)
     return b"".join((_WIDTH_BYTES[2], ids, numbers[:4 * count], _NO_ARCS * count, numbers[4 * count:]))
-
-
-def unpack_numbers(numbers: bytes, count: int) -> List[List[int]]:
-    """Each file's lines of what :func:`pack_numbers` takes, for ``count`` files."""
-    try:
-        counts = struct.unpack_from(f"<{count}i", numbers)
-        flat = struct.unpack_from(f"<{sum(counts)}H", numbers, 4 * count)
-    except struct.error as error:
-        raise ValueError(f"not packed line numbers ({error})") from None
-    return _per_file(flat, counts)
-
-
-def _per_file(flat: Sequence[int], counts: Sequence[int]) -> List[List[int]]:
-    """``flat`` cut into lists of ``counts`` numbers each."""
-    bounds = list(accumulate(counts, initial=0))
-    return [list(flat[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def _ints(letter: str, blob: bytes, start: int, count: int) -> List[int]:
@@ -204,7 +188,8 @@ def unpack_plain_lines(blob: bytes, count: int) -> Optional[List[List[int]]]:
         flat = struct.unpack_from(f"<{sum(counts)}{letter}", blob, header_end)
     except struct.error as error:
         raise ValueError(f"not a packed line set ({error})") from None
-    return _per_file(flat, counts)
+    bounds = list(accumulate(counts, initial=0))
+    return [list(flat[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def unpack_set(blob: bytes) -> UnpackedSet:
