@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-import struct
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
@@ -23,6 +22,7 @@ from requestcov.recordbuilder import RecordBuilder, pack_lines_python
 from requestcov.recorder import ActiveRequest, _Finished
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
+from requestcov.store.requestset import ids_part, unpack_set
 
 CORE = compiled_core()
 #: The packing functions to hold against each other: the compiled one when built.
@@ -34,10 +34,8 @@ def _long_way(lines_by_name: Any, path_by_name: Any, known: Any) -> None:
 
 
 def _numbers(packed: bytes, count: int) -> List[List[int]]:
-    """Each file's lines of packed numbers (int32 counts, then uint16 lines)."""
-    counts = struct.unpack_from(f"<{count}i", packed)
-    flat = list(struct.unpack_from(f"<{sum(counts)}H", packed, 4 * count))
-    return [flat[sum(counts[:index]):sum(counts[:index + 1])] for index in range(count)]
+    """Each file's lines of packed numbers, read as the store reads its sets."""
+    return unpack_set(ids_part(list(range(1, count + 1)), [0] * count) + packed)[2]
 
 
 def test_the_compiled_core_has_pack_lines() -> None:

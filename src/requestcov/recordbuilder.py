@@ -22,7 +22,6 @@ Runs on the writer thread only, so its tables need no lock.
 from __future__ import annotations
 
 import struct
-from itertools import chain
 from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -30,6 +29,7 @@ from requestcov.engine.core import compiled_core
 from requestcov.engine.source import SourceMatcher
 from requestcov.fileversions import FileVersions
 from requestcov.records import FileVersion, PackedLines, RequestRecord
+from requestcov.store.requestset import numbers_part
 
 if TYPE_CHECKING:
     from requestcov.recorder import _Finished
@@ -57,8 +57,8 @@ def pack_lines_python(
     packed, and looked up in ``known``.
 
     The key of the lines is (the measured files' paths, sorted; their lines
-    packed: an int32 count of lines per file, then each file's sorted lines
-    as uint16, all little-endian, file after file). A file whose path is
+    packed as the store packs them after the files' ids: ``numbers_part``
+    of ``requestcov.store.requestset``). A file whose path is
     None is not measured and left out. Returns (key, ``known[key]``, None)
     for a key in ``known``, else (key, None, each file's sorted lines); None
     when the fast path does not apply: a name not in ``path_by_name`` (not
@@ -90,8 +90,7 @@ def pack_lines_python(
         return None
     line_lists = [lines for _, lines in files]
     try:
-        packed = struct.pack(f"<{len(files)}i{sum(map(len, line_lists))}H",
-                             *map(len, line_lists), *chain.from_iterable(line_lists))
+        packed = numbers_part(line_lists)
     except struct.error:  # a line past 65,535, or a negative one
         return None
     key = (paths, packed)
@@ -195,7 +194,7 @@ class RecordBuilder:
                 self._known.clear()
                 self._known_lines = 0
             lines = dict(zip(paths, line_lists or ()))
-            self._known_lines += (len(numbers) - 4 * len(paths)) // 2
+            self._known_lines += (len(numbers) - 8 * len(paths)) // 2
         known = self._known[key] = _Known(lines, versions, PackedLines(paths, numbers, version_list), batch)
         return known
 

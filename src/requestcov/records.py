@@ -85,22 +85,30 @@ class FileVersion:
     repo: Optional[str] = None
 
 
-@dataclass(frozen=True, eq=False)
 class PackedLines:
     """A record's lines and file versions as the recorder packed them, once
     for every record that ran the same set: the store writes this instead of
     packing the record's lists again, and knows a set it wrote before by
-    this very object (compared by identity: it never changes).
+    this very object (compared by identity; it is never changed).
 
-    ``packed`` holds one little-endian int32 count of lines per file, then
-    every file's sorted line numbers as uint16, file after file, in the order
-    of ``paths`` (sorted): the numbers part of the store's packed line set
-    (see ``requestcov.store.requestset``)."""
+    ``packed`` is what the store's packed line set holds after its file and
+    version ids (see ``requestcov.store.requestset``): one little-endian
+    int32 count of lines per file, an int32 -1 per file (no arcs), then every
+    file's sorted line numbers as uint16, file after file, in the order of
+    ``paths`` (sorted). A plain class with slots: one is
+    made for every new set, and a frozen dataclass costs a call of
+    ``object.__setattr__`` per field."""
 
-    paths: Tuple[str, ...]
-    packed: bytes
-    #: The version of each file of ``paths``; None: unknown.
-    versions: Tuple[Optional[FileVersion], ...]
+    __slots__ = ("paths", "packed", "versions")
+
+    def __init__(self, paths: Tuple[str, ...], packed: bytes, versions: Tuple[Optional[FileVersion], ...]) -> None:
+        self.paths = paths
+        self.packed = packed
+        #: The version of each file of ``paths``; None: unknown.
+        self.versions = versions
+
+    def __repr__(self) -> str:
+        return f"PackedLines({self.paths!r}, {len(self.packed)} bytes)"
 
 
 @dataclass

@@ -858,12 +858,29 @@ typedef struct {
     PyObject *lines;  /* borrowed: the collector's set */
 } FileLines;
 
+/* Sort a request's files by path (str, compared by code point as Python
+ * sorts them; no error can happen between two str): an insertion sort, a
+ * request runs a handful of files. 0 when two files have one path, else 1. */
 static int
-compare_file_lines(const void *left, const void *right)
+sort_files(FileLines *files, Py_ssize_t count)
 {
-    /* Paths are str, compared by code point as Python sorts them; an error
-     * cannot happen between two str, and equal paths are caught after. */
-    return PyUnicode_Compare(((const FileLines *)left)->path, ((const FileLines *)right)->path);
+    for (Py_ssize_t index = 1; index < count; index++) {
+        FileLines file = files[index];
+        Py_ssize_t place = index;
+        while (place > 0) {
+            int order = PyUnicode_Compare(files[place - 1].path, file.path);
+            if (order == 0) {
+                return 0;
+            }
+            if (order < 0) {
+                break;
+            }
+            files[place] = files[place - 1];
+            place--;
+        }
+        files[place] = file;
+    }
+    return 1;
 }
 
 /* One bit per possible line number, all zero between calls of pack_lines
@@ -1002,20 +1019,19 @@ speedups_pack_lines(PyObject *module, PyObject *args)
         count++;
         total += PySet_GET_SIZE(lines);
     }
-    qsort(files, (size_t)count, sizeof(FileLines), compare_file_lines);
-    for (Py_ssize_t index = 1; index < count; index++) {
-        if (PyUnicode_Compare(files[index - 1].path, files[index].path) == 0) {
-            goto fall_back;  /* two names of one file: merged in Python */
-        }
+    if (!sort_files(files, count)) {
+        goto fall_back;  /* two names of one file: merged in Python */
     }
-    packed = PyBytes_FromStringAndSize(NULL, 4 * count + 2 * total);
+    packed = PyBytes_FromStringAndSize(NULL, 8 * count + 2 * total);
     paths = PyTuple_New(count);
     if (packed == NULL || paths == NULL) {
         goto done;
     }
     unsigned char *counts = (unsigned char *)PyBytes_AS_STRING(packed);
     uint64_t *bits = line_bits;
-    unsigned char *out = counts + 4 * count;
+    /* No arcs: an arc count of -1 for every file, after the line counts. */
+    memset(counts + 4 * count, 0xFF, 4 * (size_t)count);
+    unsigned char *out = counts + 8 * count;
     for (Py_ssize_t index = 0; index < count; index++) {
         Py_ssize_t taken = write_sorted_lines(files[index].lines, bits, out);
         if (taken < 0) {
@@ -1047,7 +1063,7 @@ speedups_pack_lines(PyObject *module, PyObject *args)
         goto done;
     }
     const unsigned char *counts_in = (const unsigned char *)PyBytes_AS_STRING(packed);
-    const unsigned char *numbers_in = counts_in + 4 * count;
+    const unsigned char *numbers_in = counts_in + 8 * count;
     for (Py_ssize_t index = 0; index < count; index++) {
         const unsigned char *at = counts_in + 4 * index;
         Py_ssize_t size = (Py_ssize_t)((uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16)
@@ -1059,6 +1075,10 @@ speedups_pack_lines(PyObject *module, PyObject *args)
         for (Py_ssize_t line = 0; line < size; line++, numbers_in += 2) {
             PyList_SET_ITEM(list, line, Py_NewRef(line_objects[numbers_in[0] | (numbers_in[1] << 8)]));
         }
+        /* A list of ints is never part of a cycle: the garbage collector
+         * need not scan it (it would, again and again, while the record
+         * waits for its batch and the set stays known). */
+        PyObject_GC_UnTrack(list);
         PyList_SET_ITEM(lists, index, list);
     }
     result = PyTuple_Pack(3, key, Py_None, lists);

@@ -23,7 +23,7 @@ from requestcov.records import REQUEST, STARTUP, FileVersion, PackedLines, Reque
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import (
-    file_count, files_part, header_bytes, pack_numbers, pack_set, unpack_arcs, unpack_files_part, unpack_header,
+    file_count, files_part, header_bytes, ids_part, pack_set, unpack_arcs, unpack_files_part, unpack_header,
     unpack_lines, unpack_plain_lines,
 )
 
@@ -291,6 +291,9 @@ class SQLiteStore:
         #: (file ids, id() of each file's version object) -> (those objects, kept alive
         #: so no other object takes their id, and their version ids).
         self._version_lists: Dict[Tuple[Tuple[int, ...], Tuple[int, ...]], Tuple[Tuple[Any, ...], List[int]]] = {}
+        #: (paths, id() of a tuple of their versions) -> (the ids part of their
+        #: packed sets, that tuple, kept alive).
+        self._ids_parts: Dict[Tuple[Tuple[str, ...], int], Tuple[bytes, Tuple[Any, ...]]] = {}
         if read_only:
             self._open_for_reading(busy_timeout)
             return
@@ -473,6 +476,8 @@ class SQLiteStore:
             self._set_ids.clear()
         if len(self._version_lists) > _SET_CACHE_LIMIT:
             self._version_lists.clear()
+        if len(self._ids_parts) > _SET_CACHE_LIMIT:
+            self._ids_parts.clear()
         connection.execute("BEGIN IMMEDIATE")
         try:
             self._name_untagged(records)
@@ -492,6 +497,7 @@ class SQLiteStore:
             self._file_ids.clear()
             self._version_ids.clear()
             self._version_lists.clear()
+            self._ids_parts.clear()
             self._set_ids.clear()
             self._fingerprints.clear()
             self._fingerprint_lines = 0
@@ -646,9 +652,18 @@ class SQLiteStore:
         known.update((digest, set_id) for set_id, digest, _ in rows)
 
     def _pack_numbers(self, packed: PackedLines) -> bytes:
-        """The line set of a record the recorder packed: its numbers as they are."""
-        file_ids = self._file_ids_of(packed.paths)
-        return pack_numbers(file_ids, self._version_ids_of(file_ids, packed.versions), packed.packed)
+        """The line set of a record the recorder packed: its numbers as they
+        are, after the ids of its files and versions, which are packed once
+        for all the sets of the same files (the recorder hands out one tuple
+        of versions for them all, found again by its identity)."""
+        key = (packed.paths, id(packed.versions))
+        found = self._ids_parts.get(key)
+        if found is None:
+            file_ids = self._file_ids_of(packed.paths)
+            # The versions stay referenced, so no other tuple takes their id.
+            found = self._ids_parts[key] = (
+                ids_part(file_ids, self._version_ids_of(file_ids, packed.versions)), packed.versions)
+        return found[0] + packed.packed
 
     def _file_ids_of(self, paths: Sequence[str]) -> List[int]:
         try:
