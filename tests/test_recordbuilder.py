@@ -124,7 +124,8 @@ def test_a_set_with_removals_packs_what_it_holds() -> None:
 def _finished(collector: Collector, number: int, kind: str = "request") -> _Finished:
     request = ActiveRequest(collector=collector, token=None, test_id=f"test-{number}", test_set="set",
                             method="GET", path=f"/items/{number}", start=1700000000.0 + number,
-                            started_counter=0.0, route="/items/<id>", status=200)
+                            started_counter=0.0)
+    request.route, request.status = "/items/<id>", 200  # as the middleware sets them
     return _Finished(request, 1.5, 4242, kind=kind)
 
 

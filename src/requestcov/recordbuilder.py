@@ -16,7 +16,10 @@ A collector the fast path does not take (branch coverage, a line past 65,535,
 two names of one file) goes the long way: sorted lists by path, packed by
 the store.
 
-Runs on the writer thread only, so its tables need no lock.
+Runs where the writer converts records: its thread, or a caller writing at
+exit, under the writer's SQLite lock. Its tables are dicts, each operation
+atomic, and the packing runs no Python code, so an interrupted call and its
+interrupter at worst each add an entry: no lock is taken.
 """
 
 from __future__ import annotations
