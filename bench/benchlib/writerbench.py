@@ -34,7 +34,8 @@ from typing import Any, Dict, List
 from requestcov.context import Collector
 from requestcov.engine.source import SourceMatcher
 from requestcov.records import FileVersion, RequestRecord
-from requestcov.recorder import ActiveRequest, _Finished, build_record
+from requestcov.recordbuilder import RecordBuilder
+from requestcov.recorder import ActiveRequest, _Finished
 from requestcov.store.sqlite import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
 
@@ -133,8 +134,7 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     gc.collect()
     gc.freeze()
 
-    def convert(item: Any) -> RequestRecord:
-        return build_record(item, matcher, branch=False)  # the recorder's own conversion
+    convert = RecordBuilder(matcher, branch=False).build  # the recorder's own conversion
 
     results: Dict[str, Any] = {"records": count, "lines_per_record": FILES * LINES_PER_FILE,
                                "files_per_record": FILES}

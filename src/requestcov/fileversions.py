@@ -170,6 +170,11 @@ class FileVersions:
         """Files are ``stat``-ed again once a new batch of records begins."""
         self._batch += 1
 
+    @property
+    def batch(self) -> int:
+        """Which batch this is: versions looked up in an earlier one may be stale."""
+        return self._batch
+
     def versions(self, paths: Iterable[str]) -> Dict[str, FileVersion]:
         """The version of each path that has one; never raises."""
         found: Dict[str, FileVersion] = {}

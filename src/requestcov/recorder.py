@@ -32,13 +32,14 @@ from requestcov.context import (
 from requestcov.engine import Engine, SourceMatcher, make_engine
 from requestcov.fileversions import FileVersions
 from requestcov.log import log_once, logger
+from requestcov.recordbuilder import RecordBuilder
 from requestcov.records import REQUEST, SERVED_UNRECORDED, STARTUP, RequestRecord
 from requestcov.sampling import Sampler
 from requestcov.shutdown import install_stop_handlers, loop_running_here, signals_held
 from requestcov.store import resolve_db_path
 from requestcov.store.writer import BackgroundWriter
 
-__all__ = ["Recorder", "ActiveRequest", "build_record", "get_recorder", "current_recorder", "current_request", "set_route"]
+__all__ = ["Recorder", "ActiveRequest", "get_recorder", "current_recorder", "current_request", "set_route"]
 
 
 class ActiveRequest:
@@ -109,6 +110,7 @@ class Recorder:
         self.engine: Engine = make_engine(self.matcher, branch=config.branch)
         #: The version of each measured file, known to the writer thread.
         self.versions = FileVersions()
+        self.builder = RecordBuilder(self.matcher, branch=config.branch, versions=self.versions)
         self.writer = BackgroundWriter(
             self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread,
             fallback_path=Path(config.fallback_db).resolve() if config.fallback_db else None,
@@ -228,7 +230,7 @@ class Recorder:
             finished.request.unwritten.pop()
         except IndexError:  # queued twice (see finish); written already
             return None
-        return build_record(finished, self.matcher, branch=self.config.branch, versions=self.versions)
+        return self.builder.build(finished)
 
     # -- shutdown -----------------------------------------------------------
 
@@ -407,43 +409,6 @@ def get_recorder(config: Config, default_source: Sequence[str]) -> Optional[Reco
 
 def current_recorder() -> Optional[Recorder]:
     return _recorder
-
-
-def build_record(finished: _Finished, matcher: SourceMatcher, *, branch: bool,
-                 versions: Optional[FileVersions] = None) -> RequestRecord:
-    """Turn a finished request's collector (sets by compiled file name) into
-    a record (sorted lines by canonical path), with the version of each file
-    when ``versions`` is given. Runs on the writer thread."""
-    request = finished.request
-    collector = request.collector
-    lines = _by_path(collector.lines, matcher)
-    arcs = _by_path(collector.arcs, matcher) if branch else None
-    return RequestRecord(
-        test_id=request.test_id, test_set=request.test_set, method=request.method,
-        path=request.path, route=request.route, status=request.status, start=request.start,
-        duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
-        lines=lines, arcs=arcs,
-        versions=versions.versions(set(lines).union(arcs or ())) if versions is not None else {},
-    )
-
-
-def _by_path(by_filename: Dict[str, Set[Any]], matcher: SourceMatcher) -> Dict[str, List[Any]]:
-    """Sets by compiled file name into sorted lists by canonical path.
-
-    Each set is read in one C call (``sorted``, ``set.union``), so a
-    straggling thread still adding to it cannot break the copy. Two names
-    of one file (a relative and an absolute spelling, a symlink) merge; that
-    is rare, so the common case is a single pass.
-    """
-    path_of = matcher.measured_path
-    by_path: Dict[str, List[Any]] = {}
-    for filename, items in list(by_filename.items()):
-        path = path_of(filename)
-        if path is None:
-            continue
-        earlier = by_path.get(path)
-        by_path[path] = sorted(items) if earlier is None else sorted(set(earlier).union(items))
-    return by_path
 
 
 def current_request() -> Optional[ActiveRequest]:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 __all__ = [
     "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
-    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord",
+    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord", "PackedLines",
 ]
 
 _DIGITS = re.compile(r"(\d+)")
@@ -85,6 +85,32 @@ class FileVersion:
     repo: Optional[str] = None
 
 
+class PackedLines:
+    """A record's lines and file versions as the recorder packed them, once
+    for every record that ran the same set: the store writes this instead of
+    packing the record's lists again, and knows a set it wrote before by
+    this very object (compared by identity; it is never changed).
+
+    ``packed`` is what the store's packed line set holds after its file and
+    version ids (see ``requestcov.store.requestset``): one little-endian
+    int32 count of lines per file, an int32 -1 per file (no arcs), then every
+    file's sorted line numbers as uint16, file after file, in the order of
+    ``paths`` (sorted). A plain class with slots: one is
+    made for every new set, and a frozen dataclass costs a call of
+    ``object.__setattr__`` per field."""
+
+    __slots__ = ("paths", "packed", "versions")
+
+    def __init__(self, paths: Tuple[str, ...], packed: bytes, versions: Tuple[Optional[FileVersion], ...]) -> None:
+        self.paths = paths
+        self.packed = packed
+        #: The version of each file of ``paths``; None: unknown.
+        self.versions = versions
+
+    def __repr__(self) -> str:
+        return f"PackedLines({self.paths!r}, {len(self.packed)} bytes)"
+
+
 @dataclass
 class RequestRecord:
     """The coverage of one request (or one process's start-up code)."""
@@ -109,6 +135,10 @@ class RequestRecord:
     #: The version of each file it ran, as far as known: a file missing here
     #: (a store of an older schema, a dedupData.yaml) is of unknown version.
     versions: Dict[str, FileVersion] = field(default_factory=dict)
+    #: The same ``lines`` and ``versions`` packed by the recorder (None for
+    #: records made otherwise): set only together with them, never changed
+    #: apart from them.
+    packed: Optional[PackedLines] = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> TestKey:

@@ -11,7 +11,7 @@ import pytest
 
 from requestcov.records import STARTUP, FileVersion, RequestRecord
 from requestcov.store import SCHEMA_VERSION, SQLiteStore
-from requestcov.store.requestset import pack_set, unpack_set
+from requestcov.store.requestset import ids_part, numbers_part, pack_set, unpack_set
 from tests.support.storefiles import a_version_3_store
 
 VIEWS, MODELS = "/app/views.py", "/app/models.py"
@@ -158,3 +158,8 @@ def test_a_packed_set_unpacks_to_what_was_packed() -> None:
     assert unpack_set(pack_set([], [], [])) == ([], [], [], None)
     with pytest.raises(ValueError):
         unpack_set(packed[:-3])
+
+
+def test_a_set_of_narrow_lines_packs_as_its_two_parts() -> None:
+    lines = [[1, 2, 65_535], [], [7]]
+    assert ids_part([3, 1, 2], [0, 7, 0]) + numbers_part(lines) == pack_set([3, 1, 2], [0, 7, 0], lines)

@@ -864,11 +864,258 @@ speedups_set_const(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- pack_lines: a finished request's collector, packed for the store ---- */
+
+/* Line numbers of one file and where they go in the packed bytes. */
+typedef struct {
+    PyObject *path;   /* borrowed from path_by_name */
+    PyObject *lines;  /* borrowed: the collector's set */
+} FileLines;
+
+/* Sort a request's files by path (str, compared by code point as Python
+ * sorts them; no error can happen between two str): an insertion sort, a
+ * request runs a handful of files. 0 when two files have one path, else 1. */
+static int
+sort_files(FileLines *files, Py_ssize_t count)
+{
+    for (Py_ssize_t index = 1; index < count; index++) {
+        FileLines file = files[index];
+        Py_ssize_t place = index;
+        while (place > 0) {
+            int order = PyUnicode_Compare(files[place - 1].path, file.path);
+            if (order == 0) {
+                return 0;
+            }
+            if (order < 0) {
+                break;
+            }
+            files[place] = files[place - 1];
+            place--;
+        }
+        files[place] = file;
+    }
+    return 1;
+}
+
+/* One bit per possible line number, all zero between calls of pack_lines
+ * (which runs no Python code, and so is never entered twice at once). */
+static uint64_t line_bits[1024];
+/* The int object of each line number met in the call, borrowed from its
+ * set (the collector holds them all until the call returns): the sorted
+ * lists of a new set are made of the very objects of the sets, as sorted()
+ * makes them, with no new int to allocate. */
+static PyObject *line_objects[65536];
+
+static inline unsigned
+lowest_bit(uint64_t word)
+{
+#if defined(_MSC_VER)
+    unsigned long index;
+    _BitScanForward64(&index, word);
+    return (unsigned)index;
+#else
+    return (unsigned)__builtin_ctzll(word);
+#endif
+}
+
+/* Write the line numbers of ``set`` (exact ints of 0 to 65,535), sorted,
+ * as little-endian uint16 at ``out``; ``bits`` is a zeroed bitmap of every
+ * such number, left zeroed. Returns how many were written: the set's size,
+ * or -1 when one is not such a number (the caller falls back to Python).
+ * A set of line numbers is sorted by
+ * setting its bits and reading them back in order: no comparisons, and only
+ * the words between the smallest and the largest are read. */
+/* The value of ``item`` when it is an int from 0 to 65,535, else -1. */
+static inline long
+small_line_number(PyObject *item)
+{
+    if (!PyLong_Check(item)) {  /* an int, or a bool as struct takes it */
+        return -1;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)item)) {
+        return -1;
+    }
+    Py_ssize_t value = PyUnstable_Long_CompactValue((PyLongObject *)item);
+#else
+    Py_ssize_t digits = Py_SIZE(item);
+    if (digits != 0 && digits != 1) {
+        return -1;
+    }
+    Py_ssize_t value = digits ? (Py_ssize_t)((PyLongObject *)item)->ob_digit[0] : 0;
+#endif
+    return value >= 0 && value <= 0xFFFF ? (long)value : -1;
+}
+
+static Py_ssize_t
+write_sorted_lines(PyObject *set, uint64_t *bits, unsigned char *out)
+{
+    /* The set's table read directly: an entry is a number, or empty (no
+     * key), or a dummy left by a removal (hash -1, which no object has). */
+    PySetObject *table_owner = (PySetObject *)set;
+    setentry *entry = table_owner->table;
+    Py_ssize_t size = PySet_GET_SIZE(set), taken = 0, slots = table_owner->mask + 1;
+    long lowest = 0xFFFF, highest = 0;
+    for (Py_ssize_t slot = 0; slot < slots; slot++, entry++) {
+        if (entry->key == NULL || entry->hash == -1) {
+            continue;
+        }
+        long value = taken < size ? small_line_number(entry->key) : -1;
+        if (value < 0) {
+            taken = -1;  /* a line past 65,535 is packed four bytes wide, in Python */
+            break;
+        }
+        bits[value >> 6] |= (uint64_t)1 << (value & 63);
+        line_objects[value] = entry->key;
+        lowest = value < lowest ? value : lowest;
+        highest = value > highest ? value : highest;
+        taken++;
+    }
+    if (taken <= 0) {
+        if (taken < 0) {
+            memset(bits, 0, sizeof(uint64_t) * 1024);
+        }
+        return taken;
+    }
+    for (long word = lowest >> 6; word <= highest >> 6; word++) {
+        uint64_t set_bits = bits[word];
+        bits[word] = 0;
+        while (set_bits) {
+            unsigned value = (unsigned)(word << 6) + lowest_bit(set_bits);
+            *out++ = (unsigned char)(value & 0xFF);
+            *out++ = (unsigned char)(value >> 8);
+            set_bits &= set_bits - 1;
+        }
+    }
+    return taken;
+}
+
+/* pack_lines(lines_by_name, path_by_name, known): the twin of
+ * ``requestcov.recordbuilder.pack_lines_python``; see there. Returns what
+ * it returns: None, or (key, known[key], None), or (key, None, lists). */
+static PyObject *
+speedups_pack_lines(PyObject *module, PyObject *args)
+{
+    PyObject *lines_by_name, *path_by_name, *known;
+    if (!PyArg_ParseTuple(args, "O!O!O!:pack_lines", &PyDict_Type, &lines_by_name, &PyDict_Type, &path_by_name,
+                          &PyDict_Type, &known)) {
+        return NULL;
+    }
+    Py_ssize_t names = PyDict_GET_SIZE(lines_by_name);
+    FileLines *files = PyMem_Malloc(sizeof(FileLines) * (size_t)(names > 0 ? names : 1));
+    if (files == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *result = NULL, *paths = NULL, *packed = NULL, *key = NULL, *lists = NULL;
+    Py_ssize_t count = 0, total = 0, position = 0;
+    PyObject *name, *lines;
+    /* Nothing below runs Python code (str and int keys, exact sets), so the
+     * collector cannot change while it is read. */
+    while (PyDict_Next(lines_by_name, &position, &name, &lines)) {
+        if (!PyUnicode_CheckExact(name) || !PyAnySet_CheckExact(lines)) {
+            goto fall_back;
+        }
+        PyObject *path = PyDict_GetItemWithError(path_by_name, name);  /* borrowed */
+        if (path == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            goto fall_back;  /* a file not decided yet */
+        }
+        if (path == Py_None) {
+            continue;  /* not measured */
+        }
+        if (!PyUnicode_CheckExact(path)) {
+            goto fall_back;
+        }
+        files[count].path = path;
+        files[count].lines = lines;
+        count++;
+        total += PySet_GET_SIZE(lines);
+    }
+    if (!sort_files(files, count)) {
+        goto fall_back;  /* two names of one file: merged in Python */
+    }
+    packed = PyBytes_FromStringAndSize(NULL, 8 * count + 2 * total);
+    paths = PyTuple_New(count);
+    if (packed == NULL || paths == NULL) {
+        goto done;
+    }
+    unsigned char *counts = (unsigned char *)PyBytes_AS_STRING(packed);
+    uint64_t *bits = line_bits;
+    /* No arcs: an arc count of -1 for every file, after the line counts. */
+    memset(counts + 4 * count, 0xFF, 4 * (size_t)count);
+    unsigned char *out = counts + 8 * count;
+    for (Py_ssize_t index = 0; index < count; index++) {
+        Py_ssize_t taken = write_sorted_lines(files[index].lines, bits, out);
+        if (taken < 0) {
+            goto fall_back;
+        }
+        out += 2 * taken;
+        uint32_t taken32 = (uint32_t)taken;
+        counts[4 * index] = (unsigned char)(taken32 & 0xFF);
+        counts[4 * index + 1] = (unsigned char)((taken32 >> 8) & 0xFF);
+        counts[4 * index + 2] = (unsigned char)((taken32 >> 16) & 0xFF);
+        counts[4 * index + 3] = (unsigned char)((taken32 >> 24) & 0xFF);
+        PyTuple_SET_ITEM(paths, index, Py_NewRef(files[index].path));
+    }
+    key = PyTuple_Pack(2, paths, packed);
+    if (key == NULL) {
+        goto done;
+    }
+    PyObject *found = PyDict_GetItemWithError(known, key);  /* borrowed */
+    if (found != NULL) {
+        result = PyTuple_Pack(3, key, found, Py_None);
+        goto done;
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    /* A new set: its sorted lists, read back from the packed numbers. */
+    lists = PyList_New(count);
+    if (lists == NULL) {
+        goto done;
+    }
+    const unsigned char *counts_in = (const unsigned char *)PyBytes_AS_STRING(packed);
+    const unsigned char *numbers_in = counts_in + 8 * count;
+    for (Py_ssize_t index = 0; index < count; index++) {
+        const unsigned char *at = counts_in + 4 * index;
+        Py_ssize_t size = (Py_ssize_t)((uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16)
+                                       | ((uint32_t)at[3] << 24));
+        PyObject *list = PyList_New(size);
+        if (list == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t line = 0; line < size; line++, numbers_in += 2) {
+            PyList_SET_ITEM(list, line, Py_NewRef(line_objects[numbers_in[0] | (numbers_in[1] << 8)]));
+        }
+        /* A list of ints is never part of a cycle: the garbage collector
+         * need not scan it (it would, again and again, while the record
+         * waits for its batch and the set stays known). */
+        PyObject_GC_UnTrack(list);
+        PyList_SET_ITEM(lists, index, list);
+    }
+    result = PyTuple_Pack(3, key, Py_None, lists);
+    goto done;
+fall_back:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(paths);
+    Py_XDECREF(packed);
+    Py_XDECREF(key);
+    Py_XDECREF(lists);
+    PyMem_Free(files);
+    return result;
+}
+
 static PyMethodDef speedups_functions[] = {
     {"add_exec_hook", (PyCFunction)speedups_add_exec_hook, METH_O,
      "add_exec_hook(callback): call callback(code) on each audit event \"exec\"."},
     {"set_const", (PyCFunction)speedups_set_const, METH_VARARGS,
      "set_const(code, index, nested): put a code object in place of code.co_consts[index], a code object."},
+    {"pack_lines", (PyCFunction)speedups_pack_lines, METH_VARARGS,
+     "pack_lines(lines_by_name, path_by_name, known): a collector's lines packed, as "
+     "requestcov.recordbuilder.pack_lines_python packs them."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -91,16 +91,19 @@ class SourceMatcher:
         self.include = _prepare_patterns(include)
         self.omit = _prepare_patterns(omit)
         self._third_party = _third_party_roots()
-        self._by_filename: Dict[str, Optional[str]] = {}
+        #: File name -> its canonical path when measured, else None: every
+        #: decision so far. Read whole by the record builder (one C call for
+        #: all of a request's files); filled only by :meth:`measured_path`.
+        self.decided: Dict[str, Optional[str]] = {}
 
     def measured_path(self, filename: str) -> Optional[str]:
         """The canonical path of ``filename`` if it is measured, else None."""
         try:
-            return self._by_filename[filename]
+            return self.decided[filename]
         except KeyError:
             pass
         result = self._decide(filename)
-        self._by_filename[filename] = result
+        self.decided[filename] = result
         return result
 
     def is_measured_file(self, filename: str) -> bool:

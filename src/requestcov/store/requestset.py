@@ -25,7 +25,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "pack_set", "unpack_set", "UnpackedSet", "Header", "header_bytes", "unpack_header", "unpack_lines", "unpack_arcs",
-    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines", "line_numbers_part",
+    "file_count", "files_part", "unpack_files_part", "unpack_plain_lines", "line_numbers_part", "ids_part",
+    "numbers_part",
 ]
 
 _WIDTH_BYTES = {2: b"\x02", 4: b"\x04"}
@@ -64,6 +65,21 @@ def pack_set(
         packed = struct.pack(f"<{total}I", *chain.from_iterable(lines))
         width = 4
     return b"".join((_WIDTH_BYTES[width], header, packed, arc_bytes))
+
+
+def ids_part(file_ids: Sequence[int], version_ids: Sequence[int]) -> bytes:
+    """The start of a set of narrow lines (two bytes each) of these files,
+    up to their line counts: the same for every such set of the same files
+    and versions."""
+    return _WIDTH_BYTES[2] + struct.pack(f"<{1 + 2 * len(file_ids)}i", len(file_ids), *file_ids, *version_ids)
+
+
+def numbers_part(lines: Sequence[Sequence[int]]) -> bytes:
+    """The rest of a set of narrow lines without arcs, after :func:`ids_part`:
+    ``ids_part(...) + numbers_part(lines)`` is what :func:`pack_set` packs."""
+    count = len(lines)
+    return struct.pack(f"<{2 * count}i{sum(map(len, lines))}H", *map(len, lines), *repeat(-1, count),
+                       *chain.from_iterable(lines))
 
 
 def _ints(letter: str, blob: bytes, start: int, count: int) -> List[int]:

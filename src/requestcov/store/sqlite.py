@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, FileVersion, RequestRecord
+from requestcov.records import REQUEST, STARTUP, FileVersion, PackedLines, RequestRecord
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import (
-    file_count, files_part, header_bytes, line_numbers_part, pack_set, unpack_arcs, unpack_files_part, unpack_header,
-    unpack_lines, unpack_plain_lines,
+    file_count, files_part, header_bytes, ids_part, line_numbers_part, pack_set, unpack_arcs, unpack_files_part,
+    unpack_header, unpack_lines, unpack_plain_lines,
 )
 
 __all__ = ["SQLiteStore", "StoreError", "NotAStoreError", "SCHEMA_VERSION", "DEFAULT_DB_PATH"]
@@ -289,11 +289,14 @@ class SQLiteStore:
         self._set_ids: Dict[bytes, int] = {}
         #: A record's (paths, id() of each file's version, lines as tuples) ->
         #: (its line set id, the version objects); and how many lines they hold.
-        self._fingerprints: Dict[Tuple[Any, ...], Tuple[int, Tuple[Any, ...]]] = {}
+        self._fingerprints: Dict[Any, Tuple[int, Tuple[Any, ...]]] = {}
         self._fingerprint_lines = 0
         #: (file ids, id() of each file's version object) -> (those objects, kept alive
         #: so no other object takes their id, and their version ids).
         self._version_lists: Dict[Tuple[Tuple[int, ...], Tuple[int, ...]], Tuple[Tuple[Any, ...], List[int]]] = {}
+        #: (paths, id() of a tuple of their versions) -> (the ids part of their
+        #: packed sets, that tuple, kept alive).
+        self._ids_parts: Dict[Tuple[Tuple[str, ...], int], Tuple[bytes, Tuple[Any, ...]]] = {}
         if read_only:
             self._open_for_reading(busy_timeout)
             return
@@ -476,6 +479,8 @@ class SQLiteStore:
             self._set_ids.clear()
         if len(self._version_lists) > _SET_CACHE_LIMIT:
             self._version_lists.clear()
+        if len(self._ids_parts) > _SET_CACHE_LIMIT:
+            self._ids_parts.clear()
         connection.execute("BEGIN IMMEDIATE")
         try:
             self._name_untagged(records)
@@ -495,6 +500,7 @@ class SQLiteStore:
             self._file_ids.clear()
             self._version_ids.clear()
             self._version_lists.clear()
+            self._ids_parts.clear()
             self._set_ids.clear()
             self._fingerprints.clear()
             self._fingerprint_lines = 0
@@ -545,11 +551,13 @@ class SQLiteStore:
         """The line set of each record, adding the sets this store does not
         hold yet.
 
-        A set seen more than once is found by its fingerprint, the record's
-        lines as tuples (built and hashed in C), with no packing at all;
-        another is packed and found by its digest, and the new ones of a batch are looked
-        up (another process may have written them) and inserted in one
-        statement each."""
+        A set seen more than once is found by its fingerprint with no packing
+        at all: the record's :class:`PackedLines` when the recorder packed it
+        (the one object for all of the set's records: found by identity), else
+        its lines as tuples (built and hashed in C). Another is packed (the
+        recorder's numbers copied as they are) and found by its digest, and
+        the new ones of a batch are looked up (another process may have
+        written them) and inserted in one statement each."""
         if self._fingerprint_lines > _FINGERPRINT_LINE_LIMIT:
             self._fingerprints.clear()
             self._fingerprint_lines = 0
@@ -557,8 +565,29 @@ class SQLiteStore:
         set_ids: List[Any] = []
         pending: Dict[bytes, bytes] = {}
         unresolved: List[Tuple[int, Any, bytes, Tuple[Any, ...]]] = []
+        #: The recorder's packed sets met in this batch -> their digests.
+        digests_in_batch: Dict[PackedLines, bytes] = {}
         known = self._set_ids
         for index, record in enumerate(records):
+            packed = record.packed
+            if packed is not None:
+                found = fingerprints.get(packed)
+                if found is not None:
+                    set_ids.append(found[0])
+                    continue
+                set_ids.append(None)
+                digest = digests_in_batch.get(packed)
+                if digest is None:
+                    blob = self._pack_numbers(packed)
+                    digest = digests_in_batch[packed] = _digest(blob)
+                    repeated = digest in known or digest in pending
+                    if not repeated:
+                        pending[digest] = blob
+                else:  # a second record of the set in this batch
+                    repeated = True
+                # Only a set seen again gets a fingerprint (see below).
+                unresolved.append((index, packed if repeated else None, digest, ()))
+                continue
             if record.arcs:  # branch coverage: rare, packed every time
                 blob = self._pack(record)
                 digest = _digest(blob)
@@ -594,7 +623,9 @@ class SQLiteStore:
             if fingerprint is not None and fingerprint not in fingerprints:
                 # The version objects stay referenced, so no other object takes their ids.
                 fingerprints[fingerprint] = (set_id, version_objects)
-                self._fingerprint_lines += sum(map(len, fingerprint[2])) + len(fingerprint[0])
+                self._fingerprint_lines += (
+                    len(fingerprint.packed) // 2 if type(fingerprint) is PackedLines
+                    else sum(map(len, fingerprint[2])) + len(fingerprint[0]))
         return set_ids
 
     @staticmethod
@@ -623,6 +654,26 @@ class SQLiteStore:
         connection.executemany("INSERT INTO line_set (id, digest, data) VALUES (?, ?, ?)", rows)
         known.update((digest, set_id) for set_id, digest, _ in rows)
 
+    def _pack_numbers(self, packed: PackedLines) -> bytes:
+        """The line set of a record the recorder packed: its numbers as they
+        are, after the ids of its files and versions, which are packed once
+        for all the sets of the same files (the recorder hands out one tuple
+        of versions for them all, found again by its identity)."""
+        key = (packed.paths, id(packed.versions))
+        found = self._ids_parts.get(key)
+        if found is None:
+            file_ids = self._file_ids_of(packed.paths)
+            # The versions stay referenced, so no other tuple takes their id.
+            found = self._ids_parts[key] = (
+                ids_part(file_ids, self._version_ids_of(file_ids, packed.versions)), packed.versions)
+        return found[0] + packed.packed
+
+    def _file_ids_of(self, paths: Sequence[str]) -> List[int]:
+        try:
+            return list(map(self._file_ids.__getitem__, paths))
+        except KeyError:
+            return list(map(self._file_id, paths))
+
     def _pack(self, record: RequestRecord) -> bytes:
         """A record's files packed (see ``requestset``), with no Python loop
         over its files in the common case: no arcs, files and versions seen before."""
@@ -636,10 +687,7 @@ class SQLiteStore:
             paths = sorted(lines)
             line_lists = list(map(lines.__getitem__, paths))
             arc_lists = None
-        try:
-            file_ids = list(map(self._file_ids.__getitem__, paths))
-        except KeyError:
-            file_ids = list(map(self._file_id, paths))
+        file_ids = self._file_ids_of(paths)
         versions = record.versions
         if versions:
             version_ids = self._version_ids_of(file_ids, list(map(versions.get, paths)))
@@ -647,7 +695,7 @@ class SQLiteStore:
             version_ids = [0] * len(paths)
         return pack_set(file_ids, version_ids, line_lists, arc_lists)
 
-    def _version_ids_of(self, file_ids: List[int], versions: List[Optional[FileVersion]]) -> List[int]:
+    def _version_ids_of(self, file_ids: List[int], versions: Sequence[Optional[FileVersion]]) -> List[int]:
         """The version id of each file (0: unknown). The recorder hands out
         one version object per file until the file changes, so the objects'
         identities find a record's list again without hashing each version."""

@@ -1,0 +1,254 @@
+"""The recorder's records of finished requests: packed in one call, each
+distinct line set once, and exactly the records (and stored bytes) of the
+long way, with the compiled core and without."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set
+
+import pytest
+
+from requestcov import recordbuilder
+from requestcov.context import Collector
+from requestcov.engine.core import compiled_core
+from requestcov.engine.source import SourceMatcher
+from requestcov.fileversions import FileVersions
+from requestcov.recordbuilder import RecordBuilder, pack_lines_python
+from requestcov.recorder import ActiveRequest, _Finished
+from requestcov.records import STARTUP, RequestRecord
+from requestcov.store import SQLiteStore
+from requestcov.store.requestset import ids_part, unpack_set
+
+CORE = compiled_core()
+#: The packing functions to hold against each other: the compiled one when built.
+PACKERS = {"python": pack_lines_python, **({"compiled": CORE.pack_lines} if CORE is not None else {})}
+
+
+def _long_way(lines_by_name: Any, path_by_name: Any, known: Any) -> None:
+    return None
+
+
+def _numbers(packed: bytes, count: int) -> List[List[int]]:
+    """Each file's lines of packed numbers, read as the store reads its sets."""
+    return unpack_set(ids_part(list(range(1, count + 1)), [0] * count) + packed)[2]
+
+
+def test_the_compiled_core_has_pack_lines() -> None:
+    assert CORE is not None, "the compiled core (requestcov.engine._speedups) was not built"
+    assert "compiled" in PACKERS
+
+
+def _random_sets(generator: random.Random) -> Dict[str, Set[int]]:
+    sets: Dict[str, Set[int]] = {}
+    for number in range(generator.randint(0, 12)):
+        size = generator.choice([0, 1, 2, 5, 50, 300])
+        top = generator.choice([64, 700, 5_000, 65_535])
+        sets[f"/app/f{generator.randint(0, 30)}_{number}.py"] = set(generator.sample(range(top + 1), min(size, top + 1)))
+    return sets
+
+
+def test_both_packers_pack_random_collectors_to_the_same_bytes() -> None:
+    generator = random.Random(7)
+    known: Dict[Any, Any] = {}
+    for _ in range(500):
+        sets = _random_sets(generator)
+        # Some names not measured; paths deliberately in another order than the names.
+        paths = {name: (None if generator.random() < 0.1 else "/src/" + name[::-1]) for name in sets}
+        answers = {kind: packer(sets, paths, known) for kind, packer in PACKERS.items()}
+        assert len(set(map(repr, answers.values()))) == 1, answers
+        key, found, lists = answers["python"]
+        measured = sorted((path, sorted(sets[name])) for name, path in paths.items() if path is not None)
+        assert key[0] == tuple(path for path, _ in measured)
+        assert _numbers(key[1], len(measured)) == [lines for _, lines in measured]
+        if key in known:  # a collector met before (an empty one, say)
+            assert found is known[key] and lists is None
+            continue
+        assert found is None and lists == [lines for _, lines in measured]
+        if generator.random() < 0.5:
+            known[key] = object()
+            # Known now: found by the key, in both, with no lists.
+            for packer in PACKERS.values():
+                again = packer(sets, paths, known)
+                assert again == (key, known[key], None) and again[1] is known[key]
+
+
+def test_new_lists_are_made_of_the_sets_own_numbers() -> None:
+    big = {10 ** 4 + number for number in range(20)}
+    for packer in PACKERS.values():
+        _, _, lists = packer({"a": big}, {"a": "/a"}, {})
+        assert all(any(line is mine for mine in big) for line in lists[0])
+
+
+@pytest.mark.parametrize("sets, paths", [
+    ({}, {}),
+    ({"a": set()}, {"a": "/a"}),
+    ({"a": {0, 65_535}}, {"a": "/a"}),
+    ({"a": frozenset({3, 1})}, {"a": "/a"}),
+    ({"a": {1}, "b": {2}}, {"a": None, "b": "/b"}),
+    ({"a": {True, 5}}, {"a": "/a"}),
+    # The long way: a line past 65,535, a negative one, a huge one.
+    ({"a": {1, 65_536}}, {"a": "/a"}),
+    ({"a": {-1, 4}}, {"a": "/a"}),
+    ({"a": {2 ** 61 + 3}}, {"a": "/a"}),
+    ({"a": {2 ** 70}}, {"a": "/a"}),
+    # A name not decided yet, two names of one path, not a set of numbers.
+    ({"a": {1}, "b": {2}}, {"a": "/a"}),
+    ({"a": {1}, "b": {2}}, {"a": "/x", "b": "/x"}),
+    ({"a": {(1, 2)}}, {"a": "/a"}),
+    ({"a": [1, 2]}, {"a": "/a"}),
+    ({"a": {1.0}}, {"a": "/a"}),
+    ({"a": {1}}, {"a": b"/a"}),
+])
+def test_both_packers_agree_on_every_kind_of_collector(sets: Dict[str, Any], paths: Dict[str, Any]) -> None:
+    answers = [packer(sets, paths, {}) for packer in PACKERS.values()]
+    assert all(answer == answers[0] for answer in answers)
+
+
+def test_a_set_with_removals_packs_what_it_holds() -> None:
+    lines = set(range(1, 400))
+    for line in range(1, 400, 3):
+        lines.discard(line)  # leaves dummies in the set's table
+    answers = [packer({"a": lines}, {"a": "/a"}, {}) for packer in PACKERS.values()]
+    assert all(answer == answers[0] for answer in answers)
+    assert _numbers(answers[0][0][1], 1) == [sorted(lines)] == list(answers[0][2])
+
+
+# -- records, through the store -------------------------------------------
+
+
+def _finished(collector: Collector, number: int, kind: str = "request") -> _Finished:
+    request = ActiveRequest(collector=collector, token=None, test_id=f"test-{number}", test_set="set",
+                            method="GET", path=f"/items/{number}", start=1700000000.0 + number,
+                            started_counter=0.0)
+    request.route, request.status = "/items/<id>", 200  # as the middleware sets them
+    return _Finished(request, 1.5, 4242, kind=kind)
+
+
+def _collector(lines: Dict[str, Set[int]]) -> Collector:
+    collector = Collector()
+    collector.lines = {name: set(values) for name, values in lines.items()}
+    return collector
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    root.mkdir()
+    for name in ("views.py", "models.py", "big.py"):
+        (root / name).write_text("".join(f"x = {line}\n" for line in range(100)))
+    return root
+
+
+def _traffic(root: Path) -> List[List[Dict[str, Set[int]]]]:
+    """Batches of collectors' lines: sets that repeat, sets that do not, a
+    relative and an absolute name of one file, a line past 65,535."""
+    views, models, big = (str(root / name) for name in ("views.py", "models.py", "big.py"))
+    relative = os.path.relpath(views)
+    generator = random.Random(3)
+    endpoints = [{views: {1, 2, 3}, models: {5}}, {views: {1, 4}}, {models: set(range(10, 60))}]
+    batches = []
+    for batch in range(4):
+        lines = [dict(generator.choice(endpoints)) for _ in range(20)]
+        lines += [{views: set(generator.sample(range(1, 100), 10))} for _ in range(5)]
+        lines.append({views: {1, 2}, relative: {3}})
+        lines.append({big: {1, 70_000}, models: {5}})
+        lines.append({})
+        batches.append(lines)
+    return batches
+
+
+def _record_all(db: Path, root: Path, pack_lines: Any, edit_between: bool = False) -> List[RequestRecord]:
+    matcher = SourceMatcher([str(root)])
+    versions = FileVersions()
+    builder = RecordBuilder(matcher, branch=False, versions=versions, pack_lines=pack_lines)
+    built: List[RequestRecord] = []
+    number = 0
+    with SQLiteStore(db) as store:
+        for index, batch in enumerate(_traffic(root)):
+            if edit_between and index == 2:
+                (root / "views.py").write_text("# edited\n" + "".join(f"y = {line}\n" for line in range(100)))
+                time.sleep(0.01)
+            versions.new_batch()
+            records = []
+            for lines in batch:
+                records.append(builder.build(_finished(_collector(lines), number)))
+                number += 1
+            records.append(builder.build(_finished(_collector(batch[0]), number, kind=STARTUP)))
+            number += 1
+            store.write(records)
+            built += records
+        read = store.records() + store.startup_records()
+    for record in read:
+        record.record_id = None
+    return read
+
+
+def _rows(db: Path) -> List[Any]:
+    connection = sqlite3.connect(db)
+    try:
+        return [connection.execute(query).fetchall() for query in (
+            "SELECT id, data FROM line_set ORDER BY id", "SELECT * FROM request ORDER BY id",
+            "SELECT * FROM file ORDER BY id", "SELECT * FROM file_version ORDER BY id")]
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("edit_between", [False, True])
+def test_records_and_stored_bytes_are_those_of_the_long_way(tmp_path: Path, app: Path, edit_between: bool) -> None:
+    read = {}
+    for kind, packer in {**PACKERS, "long": _long_way}.items():
+        if edit_between:  # each run sees the same file before and after its edit
+            (app / "views.py").write_text("".join(f"x = {line}\n" for line in range(100)))
+        db = tmp_path / f"{kind}.db"
+        read[kind] = _record_all(db, app, packer, edit_between)
+        read[kind + " rows"] = _rows(db)
+    for kind in PACKERS:
+        assert read[kind] == read["long"]
+        assert read[kind + " rows"] == read["long rows"]
+    views = str(app / "views.py")
+    shas = {record.versions[views].sha256 for record in read["long"] if views in record.versions}
+    assert len(shas) == (2 if edit_between else 1)
+
+
+def test_records_of_one_set_share_one_packed_form(app: Path) -> None:
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    first, second = (builder.build(_finished(_collector({views: {1, 2}}), number)) for number in (1, 2))
+    other = builder.build(_finished(_collector({views: {1, 3}}), 3))
+    assert first.packed is second.packed and first.lines is second.lines
+    assert other.packed is not first.packed
+    assert first.lines == {views: [1, 2]} and first.versions[views].sha256
+    # A new batch looks the versions up again; unchanged, the set is the same object.
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    assert builder.build(_finished(_collector({views: {1, 2}}), 4)).packed is first.packed
+
+
+def test_branch_coverage_goes_the_long_way(app: Path) -> None:
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=True)
+    collector = _collector({views: {2, 1}})
+    collector.arcs = {views: {(1, 2), (-1, 1)}}
+    record = builder.build(_finished(collector, 1))
+    assert record.packed is None and record.lines == {views: [1, 2]} and record.arcs == {views: [(-1, 1), (1, 2)]}
+
+
+def test_many_distinct_sets_past_the_table_limit_stay_right(tmp_path: Path, app: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recordbuilder, "_KNOWN_LINE_LIMIT", 10)
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    wanted = [{views: {number % 7 + 1, 50}} for number in range(60)]
+    with SQLiteStore(tmp_path / "store.db") as store:
+        for first in range(0, len(wanted), 8):
+            builder.versions.new_batch()  # type: ignore[union-attr]
+            store.write([builder.build(_finished(_collector(lines), number))
+                         for number, lines in enumerate(wanted[first:first + 8], start=first)])
+        read = store.records()
+        assert store.line_set_count() == 7
+    assert [record.lines for record in read] == [{views: sorted(lines[views])} for lines in wanted]
