@@ -4,6 +4,7 @@ long way, with the compiled core and without."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sqlite3
@@ -227,6 +228,24 @@ def test_records_of_one_set_share_one_packed_form(app: Path) -> None:
     # A new batch looks the versions up again; unchanged, the set is the same object.
     builder.versions.new_batch()  # type: ignore[union-attr]
     assert builder.build(_finished(_collector({views: {1, 2}}), 4)).packed is first.packed
+
+
+def test_a_copy_with_other_lines_is_stored_with_its_own_lines(tmp_path: Path, app: Path) -> None:
+    """``dataclasses.replace`` does not carry the packed form over: a copy
+    whose lines differ is written with them, not with the original's."""
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    original = builder.build(_finished(_collector({views: {1, 2}}), 1))
+    builder.build(_finished(_collector({views: {1, 2}}), 2))  # packed now
+    repeat = builder.build(_finished(_collector({views: {1, 2}}), 3))
+    assert repeat.packed is not None
+    copy = dataclasses.replace(repeat, test_id="copy", lines={views: [1, 2, 5]})
+    assert copy.packed is None
+    with SQLiteStore(tmp_path / "copy.db") as store:
+        store.write([original, copy])
+        stored = {record.test_id: record.lines for record in store.records()}
+    assert stored == {original.test_id: {views: [1, 2]}, "copy": {views: [1, 2, 5]}}
 
 
 def test_branch_coverage_goes_the_long_way(app: Path) -> None:

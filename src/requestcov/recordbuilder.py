@@ -156,12 +156,14 @@ class RecordBuilder:
             arcs = _by_path(collector.arcs, self.matcher) if self.branch else None
             versions = self._versions_of(set(lines).union(arcs or ()))
             packed = None
-        return RequestRecord(
+        record = RequestRecord(
             test_id=request.test_id, test_set=request.test_set, method=request.method,
             path=request.path, route=request.route, status=request.status, start=request.start,
             duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
-            lines=lines, arcs=arcs, versions=versions, packed=packed,
+            lines=lines, arcs=arcs, versions=versions,
         )
+        record.packed = packed
+        return record
 
     def _versions_of(self, paths: Any) -> Dict[str, FileVersion]:
         return self.versions.versions(paths) if self.versions is not None else {}

@@ -137,8 +137,9 @@ class RequestRecord:
     versions: Dict[str, FileVersion] = field(default_factory=dict)
     #: The same ``lines`` and ``versions`` packed by the recorder (None for
     #: records made otherwise): set only together with them, never changed
-    #: apart from them.
-    packed: Optional[PackedLines] = field(default=None, compare=False, repr=False)
+    #: apart from them. Not an argument of the constructor, so a copy made
+    #: by ``dataclasses.replace`` (whose lines may differ) goes without it.
+    packed: Optional[PackedLines] = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def key(self) -> TestKey:
