@@ -139,6 +139,14 @@ def _hard_instance(tests: int = 1500, lines: int = 3000, seed: int = 3):
                         for number, cover in enumerate(covers)])
 
 
+def _highs_releases_the_gil() -> bool:
+    """scipy's HiGHS releases the GIL while it solves from scipy 1.15 on
+    (what ``setcover._solve_reporting`` relies on to report progress)."""
+    import scipy
+
+    return tuple(int(part) for part in scipy.__version__.split(".")[:2]) >= (1, 15)
+
+
 def test_exact_stopped_by_its_time_limit_says_best_found_and_reports_progress():
     pytest.importorskip("scipy")
     index = _hard_instance()
@@ -154,7 +162,8 @@ def test_exact_stopped_by_its_time_limit_says_best_found_and_reports_progress():
     assert result.method == "exact"
     if result.solver_status == "time limit":
         assert not result.optimal and result.lower_bound < len(result.keep)
-        assert any(message.startswith("solving exactly:") for message in messages), messages
+        if _highs_releases_the_gil():  # before, nothing can report until the solver returns
+            assert any(message.startswith("solving exactly:") for message in messages), messages
     assert result.optimal == (len(result.keep) == result.lower_bound)
     assert messages[0].startswith("reducing 1500 tests")
     assert any("solving exactly with HiGHS (time limit 2.5 s)" in message for message in messages)
