@@ -22,9 +22,6 @@ __all__ = ["ENGINE_VARIABLE", "Engine", "SourceMatcher", "canonical_path", "engi
 #: the pure-Python core.
 ENGINE_VARIABLE = "REQUESTCOV_ENGINE"
 
-_PROBES_PYTHON = (3, 9) <= sys.version_info < (3, 12)
-
-
 def engine_kind(*, branch: bool = False) -> str:
     """Which engine records here: ``"sysmon"``, ``"probes"`` or ``"settrace"``.
 
@@ -43,7 +40,7 @@ def engine_kind(*, branch: bool = False) -> str:
     if sys.version_info >= (3, 12):
         return "sysmon"
     wanted = os.environ.get(ENGINE_VARIABLE, "").strip().lower()
-    if wanted == "settrace" or not _PROBES_PYTHON:
+    if wanted == "settrace":
         return "settrace"
     if wanted == "probes" or compiled_core() is not None:
         return "probes"
