@@ -11,7 +11,7 @@ setup(
     ext_modules=[
         Extension(
             "requestcov.engine._speedups",
-            sources=["src/requestcov/engine/_speedups.c"],
+            sources=["src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c"],
             optional=True,
         )
     ]

@@ -30,6 +30,7 @@ from requestcov.context import (
     unrecorded_collector,
 )
 from requestcov.engine import Engine, SourceMatcher, make_engine
+from requestcov.engine.core import compiled_core
 from requestcov.fileversions import FileVersions
 from requestcov.log import log_once, logger
 from requestcov.recordbuilder import RecordBuilder
@@ -117,6 +118,11 @@ class Recorder:
             before_batch=self.versions.new_batch,
         )
         self.engine.start()
+        self._records_everything = self.sampler.records_everything
+        #: Whether the engine has work to do on each request's thread (the
+        #: trace function does; sys.monitoring and the probes do not).
+        self._per_thread = type(self.engine).on_thread_start_request is not Engine.on_thread_start_request
+        self._path = _compiled_request_path()
         self._closed = False
         self._startup_submitted = False
         #: Requests begun in this process, recorded or sampled out: whether a
@@ -141,13 +147,16 @@ class Recorder:
 
     def begin(self, *, method: str, path: str, test_id: str = "", test_set: str = "") -> ActiveRequest:
         self.requests_begun += 1
-        if not self.sampler.should_record(method, path, bool(test_id)):
+        if not (self._records_everything or test_id) and not self.sampler.should_record(method, path, False):
             return ActiveRequest(
                 collector=unrecorded_collector, token=current_collector.set(unrecorded_collector),
                 test_id=test_id, test_set=test_set, method=method, path=path, start=0.0,
                 started_counter=0.0, recorded=False,
             )
-        self.engine.on_thread_start_request()
+        if self._per_thread:
+            self.engine.on_thread_start_request()
+        if self._path is not None:
+            return self._path.begin(test_id, test_set, method, path)
         collector, token = begin_collecting()
         request = ActiveRequest(collector, token, test_id, test_set, method, path, time.time(), time.perf_counter())
         collector.request = request
@@ -181,8 +190,14 @@ class Recorder:
             request.unfinished.pop()
         except IndexError:  # another thread ended it meanwhile
             return
+        if self._path is not None:
+            self._path.end(request)
+            return
         end_collecting(request.collector, request.token)
         request.token = None
+        # No cycle request <-> collector: both freed by reference counting,
+        # not left to the garbage collector.
+        request.collector.request = None
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
@@ -335,6 +350,25 @@ class Recorder:
                 pass
         if interruption is not None and in_signal_handler:
             raise interruption
+
+
+#: The slots the compiled request path fills, in its order (``_requestpath.c``).
+_COLLECTOR_SLOTS = ("request", "lines", "arcs", "tracers")
+_REQUEST_SLOTS = ("collector", "token", "test_id", "test_set", "method", "path", "start", "started_counter",
+                  "route", "status", "body_sent", "recorded", "unfinished", "unwritten")
+
+
+def _compiled_request_path() -> Any:
+    """The compiled core's begin and end of a request (``begin_collecting``
+    and ``ActiveRequest`` in one C call, ``end_collecting`` in another),
+    None with the pure-Python core."""
+    speedups = compiled_core()
+    if speedups is None or not hasattr(speedups, "RequestPath"):
+        return None
+    return speedups.RequestPath(
+        tracking, current_collector, Collector, _COLLECTOR_SLOTS, ActiveRequest, _REQUEST_SLOTS,
+        time.time, time.perf_counter,
+    )
 
 
 def _copy_of(collector: Collector) -> Collector:

@@ -1127,6 +1127,9 @@ static struct PyModuleDef speedups_module = {
     .m_methods = speedups_functions,
 };
 
+/* The request path's begin and end, in _requestpath.c. */
+int requestcov_add_request_path(PyObject *module);
+
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
@@ -1153,7 +1156,8 @@ PyInit__speedups(void)
     if (PyModule_AddObject(module, "LineCallback", (PyObject *)&LineCallbackType) < 0
         || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0
         || PyModule_AddObject(module, "Probe", (PyObject *)&ProbeType) < 0
-        || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0) {
+        || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0
+        || requestcov_add_request_path(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -65,7 +65,8 @@ class ASGIMiddleware(RecordingMiddleware):
                     test_id = clean_test_id(value.decode("latin-1"))
                 elif lowered == self._test_set_header:
                     test_set = clean_test_id(value.decode("latin-1"))
-            test_id, test_set = self.test_identity(test_id, test_set)
+            if self.identifies_tests:
+                test_id, test_set = self.test_identity(test_id, test_set)
             return recorder.begin(
                 method=str(scope.get("method", "")), path=str(scope.get("path", "")) or "/",
                 test_id=test_id, test_set=test_set,

@@ -30,6 +30,10 @@ class RecordingMiddleware:
         self.recorder: Optional[Recorder] = None
         self.control: Optional[ControlEndpoint] = None
         self.keploy: "Optional[KeployAttribution]" = None
+        #: Whether a request may belong to a test its headers do not name
+        #: (Keploy's agent, the control endpoint): else they say all, and
+        #: :meth:`test_identity` is not called.
+        self.identifies_tests = False
         try:
             self.config = Config.resolve(**options)
         except ValueError as error:
@@ -53,6 +57,7 @@ class RecordingMiddleware:
             if not os.environ.get("REQUESTCOV_TOKEN"):
                 log_once("control-token", "requestcov: the test-control endpoint is on but REQUESTCOV_TOKEN "
                          "is not set; it refuses every request")
+        self.identifies_tests = self.keploy is not None or self.control is not None
 
     def test_identity(self, test_id: str, test_set: str) -> "tuple[str, str]":
         """A request's own test id wins; without one it belongs to the test

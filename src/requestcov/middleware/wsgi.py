@@ -61,9 +61,12 @@ class WSGIMiddleware(RecordingMiddleware):
 
     def _begin(self, recorder: Recorder, environ: dict) -> Optional[ActiveRequest]:
         try:
-            test_id, test_set = self.test_identity(
-                clean_test_id(environ.get(self._id_key)), clean_test_id(environ.get(self._test_set_key)),
-            )
+            test_id = environ.get(self._id_key)
+            test_id = clean_test_id(test_id) if test_id else ""
+            test_set = environ.get(self._test_set_key)
+            test_set = clean_test_id(test_set) if test_set else ""
+            if self.identifies_tests:
+                test_id, test_set = self.test_identity(test_id, test_set)
             return recorder.begin(
                 method=environ.get("REQUEST_METHOD", ""),
                 path=environ.get("PATH_INFO", "") or "/",

@@ -1,0 +1,499 @@
+/* The compiled request path: a request's begin and end, which every recorded
+ * request pays however few lines it runs.
+ *
+ * ``RequestPath.begin`` does what ``requestcov.context.begin_collecting``
+ * followed by ``ActiveRequest(...)`` do in Python, and ``RequestPath.end``
+ * what ``end_collecting`` does; the Python code stays the reference and the
+ * fallback (REQUESTCOV_CORE=python). The collector and the request are the
+ * Python classes ``Collector`` and ``ActiveRequest`` themselves: their slots
+ * are filled in place (at the offsets their member descriptors name), so
+ * there is one definition of each and every engine, probe and isinstance
+ * check sees the same objects whichever path made them. (Their ``__init__``
+ * only fills those slots; a Python ``__init__`` call is most of what a
+ * request's begin costs.)
+ *
+ * The order of the steps is ``begin_collecting``'s: the collector is current
+ * and published in flight before the generation is bumped, and disabled
+ * locations are enabled again after it, all under the tracking lock.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <time.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+_rp_NewRef(PyObject *object)
+{
+    Py_INCREF(object);
+    return object;
+}
+#define Py_NewRef _rp_NewRef
+#endif
+
+/* The slots filled, in the order of the names given to RequestPath(). */
+enum { C_REQUEST, C_LINES, C_ARCS, C_TRACERS, COLLECTOR_SLOTS };
+enum {
+    R_COLLECTOR, R_TOKEN, R_TEST_ID, R_TEST_SET, R_METHOD, R_PATH, R_START, R_STARTED_COUNTER,
+    R_ROUTE, R_STATUS, R_BODY_SENT, R_RECORDED, R_UNFINISHED, R_UNWRITTEN, REQUEST_SLOTS
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *tracking;
+    PyObject *context_var;
+    PyTypeObject *collector_type;
+    PyTypeObject *request_type;
+    PyObject *wall_clock;     /* time.time, where the C clocks are not Python's */
+    PyObject *perf_counter;   /* time.perf_counter, likewise */
+    Py_ssize_t collector_offsets[COLLECTOR_SLOTS];
+    Py_ssize_t request_offsets[REQUEST_SLOTS];
+} RequestPath;
+
+static PyObject *str_lock, *str_in_flight, *str_generation, *str_on_request_start, *str_disabled;
+static PyObject *str_acquire, *str_release;
+static PyObject *one;  /* the int 1 */
+
+#define SLOT(object, offset) (*(PyObject **)((char *)(object) + (offset)))
+
+/* Store a new reference in an empty slot (a fresh object's slots are NULL). */
+static inline void
+fill(PyObject *object, Py_ssize_t offset, PyObject *value)
+{
+    SLOT(object, offset) = value;
+}
+
+/* The offsets of ``names`` in ``type``, each a slot (T_OBJECT_EX member) of
+ * the class itself; -1 with an exception otherwise. */
+static int
+slot_offsets(PyTypeObject *type, PyObject *names, Py_ssize_t *offsets, Py_ssize_t count)
+{
+    if (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) != count) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a tuple of %zd slot names", type->tp_name, count);
+        return -1;
+    }
+    for (Py_ssize_t index = 0; index < count; index++) {
+        PyObject *name = PyTuple_GET_ITEM(names, index);
+        PyObject *descriptor = PyDict_GetItemWithError(type->tp_dict, name);  /* borrowed */
+        if (descriptor == NULL || Py_TYPE(descriptor) != &PyMemberDescr_Type
+            || ((PyMemberDescrObject *)descriptor)->d_member->type != T_OBJECT_EX
+            || PyDescr_TYPE(descriptor) != type) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "%s.%S is not a slot of the class", type->tp_name, name);
+            }
+            return -1;
+        }
+        offsets[index] = ((PyMemberDescrObject *)descriptor)->d_member->offset;
+    }
+    return 0;
+}
+
+/* Seconds of a clock as a float, the way time.time() and time.perf_counter()
+ * read them on Linux; elsewhere the Python functions are called. */
+static PyObject *
+clock_now(clockid_t clock, PyObject *fallback)
+{
+#ifdef __linux__
+    struct timespec now;
+    if (clock_gettime(clock, &now) == 0) {
+        return PyFloat_FromDouble((double)now.tv_sec + (double)now.tv_nsec * 1e-9);
+    }
+#endif
+    (void)clock;
+    return PyObject_CallNoArgs(fallback);
+}
+
+static PyObject *
+new_instance(PyTypeObject *type)
+{
+    return type->tp_alloc(type, 0);
+}
+
+/* One-item list [True]: the request's "unfinished" and "unwritten" marks. */
+static PyObject *
+true_mark(void)
+{
+    PyObject *mark = PyList_New(1);
+    if (mark != NULL) {
+        PyList_SET_ITEM(mark, 0, Py_NewRef(Py_True));
+    }
+    return mark;
+}
+
+/* tracking.in_flight with ``collector`` added (adding) or taken out. A
+ * finaliser run by the allocation (the garbage collector) may end a request
+ * meanwhile: the tuple is made again from the new value. */
+static int
+replace_in_flight(PyObject *tracking, PyObject *collector, int adding)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        PyObject *old = PyObject_GetAttr(tracking, str_in_flight);
+        if (old == NULL) {
+            return -1;
+        }
+        if (!PyTuple_Check(old)) {
+            Py_DECREF(old);
+            PyErr_SetString(PyExc_TypeError, "tracking.in_flight is not a tuple");
+            return -1;
+        }
+        Py_ssize_t size = PyTuple_GET_SIZE(old), kept = 0;
+        if (!adding) {
+            for (Py_ssize_t index = 0; index < size; index++) {
+                kept += PyTuple_GET_ITEM(old, index) != collector;
+            }
+            if (kept == size) {  /* not in flight: nothing to do */
+                Py_DECREF(old);
+                return 0;
+            }
+        }
+        PyObject *fresh = PyTuple_New(adding ? size + 1 : kept);
+        if (fresh == NULL) {
+            Py_DECREF(old);
+            return -1;
+        }
+        PyObject *now = PyObject_GetAttr(tracking, str_in_flight);
+        if (now == NULL) {
+            Py_DECREF(old);
+            Py_DECREF(fresh);
+            return -1;
+        }
+        Py_DECREF(now);  /* held by tracking: only its identity is compared */
+        if (now != old) {
+            Py_DECREF(old);
+            Py_DECREF(fresh);
+            continue;
+        }
+        Py_ssize_t at = 0;
+        for (Py_ssize_t index = 0; index < size; index++) {
+            PyObject *item = PyTuple_GET_ITEM(old, index);
+            if (adding || item != collector) {
+                PyTuple_SET_ITEM(fresh, at++, Py_NewRef(item));
+            }
+        }
+        if (adding) {
+            PyTuple_SET_ITEM(fresh, at, Py_NewRef(collector));
+        }
+        int failed = PyObject_SetAttr(tracking, str_in_flight, fresh);
+        Py_DECREF(fresh);
+        Py_DECREF(old);
+        return failed;
+    }
+    PyErr_SetString(PyExc_RuntimeError, "tracking.in_flight kept changing");
+    return -1;
+}
+
+static int
+bump_generation(PyObject *tracking)
+{
+    PyObject *generation = PyObject_GetAttr(tracking, str_generation);
+    if (generation == NULL) {
+        return -1;
+    }
+    PyObject *next = PyNumber_Add(generation, one);
+    Py_DECREF(generation);
+    if (next == NULL) {
+        return -1;
+    }
+    int failed = PyObject_SetAttr(tracking, str_generation, next);
+    Py_DECREF(next);
+    return failed;
+}
+
+/* Call the engine's on_request_start when a location is disabled: with none
+ * disabled it has nothing to enable (the test it makes first, here without
+ * a Python call). */
+static int
+restart_if_disabled(PyObject *tracking)
+{
+    PyObject *restart = PyObject_GetAttr(tracking, str_on_request_start);
+    if (restart == NULL) {
+        return -1;
+    }
+    int failed = 0;
+    if (restart != Py_None) {
+        PyObject *disabled = PyObject_GetAttr(tracking, str_disabled);
+        if (disabled == NULL) {
+            failed = -1;
+        }
+        else {
+            int any = PyObject_IsTrue(disabled);
+            Py_DECREF(disabled);
+            if (any < 0) {
+                failed = -1;
+            }
+            else if (any) {
+                PyObject *result = PyObject_CallNoArgs(restart);
+                failed = result == NULL ? -1 : 0;
+                Py_XDECREF(result);
+            }
+        }
+    }
+    Py_DECREF(restart);
+    return failed;
+}
+
+/* Run ``step`` under tracking.lock, as ``with tracking.lock:`` does. */
+static int
+under_lock(PyObject *tracking, int (*step)(PyObject *, PyObject *), PyObject *collector)
+{
+    PyObject *lock = PyObject_GetAttr(tracking, str_lock);
+    if (lock == NULL) {
+        return -1;
+    }
+    PyObject *acquired = PyObject_CallMethodNoArgs(lock, str_acquire);
+    if (acquired == NULL) {
+        Py_DECREF(lock);
+        return -1;
+    }
+    Py_DECREF(acquired);
+    int failed = step(tracking, collector);
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *released = PyObject_CallMethodNoArgs(lock, str_release);
+    Py_DECREF(lock);
+    if (released == NULL) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+        return -1;
+    }
+    Py_DECREF(released);
+    PyErr_Restore(type, value, traceback);
+    return failed;
+}
+
+static int
+publish(PyObject *tracking, PyObject *collector)
+{
+    if (replace_in_flight(tracking, collector, 1) < 0 || bump_generation(tracking) < 0) {
+        return -1;
+    }
+    return restart_if_disabled(tracking);
+}
+
+static int
+withdraw(PyObject *tracking, PyObject *collector)
+{
+    return replace_in_flight(tracking, collector, 0);
+}
+
+/* begin(test_id, test_set, method, path): a new request in flight, its
+ * collector current. */
+static PyObject *
+RequestPath_begin(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "begin(test_id, test_set, method, path)");
+        return NULL;
+    }
+    const Py_ssize_t *c = self->collector_offsets, *r = self->request_offsets;
+    PyObject *collector = new_instance(self->collector_type);
+    if (collector == NULL) {
+        return NULL;
+    }
+    PyObject *lines = PyDict_New(), *arcs = PyDict_New(), *tracers = PyDict_New();
+    fill(collector, c[C_REQUEST], Py_NewRef(Py_None));
+    if (lines == NULL || arcs == NULL || tracers == NULL) {
+        Py_XDECREF(lines);
+        Py_XDECREF(arcs);
+        Py_XDECREF(tracers);
+        Py_DECREF(collector);
+        return NULL;
+    }
+    fill(collector, c[C_LINES], lines);
+    fill(collector, c[C_ARCS], arcs);
+    fill(collector, c[C_TRACERS], tracers);
+
+    PyObject *request = new_instance(self->request_type);
+    if (request == NULL) {
+        Py_DECREF(collector);
+        return NULL;
+    }
+    for (Py_ssize_t index = 0; index < 4; index++) {
+        fill(request, r[R_TEST_ID + index], Py_NewRef(args[index]));
+    }
+    fill(request, r[R_COLLECTOR], Py_NewRef(collector));
+    fill(request, r[R_ROUTE], Py_NewRef(Py_None));
+    fill(request, r[R_STATUS], Py_NewRef(Py_None));
+    fill(request, r[R_BODY_SENT], Py_NewRef(Py_False));
+    fill(request, r[R_RECORDED], Py_NewRef(Py_True));
+    PyObject *unfinished = true_mark(), *unwritten = true_mark();
+    PyObject *start = clock_now(CLOCK_REALTIME, self->wall_clock);
+    if (unfinished == NULL || unwritten == NULL || start == NULL) {
+        Py_XDECREF(unfinished);
+        Py_XDECREF(unwritten);
+        Py_XDECREF(start);
+        goto error;
+    }
+    fill(request, r[R_UNFINISHED], unfinished);
+    fill(request, r[R_UNWRITTEN], unwritten);
+    fill(request, r[R_START], start);
+    /* The collector knows its request before anyone can see it. */
+    Py_SETREF(SLOT(collector, c[C_REQUEST]), Py_NewRef(request));
+
+    /* Read before the collector is current: nothing can fail once it is in flight. */
+    PyObject *counter = clock_now(CLOCK_MONOTONIC, self->perf_counter);
+    if (counter == NULL) {
+        goto error;
+    }
+    fill(request, r[R_STARTED_COUNTER], counter);
+    PyObject *token = PyContextVar_Set(self->context_var, collector);
+    if (token == NULL) {
+        goto error;
+    }
+    fill(request, r[R_TOKEN], token);
+    if (under_lock(self->tracking, publish, collector) < 0) {
+        /* Made current but maybe not in flight: undone as end() undoes it. */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (PyContextVar_Reset(self->context_var, token) < 0) {
+            PyErr_Clear();
+        }
+        if (under_lock(self->tracking, withdraw, collector) < 0) {
+            PyErr_Clear();
+        }
+        PyErr_Restore(type, value, traceback);
+        goto error;
+    }
+    Py_DECREF(collector);
+    return request;
+error:
+    Py_CLEAR(SLOT(collector, c[C_REQUEST]));  /* no cycle left behind */
+    Py_DECREF(collector);
+    Py_DECREF(request);
+    return NULL;
+}
+
+/* end(request): out of flight, its collector no longer current (quietly
+ * when ended from another context than it began in) and no longer pointing
+ * back at the request. */
+static PyObject *
+RequestPath_end(RequestPath *self, PyObject *request)
+{
+    if (Py_TYPE(request) != self->request_type) {
+        PyErr_SetString(PyExc_TypeError, "end() takes a request begun by begin()");
+        return NULL;
+    }
+    const Py_ssize_t *r = self->request_offsets;
+    PyObject *collector = SLOT(request, r[R_COLLECTOR]);
+    if (collector == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the request has no collector");
+        return NULL;
+    }
+    Py_INCREF(collector);
+    int failed = under_lock(self->tracking, withdraw, collector);
+    if (failed == 0) {
+        /* The cycle request <-> collector broken: freed by reference
+         * counting, not left to the garbage collector. */
+        Py_XSETREF(SLOT(collector, self->collector_offsets[C_REQUEST]), Py_NewRef(Py_None));
+    }
+    Py_DECREF(collector);
+    if (failed < 0) {
+        return NULL;
+    }
+    PyObject *token = SLOT(request, r[R_TOKEN]);
+    if (token != NULL && token != Py_None) {
+        Py_INCREF(token);
+        if (PyContextVar_Reset(self->context_var, token) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                Py_DECREF(token);
+                return NULL;
+            }
+            PyErr_Clear();
+        }
+        Py_DECREF(token);
+    }
+    Py_XSETREF(SLOT(request, r[R_TOKEN]), Py_NewRef(Py_None));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+RequestPath_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"tracking", "context_var", "collector_type", "collector_slots",
+                               "request_type", "request_slots", "wall_clock", "perf_counter", NULL};
+    PyObject *tracking, *context_var, *collector_type, *collector_slots, *request_type, *request_slots;
+    PyObject *wall_clock, *perf_counter;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!OO!OOO:RequestPath", keywords, &tracking, &context_var,
+                                     &PyType_Type, &collector_type, &collector_slots, &PyType_Type,
+                                     &request_type, &request_slots, &wall_clock, &perf_counter)) {
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(context_var)) {
+        PyErr_SetString(PyExc_TypeError, "context_var must be a ContextVar");
+        return NULL;
+    }
+    RequestPath *self = (RequestPath *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->tracking = Py_NewRef(tracking);
+    self->context_var = Py_NewRef(context_var);
+    self->collector_type = (PyTypeObject *)Py_NewRef(collector_type);
+    self->request_type = (PyTypeObject *)Py_NewRef(request_type);
+    self->wall_clock = Py_NewRef(wall_clock);
+    self->perf_counter = Py_NewRef(perf_counter);
+    if (slot_offsets(self->collector_type, collector_slots, self->collector_offsets, COLLECTOR_SLOTS) < 0
+        || slot_offsets(self->request_type, request_slots, self->request_offsets, REQUEST_SLOTS) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+RequestPath_dealloc(RequestPath *self)
+{
+    Py_XDECREF(self->tracking);
+    Py_XDECREF(self->context_var);
+    Py_XDECREF((PyObject *)self->collector_type);
+    Py_XDECREF((PyObject *)self->request_type);
+    Py_XDECREF(self->wall_clock);
+    Py_XDECREF(self->perf_counter);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef RequestPath_methods[] = {
+    {"begin", (PyCFunction)(void (*)(void))RequestPath_begin, METH_FASTCALL,
+     "begin(test_id, test_set, method, path): a new ActiveRequest, in flight, its collector current."},
+    {"end", (PyCFunction)RequestPath_end, METH_O,
+     "end(request): the request out of flight, its collector no longer current."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RequestPathType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.RequestPath",
+    .tp_basicsize = sizeof(RequestPath),
+    .tp_dealloc = (destructor)RequestPath_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A request's begin and end: RequestPath(tracking, context_var, collector_type, "
+              "collector_slots, request_type, request_slots, wall_clock, perf_counter).",
+    .tp_methods = RequestPath_methods,
+    .tp_new = RequestPath_new,
+};
+
+/* Called by the module's init in _speedups.c. */
+int
+requestcov_add_request_path(PyObject *module)
+{
+    str_lock = PyUnicode_InternFromString("lock");
+    str_in_flight = PyUnicode_InternFromString("in_flight");
+    str_generation = PyUnicode_InternFromString("generation");
+    str_on_request_start = PyUnicode_InternFromString("on_request_start");
+    str_disabled = PyUnicode_InternFromString("disabled");
+    str_acquire = PyUnicode_InternFromString("acquire");
+    str_release = PyUnicode_InternFromString("release");
+    one = PyLong_FromLong(1);
+    if (!str_lock || !str_in_flight || !str_generation || !str_on_request_start || !str_disabled
+        || !str_acquire || !str_release || !one || PyType_Ready(&RequestPathType) < 0) {
+        return -1;
+    }
+    Py_INCREF(&RequestPathType);
+    if (PyModule_AddObject(module, "RequestPath", (PyObject *)&RequestPathType) < 0) {
+        Py_DECREF(&RequestPathType);
+        return -1;
+    }
+    return 0;
+}
