@@ -119,9 +119,6 @@ class Recorder:
         )
         self.engine.start()
         self._records_everything = self.sampler.records_everything
-        #: Whether the engine has work to do on each request's thread (the
-        #: trace function does; sys.monitoring and the probes do not).
-        self._per_thread = type(self.engine).on_thread_start_request is not Engine.on_thread_start_request
         self._path = _compiled_request_path()
         self._closed = False
         self._startup_submitted = False
@@ -153,7 +150,7 @@ class Recorder:
                 test_id=test_id, test_set=test_set, method=method, path=path, start=0.0,
                 started_counter=0.0, recorded=False,
             )
-        if self._per_thread:
+        if self.engine.wants_thread_start:
             self.engine.on_thread_start_request()
         if self._path is not None:
             return self._path.begin(test_id, test_set, method, path)

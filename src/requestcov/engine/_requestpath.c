@@ -292,19 +292,15 @@ RequestPath_begin(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
     if (collector == NULL) {
         return NULL;
     }
-    PyObject *lines = PyDict_New(), *arcs = PyDict_New(), *tracers = PyDict_New();
+    /* Filled whatever fails: an empty slot is one the deallocation skips. */
     fill(collector, c[C_REQUEST], Py_NewRef(Py_None));
-    if (lines == NULL || arcs == NULL || tracers == NULL) {
-        Py_XDECREF(lines);
-        Py_XDECREF(arcs);
-        Py_XDECREF(tracers);
+    fill(collector, c[C_LINES], PyDict_New());
+    fill(collector, c[C_ARCS], PyDict_New());
+    fill(collector, c[C_TRACERS], PyDict_New());
+    if (!SLOT(collector, c[C_LINES]) || !SLOT(collector, c[C_ARCS]) || !SLOT(collector, c[C_TRACERS])) {
         Py_DECREF(collector);
         return NULL;
     }
-    fill(collector, c[C_LINES], lines);
-    fill(collector, c[C_ARCS], arcs);
-    fill(collector, c[C_TRACERS], tracers);
-
     PyObject *request = new_instance(self->request_type);
     if (request == NULL) {
         Py_DECREF(collector);
@@ -318,21 +314,16 @@ RequestPath_begin(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
     fill(request, r[R_STATUS], Py_NewRef(Py_None));
     fill(request, r[R_BODY_SENT], Py_NewRef(Py_False));
     fill(request, r[R_RECORDED], Py_NewRef(Py_True));
-    PyObject *unfinished = true_mark(), *unwritten = true_mark();
-    PyObject *start = clock_now(CLOCK_REALTIME, self->wall_clock);
-    if (unfinished == NULL || unwritten == NULL || start == NULL) {
-        Py_XDECREF(unfinished);
-        Py_XDECREF(unwritten);
-        Py_XDECREF(start);
+    fill(request, r[R_UNFINISHED], true_mark());
+    fill(request, r[R_UNWRITTEN], true_mark());
+    fill(request, r[R_START], clock_now(CLOCK_REALTIME, self->wall_clock));
+    if (!SLOT(request, r[R_UNFINISHED]) || !SLOT(request, r[R_UNWRITTEN]) || !SLOT(request, r[R_START])) {
         goto error;
     }
-    fill(request, r[R_UNFINISHED], unfinished);
-    fill(request, r[R_UNWRITTEN], unwritten);
-    fill(request, r[R_START], start);
     /* The collector knows its request before anyone can see it. */
     Py_SETREF(SLOT(collector, c[C_REQUEST]), Py_NewRef(request));
 
-    /* Read before the collector is current: nothing can fail once it is in flight. */
+    /* Read before the collector is current: a failure here leaves nothing to undo. */
     PyObject *counter = clock_now(CLOCK_MONOTONIC, self->perf_counter);
     if (counter == NULL) {
         goto error;

@@ -38,8 +38,13 @@ class Engine(ABC):
     def on_writer_thread(self) -> None:
         """Called first thing on requestcov's writer thread."""
 
+    #: Whether :meth:`on_thread_start_request` has anything to do: the
+    #: recorder calls it only then (a Python call on every request otherwise).
+    wants_thread_start = False
+
     def on_thread_start_request(self) -> None:
-        """Called on the thread a request begins on, before its code runs.
+        """Called on the thread a request begins on, before its code runs,
+        while :attr:`wants_thread_start` is true.
 
         The settrace engine uses it to cover threads that existed before it
         started; sys.monitoring needs nothing per thread.

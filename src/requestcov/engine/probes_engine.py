@@ -82,6 +82,8 @@ class ProbeEngine(Engine):
         self._bridge: Any = None
         self._bridge_files: Set[str] = set()
         self._requests_began = False
+        #: Until the first request, which retires the bridge.
+        self.wants_thread_start = True
         #: Functions given probed code at the start, to give back at the stop.
         self._patched: "List[Tuple[weakref.ref[FunctionType], CodeType, CodeType]]" = []
 
@@ -175,6 +177,7 @@ class ProbeEngine(Engine):
         thread that traces with it drops it at its next event."""
         if not self._requests_began:
             self._requests_began = True
+            self.wants_thread_start = False
             self._retire_bridge()
 
     def _retire_bridge(self) -> None:

@@ -47,6 +47,8 @@ def _local_tracer(lines: "set[int]") -> Callable:
 class TraceEngine(Engine):
     """Records lines with ``sys.settrace`` on every thread."""
 
+    wants_thread_start = True
+
     name = "settrace"
 
     def __init__(self, matcher: SourceMatcher, *, branch: bool = False) -> None:
