@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import chain
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 
 from requestcov.store.sqlite import LineNumbers
 
-__all__ = ["line_union"]
+__all__ = ["line_union", "numbers_of"]
 
 #: Lines past this one are kept in Python sets instead of widening the
 #: array: no real source file is that long.
@@ -44,6 +44,22 @@ def line_union(line_sets: Iterable[LineNumbers]) -> Dict[str, List[int]]:
     return marks.lines_by_file()
 
 
+def numbers_of(line_sets: Sequence[LineNumbers]) -> Tuple[List[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The files of many line sets one after the other (paths), how many
+    files each set has, how many lines each file has, and all their line
+    numbers in one int64 array, read from the packed bytes as they lie."""
+    paths = list(chain.from_iterable(line_set[0] for line_set in line_sets))
+    files_per_set = np.fromiter((len(line_set[0]) for line_set in line_sets), np.int64, len(line_sets))
+    counts = np.fromiter(chain.from_iterable(line_set[1] for line_set in line_sets), np.int64, len(paths))
+    if not line_sets:
+        return paths, files_per_set, counts, np.empty(0, dtype=np.int64)
+    numbers = np.concatenate([
+        np.frombuffer(blob, dtype=_DTYPES[width], count=sum(line_counts), offset=start)
+        for _, line_counts, blob, width, start in line_sets
+    ]).astype(np.int64)
+    return paths, files_per_set, counts, numbers
+
+
 class _Marks:
     def __init__(self) -> None:
         self._number_of: Dict[str, int] = {}
@@ -60,12 +76,7 @@ class _Marks:
         return number
 
     def add(self, line_sets: List[LineNumbers]) -> None:
-        paths = list(chain.from_iterable(line_set[0] for line_set in line_sets))
-        counts = np.fromiter(chain.from_iterable(line_set[1] for line_set in line_sets), np.int64, len(paths))
-        numbers = np.concatenate([
-            np.frombuffer(blob, dtype=_DTYPES[width], count=sum(line_counts), offset=start)
-            for _, line_counts, blob, width, start in line_sets
-        ]).astype(np.int64)
+        paths, _, counts, numbers = numbers_of(line_sets)
         try:
             files = np.fromiter(map(self._number_of.__getitem__, paths), np.int64, len(paths))
         except KeyError:
