@@ -95,3 +95,33 @@ def test_a_store_without_line_sets_has_no_rows_to_hand_out(store_path: Path) -> 
     a_version_3_store(store_path)
     with SQLiteStore(store_path, read_only=True) as store:
         assert store.request_rows() is None and store.keyed_line_numbers() is None
+
+
+def test_the_summary_of_the_store_rows_is_the_summary_of_the_records(store_path: Path, tmp_path: Path) -> None:
+    from requestcov.analysis.lineunion import line_union, set_figures
+    from requestcov.report.summary import summarize_keyed, summarize_rows
+
+    source = tmp_path / "views.py"
+    source.write_text(SOURCE)
+    records = _records(source)
+    with SQLiteStore(store_path) as store:
+        for first in range(0, len(records), 500):
+            store.write(records[first:first + 500])
+    startup = {str(source): [1, 7]}
+    for limit in (None, 0, 7):
+        with SQLiteStore(store_path, read_only=True) as store:
+            table = StatementTable()
+            asked: List[int] = []
+
+            def figures(set_ids: List[object]) -> object:
+                asked.extend(set_ids)
+                return set_figures(store.keyed_line_numbers(set_ids=set_ids) or (), table)
+
+            ran = line_union(store.distinct_line_numbers() or ())
+            got = summarize_rows(store.request_rows() or (), figures, ran, startup, table, limit)
+            expected = summarize_keyed(store.iter_keyed_records(), startup, StatementTable(), limit)
+            # The command on line sets hands the union over (and a limit of 0 reads no request, as before).
+            assert summarize_keyed(store.iter_keyed_records(), startup, StatementTable(), limit, ran) == got
+        if limit != 0:
+            assert got == expected and got.totals.requests == len(records)
+        assert len(asked) <= (len(records) if limit is None else limit)  # only the rows shown are folded

@@ -294,18 +294,6 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-def load_request_lines(db: Optional[str]) -> Optional[Dict[str, List[int]]]:
-    """Every line the store's requests ran, per file, added up from its
-    distinct line sets (:func:`~requestcov.analysis.lineunion.line_union`);
-    None for a store of an older schema, which keeps no line sets."""
-    from requestcov.analysis.lineunion import line_union
-    from requestcov.store import SQLiteStore, resolve_db_path
-
-    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
-        line_sets = store.distinct_line_numbers()
-        return None if line_sets is None else line_union(line_sets)
-
-
 def load_startup_lines(db: Optional[str], from_file: Optional[str],
                        through: Optional[RecordsFilter] = None) -> Dict[str, List[int]]:
     """Lines the store's start-up records ran (imports, ``def`` lines, module
