@@ -37,6 +37,7 @@ __all__ = [
     "reading_progress",
     "is_terminal",
     "load_startup_lines",
+    "recorded_versions_current",
     "fail",
     "fail_if_empty",
     "user_errors",
@@ -292,6 +293,17 @@ def is_terminal(stream: Any) -> bool:
         return os.isatty(stream.fileno())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def recorded_versions_current(db: Optional[str], versions: Any) -> bool:
+    """Whether every file version the store holds is the file as it is now
+    (:meth:`~requestcov.analysis.versions.RecordedVersions.is_current`):
+    then :meth:`~requestcov.analysis.versions.RecordedVersions.current_only_keyed`
+    would leave every record as it is, and name no file as changed."""
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        return all(versions.is_current(path, version) for path, version in store.recorded_versions())
 
 
 def load_startup_lines(db: Optional[str], from_file: Optional[str],

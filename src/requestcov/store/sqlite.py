@@ -836,6 +836,21 @@ class SQLiteStore:
             raise self._read_error(error) from error
         self._check_unchanged()
 
+    def recorded_versions(self) -> List[Tuple[str, FileVersion]]:
+        """Every file version the store holds, with its file's path (none in
+        a store of a schema before versions)."""
+        if not self._versioned:
+            return []
+        try:
+            versions = self._file_versions()
+            paths = dict(self._connection.execute("SELECT id, path FROM file"))
+            found = [(paths[file_id], versions[version_id]) for version_id, file_id in self._connection.execute(
+                "SELECT id, file_id FROM file_version ORDER BY id")]
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return found
+
     def has_arcs(self, kind: str = REQUEST) -> bool:
         """Whether any request of ``kind`` recorded arcs (branch coverage)."""
         try:
