@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import numpy as np
 
 from requestcov.analysis.covered import StatementTable
-from requestcov.analysis.lineunion import numbers_of
+from requestcov.analysis.lineunion import in_batches, numbers_of
 from requestcov.records import KeyedRecord, RequestRecord, TestKey, endpoint_of
 from requestcov.store.sqlite import LineNumbers, RequestRow
 
@@ -275,23 +275,14 @@ def build_store_index(rows: Iterable[RequestRow], line_sets: Iterable[Tuple[int,
     # A request with no line set (none this code writes) ran nothing.
     set_chunks: Dict[Optional[int], np.ndarray] = {None: np.empty(0, dtype=np.int64)}
     set_line_counts: Dict[Optional[int], int] = {None: 0}
-    batch: List[Tuple[int, LineNumbers]] = []
-
-    def key_batch() -> None:
+    for batch in in_batches(line_sets, _SETS_KEYED_TOGETHER):
         paths, files_per_set, counts, numbers = numbers_of([numbers for _, numbers in batch])
-        chunks, line_counts = _keyed_sets(paths, files_per_set, counts, numbers, table, file_numbers,
-                                          lambda position: f"line set {batch[position][0]}: line numbers are never negative")
+        chunks, line_counts = _keyed_sets(
+            paths, files_per_set, counts, numbers, table, file_numbers,
+            lambda position, batch=batch: f"line set {batch[position][0]}: line numbers are never negative")
         for (set_id, _), chunk, line_count in zip(batch, chunks, line_counts):
             set_chunks[set_id] = chunk
             set_line_counts[set_id] = line_count
-        batch.clear()
-
-    for line_set in line_sets:
-        batch.append(line_set)
-        if len(batch) >= _SETS_KEYED_TOGETHER:
-            key_batch()
-    if batch:
-        key_batch()
     return _assembled(fields, set_of_test, more_sets, set_chunks, set_line_counts, file_ids, [])
 
 

@@ -7,20 +7,27 @@ the store, was most of the command. Here each set's numbers are read straight
 from its packed bytes (``numpy.frombuffer``) and the numbers of a thousand
 sets are marked at once in one boolean array holding every file's lines end
 to end.
+
+The same reading serves the index of the analyses
+(:func:`~requestcov.analysis.index.build_store_index`) and the figures of the
+requests ``report`` shows (:func:`set_figures`): :func:`numbers_of` takes
+the numbers of many sets as one array.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple, TypeVar
 
 import numpy as np
 
 from requestcov.analysis.covered import StatementTable
 from requestcov.store.sqlite import LineNumbers
 
-__all__ = ["line_union", "numbers_of", "set_figures"]
+__all__ = ["line_union", "numbers_of", "set_figures", "in_batches"]
+
+T = TypeVar("T")
 
 #: Lines past this one are kept in Python sets instead of widening the
 #: array: no real source file is that long.
@@ -34,15 +41,22 @@ _DTYPES = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
 def line_union(line_sets: Iterable[LineNumbers]) -> Dict[str, List[int]]:
     """Each file some set ran a line of -> every line any set ran in it, sorted."""
     marks = _Marks()
-    pending: List[LineNumbers] = []
-    for line_set in line_sets:
-        pending.append(line_set)
-        if len(pending) >= _SETS_AT_ONCE:
-            marks.add(pending)
-            pending = []
-    if pending:
-        marks.add(pending)
+    for batch in in_batches(line_sets):
+        marks.add(batch)
     return marks.lines_by_file()
+
+
+def in_batches(items: Iterable[T], size: int = _SETS_AT_ONCE) -> Iterator[List[T]]:
+    """``items`` in lists of ``size`` (the last one shorter): line sets are
+    handled a thousand at a time, a few numpy calls for them all."""
+    batch: List[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def numbers_of(line_sets: Sequence[LineNumbers]) -> Tuple[List[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -66,9 +80,7 @@ def set_figures(line_sets: Iterable[Tuple[int, LineNumbers]], table: StatementTa
     :meth:`~requestcov.analysis.covered.StatementTable.fold_flat` folds
     them) and of files with lines, a thousand sets folded at once."""
     figures: Dict[int, Tuple[int, int]] = {}
-    pending: List[Tuple[int, LineNumbers]] = []
-
-    def add() -> None:
+    for pending in in_batches(line_sets):
         paths, files_per_set, counts, numbers = numbers_of([line_set for _, line_set in pending])
         folded, kept = table.fold_flat(paths, counts, numbers)
         file_of_line = np.repeat(np.arange(len(paths), dtype=np.int64), counts)
@@ -80,14 +92,6 @@ def set_figures(line_sets: Iterable[Tuple[int, LineNumbers]], table: StatementTa
         statements = np.bincount(set_of_file[distinct >> 32], minlength=len(pending)).tolist()
         files = np.bincount(set_of_file, weights=counts > 0, minlength=len(pending)).astype(np.int64).tolist()
         figures.update(zip((set_id for set_id, _ in pending), zip(statements, files)))
-        pending.clear()
-
-    for line_set in line_sets:
-        pending.append(line_set)
-        if len(pending) >= _SETS_AT_ONCE:
-            add()
-    if pending:
-        add()
     return figures
 
 
