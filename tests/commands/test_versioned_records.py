@@ -228,3 +228,24 @@ def test_a_store_from_before_file_versions_still_opens_with_versions_unknown(tmp
         assert store.records()[1].versions == {"/app/views.py": FileVersion(sha256="ab" * 32)}
     # Versions unknown: gaps counts the file as it is (here: gone), as before.
     assert "file no longer exists" in run(gaps.command, "--db", str(db)).stderr
+
+
+def test_with_every_version_current_gaps_needs_no_filter(recorded) -> None:
+    """gaps reads the store's index unfiltered (from rows and packed sets)
+    only when the filter would change nothing: the same index either way."""
+    from requestcov.analysis.versions import RecordedVersions
+    from requestcov.commands._common import load_index_or_fail, recorded_versions_current
+
+    db, app = str(recorded["db"]), recorded["app"]
+    with SQLiteStore(db, read_only=True) as store:
+        assert str(app) in {path for path, _ in store.recorded_versions()}
+    versions = RecordedVersions()
+    assert recorded_versions_current(db, versions)
+    filtered = RecordedVersions()
+    expected = load_index_or_fail(db, None, fold=False, through=filtered.current_only_keyed)
+    got = load_index_or_fail(db, None, fold=False)
+    assert (got.tests, got.files, got.signatures) == (expected.tests, expected.files, expected.signatures)
+    assert got.covered_lines_by_file() == expected.covered_lines_by_file()
+    assert filtered.changed() == versions.changed() == []
+    app.write_text(SHIFTED)  # type: ignore[union-attr]
+    assert not recorded_versions_current(db, RecordedVersions())

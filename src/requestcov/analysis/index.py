@@ -11,17 +11,19 @@ dictionaries of lists. Records are consumed one at a time and not kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
 from requestcov.analysis.covered import StatementTable
-from requestcov.records import KeyedRecord, RequestRecord, TestKey
+from requestcov.analysis.lineunion import in_batches, numbers_of
+from requestcov.records import KeyedRecord, RequestRecord, TestKey, endpoint_of
+from requestcov.store.sqlite import LineNumbers, RequestRow
 
-__all__ = ["CoverageIndex", "TestInfo", "build_index", "build_keyed_index"]
+__all__ = ["CoverageIndex", "TestInfo", "build_index", "build_keyed_index", "build_store_index"]
 
 #: Bits reserved for the line number inside a provisional element key.
 _LINE_BITS = 32
@@ -163,43 +165,26 @@ def build_keyed_index(keyed: Iterable[KeyedRecord], table: Optional[StatementTab
             found = file_ids[path] = len(file_ids)
         return found
 
+    def file_numbers(paths: List[str]) -> np.ndarray:
+        try:
+            return np.fromiter(map(file_ids.__getitem__, paths), np.int64, len(paths))
+        except KeyError:
+            return np.fromiter(map(file_index, paths), np.int64, len(paths))
+
     def key_pending() -> None:
         line_maps = [record.lines for _, record, _ in pending]
         paths = list(chain.from_iterable(line_maps))
         values = list(chain.from_iterable(lines.values() for lines in line_maps))
         counts = np.fromiter(map(len, values), np.int64, len(values))
         numbers = np.fromiter(chain.from_iterable(values), np.int64, int(counts.sum()))
-        try:
-            files = np.fromiter(map(file_ids.__getitem__, paths), np.int64, len(paths))
-        except KeyError:
-            files = np.fromiter(map(file_index, paths), np.int64, len(paths))
-        owners = np.repeat(files, counts)
-        set_count = len(pending)
-        owner_sets = np.repeat(np.repeat(np.arange(set_count), np.fromiter(map(len, line_maps), np.int64, set_count)),
-                               counts)
-        if table is not None:
-            numbers, kept = table.fold_flat(paths, counts, numbers)
-            numbers, owners, owner_sets = numbers[kept], owners[kept], owner_sets[kept]
-        if numbers.shape[0] and int(numbers.min()) < 0:
-            raise ValueError(f"{pending[int(owner_sets[np.argmax(numbers < 0)])][1].key}: "
-                             "line numbers are never negative")
-        keys = (owners << _LINE_BITS) + numbers
-        bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
-        for start, end in zip(bounds[:-1], bounds[1:]):
-            keys[start:end].sort()
-        first = np.ones(keys.shape[0], dtype=bool)
-        first[1:] = keys[1:] != keys[:-1]
-        first[np.asarray(bounds[:-1], dtype=np.int64)[np.asarray(bounds[:-1]) < keys.shape[0]]] = True
-        keys, owner_sets = keys[first], owner_sets[first]
-        distinct_bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
-        for position, (number, record, take_arcs) in enumerate(pending):
-            chunk = keys[distinct_bounds[position]:distinct_bounds[position + 1]]
-            # Folded lines of a file are distinct: then the count is of distinct keys.
-            line_count = (chunk.shape[0] if table is not None else bounds[position + 1] - bounds[position])
+        chunks, line_counts = _keyed_sets(
+            paths, np.fromiter(map(len, line_maps), np.int64, len(line_maps)), counts, numbers, table, file_numbers,
+            lambda position: f"{pending[position][1].key}: line numbers are never negative")
+        for (number, record, take_arcs), chunk, line_count in zip(pending, chunks, line_counts):
             if take_arcs:
                 chunk = np.union1d(chunk, np.asarray(arc_keys_of(record), dtype=np.int64))
             set_chunks[number] = chunk
-            set_line_counts[number] = int(line_count)
+            set_line_counts[number] = line_count
         pending.clear()
 
     def arc_keys_of(record: RequestRecord) -> List[int]:
@@ -250,7 +235,99 @@ def build_keyed_index(keyed: Iterable[KeyedRecord], table: Optional[StatementTab
     if pending:
         key_pending()
     del number_of_set
+    return _assembled(fields, set_of_test, more_sets, set_chunks, set_line_counts, file_ids, arc_list)
 
+
+def build_store_index(rows: Iterable[RequestRow], line_sets: Iterable[Tuple[int, LineNumbers]],
+                      table: Optional[StatementTable] = None) -> CoverageIndex:
+    """:func:`build_keyed_index` of a store's requests, none of which has
+    arcs, from their rows (:meth:`~requestcov.store.SQLiteStore.request_rows`)
+    and their distinct line sets (:meth:`~requestcov.store.SQLiteStore.keyed_line_numbers`):
+    the same index, without a record made for each request or a list of
+    Python ints decoded for each set; each set's numbers are taken from its
+    packed bytes as they lie (:func:`~requestcov.analysis.lineunion.numbers_of`)."""
+    file_ids: Dict[str, int] = {}
+    fields: List[List[Any]] = []
+    set_of_test: List[Optional[int]] = []
+    more_sets: Dict[int, List[Optional[int]]] = {}
+    test_of_key: Dict[TestKey, int] = {}
+    for row in rows:
+        test_key = TestKey(row[3], row[2])
+        existing = test_of_key.get(test_key)
+        if existing is not None:
+            more_sets.setdefault(existing, []).append(row[12])
+            earlier = fields[existing]
+            earlier[4] += float(row[9] or 0.0)
+            earlier[5] = earlier[5] or bool(row[11])
+            continue
+        test_of_key[test_key] = len(fields)
+        set_of_test.append(row[12])
+        fields.append([test_key, endpoint_of(row[4], row[6], row[5]), row[7], float(row[8] or 0.0),
+                       float(row[9] or 0.0), bool(row[11])])
+    del test_of_key
+
+    def file_numbers(paths: List[str]) -> np.ndarray:
+        try:
+            return np.fromiter(map(file_ids.__getitem__, paths), np.int64, len(paths))
+        except KeyError:
+            return np.fromiter((file_ids.setdefault(path, len(file_ids)) for path in paths), np.int64, len(paths))
+
+    # A request with no line set (none this code writes) ran nothing.
+    set_chunks: Dict[Optional[int], np.ndarray] = {None: np.empty(0, dtype=np.int64)}
+    set_line_counts: Dict[Optional[int], int] = {None: 0}
+    for batch in in_batches(line_sets, _SETS_KEYED_TOGETHER):
+        paths, files_per_set, counts, numbers = numbers_of([numbers for _, numbers in batch])
+        chunks, line_counts = _keyed_sets(
+            paths, files_per_set, counts, numbers, table, file_numbers,
+            lambda position, batch=batch: f"line set {batch[position][0]}: line numbers are never negative")
+        for (set_id, _), chunk, line_count in zip(batch, chunks, line_counts):
+            set_chunks[set_id] = chunk
+            set_line_counts[set_id] = line_count
+    return _assembled(fields, set_of_test, more_sets, set_chunks, set_line_counts, file_ids, [])
+
+
+def _keyed_sets(paths: List[str], files_per_set: np.ndarray, counts: np.ndarray, numbers: np.ndarray,
+                table: Optional[StatementTable], file_numbers: Callable[[List[str]], np.ndarray],
+                negative: Callable[[int], str]) -> Tuple[List[np.ndarray], List[int]]:
+    """Many line sets keyed at once: ``numbers`` holds the lines of the files
+    ``paths`` one after the other (``counts`` each), the files of set after
+    set (``files_per_set`` each). Returns each set's sorted distinct
+    provisional keys (folded by ``table`` when given) and its count of lines.
+    ``file_numbers`` numbers paths; ``negative(set)`` words the error of a
+    negative line."""
+    owners = np.repeat(file_numbers(paths), counts)
+    set_count = files_per_set.shape[0]
+    owner_sets = np.repeat(np.repeat(np.arange(set_count), files_per_set), counts)
+    if table is not None:
+        numbers, kept = table.fold_flat(paths, counts, numbers)
+        numbers, owners, owner_sets = numbers[kept], owners[kept], owner_sets[kept]
+    if numbers.shape[0] and int(numbers.min()) < 0:
+        raise ValueError(negative(int(owner_sets[np.argmax(numbers < 0)])))
+    keys = (owners << _LINE_BITS) + numbers
+    bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        keys[start:end].sort()
+    first = np.ones(keys.shape[0], dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    first[np.asarray(bounds[:-1], dtype=np.int64)[np.asarray(bounds[:-1]) < keys.shape[0]]] = True
+    keys, owner_sets = keys[first], owner_sets[first]
+    distinct_bounds = np.searchsorted(owner_sets, np.arange(set_count + 1)).tolist()
+    chunks = [keys[start:end] for start, end in zip(distinct_bounds[:-1], distinct_bounds[1:])]
+    # Folded lines of a file are distinct: then the count is of distinct keys.
+    line_counts = ([chunk.shape[0] for chunk in chunks] if table is not None
+                   else [end - start for start, end in zip(bounds[:-1], bounds[1:])])
+    return chunks, line_counts
+
+
+def _assembled(fields: List[List[Any]], set_of_test: Sequence[Hashable], more_sets: Mapping[int, List[Hashable]],
+               set_chunks: Any, set_line_counts: Any, file_ids: Dict[str, int],
+               arc_list: List[Tuple[int, int, int]]) -> CoverageIndex:
+    """The index of the tests ``fields`` (key, endpoint, status, start,
+    duration, whether it has arcs), test ``i`` covering line set
+    ``set_of_test[i]`` and those of ``more_sets[i]``; ``set_chunks[set]``
+    and ``set_line_counts[set]`` (a list or a mapping) are each set's
+    provisional keys and its count of lines, ``file_ids`` the files'
+    provisional numbers, ``arc_list`` the arcs' (file, from, to)."""
     chunks: List[np.ndarray] = list(map(set_chunks.__getitem__, set_of_test))
     line_counts = list(map(set_line_counts.__getitem__, set_of_test))
     for test, numbers in more_sets.items():

@@ -37,6 +37,7 @@ __all__ = [
     "reading_progress",
     "is_terminal",
     "load_startup_lines",
+    "recorded_versions_current",
     "fail",
     "fail_if_empty",
     "user_errors",
@@ -241,14 +242,33 @@ def load_index_or_fail(db: Optional[str], from_file: Optional[str], *, fold: boo
     from requestcov.analysis.index import build_keyed_index
 
     with user_errors(), reading_progress() as shown, bulk_reading():
-        loaded: Iterable[KeyedRecord] = load_keyed_records(db, from_file)
-        if progress:
-            loaded = shown.counting(loaded)
-        if through is not None:
-            loaded = through(loaded)
-        index = build_keyed_index(loaded, StatementTable() if fold else None)
+        index = None if through is not None or from_file is not None else _store_index(
+            db, StatementTable() if fold else None, shown if progress else None)
+        if index is None:
+            loaded: Iterable[KeyedRecord] = load_keyed_records(db, from_file)
+            if progress:
+                loaded = shown.counting(loaded)
+            if through is not None:
+                loaded = through(loaded)
+            index = build_keyed_index(loaded, StatementTable() if fold else None)
     fail_if_empty(len(index), db, from_file)
     return index
+
+
+def _store_index(db: Optional[str], table: Any, shown: Optional[StderrProgress]) -> Any:
+    """:func:`load_index_or_fail`'s index read from the store's rows and
+    packed line sets (:func:`~requestcov.analysis.index.build_store_index`),
+    with no record made; None when the store keeps no line sets (an older
+    schema) or has arcs, which records carry."""
+    from requestcov.analysis.index import build_store_index
+    from requestcov.store import SQLiteStore, resolve_db_path
+
+    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        rows = store.request_rows()
+        line_sets = store.keyed_line_numbers()
+        if rows is None or line_sets is None or store.has_arcs():
+            return None
+        return build_store_index(rows if shown is None else shown.counting(rows), line_sets, table)
 
 
 #: Width of the output when it goes to no terminal and ``COLUMNS`` is unset:
@@ -275,16 +295,15 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-def load_request_lines(db: Optional[str]) -> Optional[Dict[str, List[int]]]:
-    """Every line the store's requests ran, per file, added up from its
-    distinct line sets (:func:`~requestcov.analysis.lineunion.line_union`);
-    None for a store of an older schema, which keeps no line sets."""
-    from requestcov.analysis.lineunion import line_union
+def recorded_versions_current(db: Optional[str], versions: Any) -> bool:
+    """Whether every file version the store holds is the file as it is now
+    (:meth:`~requestcov.analysis.versions.RecordedVersions.is_current`):
+    then :meth:`~requestcov.analysis.versions.RecordedVersions.current_only_keyed`
+    would leave every record as it is, and name no file as changed."""
     from requestcov.store import SQLiteStore, resolve_db_path
 
-    with SQLiteStore(resolve_db_path(db), read_only=True) as store:
-        line_sets = store.distinct_line_numbers()
-        return None if line_sets is None else line_union(line_sets)
+    with user_errors(), SQLiteStore(resolve_db_path(db), read_only=True) as store:
+        return all(versions.is_current(path, version) for path, version in store.recorded_versions())
 
 
 def load_startup_lines(db: Optional[str], from_file: Optional[str],

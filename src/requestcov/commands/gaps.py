@@ -17,6 +17,7 @@ from requestcov.commands._common import (
     load_index_or_fail,
     load_startup_lines,
     print_json,
+    recorded_versions_current,
     records_source_options,
     warn,
     warn_changed_files,
@@ -68,8 +69,11 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, include_
     warning and under "changed_since_recording" in --json)."""
     warn_if_served_unrecorded(db, from_file)
     versions = RecordedVersions()
-    # Folded below, with --rcfile's exclusions.
-    index = load_index_or_fail(db, from_file, fold=False, through=versions.current_only_keyed)
+    # Folded below, with --rcfile's exclusions. With every recorded version
+    # the file now, nothing is left out: no filter, and the index is read
+    # from the store's rows and packed sets.
+    current = from_file is None and recorded_versions_current(db, versions)
+    index = load_index_or_fail(db, from_file, fold=False, through=None if current else versions.current_only_keyed)
     covered = index.covered_lines_by_file()
     for path in index.files:
         covered.setdefault(path, [])

@@ -12,12 +12,13 @@ import heapq
 from collections.abc import Hashable, Iterator
 from dataclasses import asdict, dataclass
 from operator import itemgetter
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from requestcov.analysis.covered import StatementTable, tally
-from requestcov.records import KeyedRecord, RequestRecord, natural_test_key
+from requestcov.records import KeyedRecord, RequestRecord, TestKey, natural_test_key
+from requestcov.store.sqlite import RequestRow as StoreRow
 
-__all__ = ["RequestRow", "Totals", "Summary", "summarize", "summarize_keyed"]
+__all__ = ["RequestRow", "Totals", "Summary", "summarize", "summarize_keyed", "summarize_rows"]
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,56 @@ def summarize_keyed(keyed: Iterable[KeyedRecord],
         del ordered
     else:
         rows = [row_of(pair) for pair in heapq.nsmallest(limit, counted(keyed), key=order)]
-    totals_of = tally(union if ran is None else ran, startup, table)
-    totals = Totals(
-        requests=int(seen["requests"]), files=sum(1 for item in totals_of.files if item.run),
+    return Summary(rows, _totals(int(seen["requests"]), union if ran is None else ran, startup, table, len(pids)),
+                   request_fields=bool(seen["fields"]))
+
+
+def summarize_rows(rows: Iterable[StoreRow], figures: Callable[[List[Optional[int]]], Mapping[int, Tuple[int, int]]],
+                   ran: Mapping[str, Iterable[int]], startup: Optional[Mapping[str, Iterable[int]]] = None,
+                   table: Optional[StatementTable] = None, limit: Optional[int] = None) -> Summary:
+    """:func:`summarize_keyed` of a store's request rows
+    (:meth:`~requestcov.store.SQLiteStore.request_rows`), no record made:
+    ``ran`` holds the lines all of them ran (their line sets' union), and
+    ``figures(set_keys)`` gives the (statements, files) of the line sets of
+    the rows shown (:func:`~requestcov.analysis.lineunion.set_figures`),
+    asked once, after the rows are chosen: a store of a million requests
+    shown 20 at a time folds the lines of 20."""
+    table = table or StatementTable()
+    pids: Set[int] = set()
+    seen = {"requests": 0, "fields": False}
+
+    def order(row: StoreRow) -> Tuple[Any, ...]:
+        return (natural_test_key(row[3], row[2]), row[8], row[0] or 0)
+
+    def counted(rows: Iterable[StoreRow]) -> Iterator[StoreRow]:
+        for row in rows:
+            seen["requests"] += 1
+            if not seen["fields"] and (row[4] or row[6] or row[5] or row[7] is not None):
+                seen["fields"] = True
+            pids.add(row[10])
+            yield row
+
+    chosen = sorted(counted(rows), key=order) if limit is None else heapq.nsmallest(limit, counted(rows), key=order)
+    figures_of = figures([row[12] for row in chosen if row[12] is not None])
+    shown = [
+        RequestRow(id=str(TestKey(row[3], row[2])), test_set=row[3], method=row[4], route=row[6], path=row[5],
+                   status=row[7], statements=figures_of[row[12]][0] if row[12] is not None else 0,
+                   files=figures_of[row[12]][1] if row[12] is not None else 0,
+                   duration_ms=round(row[9], 3), pid=row[10])
+        for row in chosen
+    ]
+    del chosen
+    return Summary(shown, _totals(int(seen["requests"]), ran, startup, table, len(pids)),
+                   request_fields=bool(seen["fields"]))
+
+
+def _totals(requests: int, ran: Mapping[str, Iterable[int]], startup: Optional[Mapping[str, Iterable[int]]],
+            table: StatementTable, processes: int) -> Totals:
+    totals_of = tally(ran, startup, table)
+    return Totals(
+        requests=requests, files=sum(1 for item in totals_of.files if item.run),
         statements=totals_of.statements, run_by_requests=totals_of.by_requests,
         startup_only=totals_of.startup_only, missed=totals_of.missed, percent=totals_of.percent,
-        percent_by_requests=totals_of.percent_by_requests, processes=len(pids),
+        percent_by_requests=totals_of.percent_by_requests, processes=processes,
         files_without_source=len(totals_of.skipped), startup_known=startup is not None,
     )
-    return Summary(rows, totals, request_fields=bool(seen["fields"]))

@@ -193,6 +193,10 @@ _DECODED_SET_LIMIT = 1_024
 #: A distinct line set's paths, line counts per file, and its packed bytes
 #: with the size of a number and where the numbers start.
 LineNumbers = Tuple[List[str], Tuple[int, ...], bytes, int, int]
+#: A request's row without its lines (:meth:`SQLiteStore.request_rows`): id,
+#: kind, test_id, test_set, method, path, route, status, start, duration_ms,
+#: pid, has_arcs, and the key of its line set (None: no set).
+RequestRow = Tuple[int, str, str, str, str, str, Optional[str], Optional[int], float, float, int, int, Optional[int]]
 #: How many set ids a reader remembers having decoded once.
 _SEEN_SET_LIMIT = 1_000_000
 
@@ -779,19 +783,83 @@ class SQLiteStore:
         return self._distinct_line_numbers(kind)
 
     def _distinct_line_numbers(self, kind: str) -> Iterator[LineNumbers]:
+        for _, numbers in self._keyed_line_numbers(kind, None):
+            yield numbers
+
+    def keyed_line_numbers(self, kind: str = REQUEST,
+                           set_ids: Optional[Sequence[int]] = None) -> Optional[Iterator[Tuple[int, LineNumbers]]]:
+        """:meth:`distinct_line_numbers`, each with its set's key (the key
+        :meth:`iter_keyed_records` and :meth:`request_rows` give its
+        records), by key; only the sets of ``set_ids`` when given. None in
+        an older store."""
+        if not self._line_sets:
+            return None
+        return self._keyed_line_numbers(kind, set_ids)
+
+    def _keyed_line_numbers(self, kind: str, set_ids: Optional[Sequence[int]]) -> Iterator[Tuple[int, LineNumbers]]:
         try:
             paths: Dict[int, str] = dict(self._connection.execute("SELECT id, path FROM file"))
-            rows = self._connection.execute(
-                "SELECT data FROM line_set WHERE id IN (SELECT DISTINCT line_set_id FROM request WHERE kind = ?) "
-                "ORDER BY id", (kind,))
-            for (blob,) in rows:
+            if set_ids is None:
+                rows: Iterable[Tuple[int, bytes]] = self._connection.execute(
+                    "SELECT id, data FROM line_set WHERE id IN (SELECT DISTINCT line_set_id FROM request "
+                    "WHERE kind = ?) ORDER BY id", (kind,))
+            else:
+                wanted = sorted(set(set_ids))
+                rows = chain.from_iterable(self._connection.execute(
+                    f"SELECT id, data FROM line_set WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk)
+                    for chunk in (wanted[first:first + 500] for first in range(0, len(wanted), 500)))
+            for set_id, blob in rows:
                 file_ids, counts, width, start = line_numbers_part(blob)
                 if not all(map(paths.__contains__, file_ids)):
                     paths = dict(self._connection.execute("SELECT id, path FROM file"))
-                yield list(map(paths.__getitem__, file_ids)), counts, blob, width, start
+                yield set_id, (list(map(paths.__getitem__, file_ids)), counts, blob, width, start)
         except sqlite3.DatabaseError as error:
             raise self._read_error(error) from error
         self._check_unchanged()
+
+    def request_rows(self, kind: str = REQUEST) -> Optional[Iterator[RequestRow]]:
+        """Every request of ``kind`` as its row alone, in the order written
+        (see :data:`RequestRow`): the key of its line set stands for its
+        lines, arcs and versions (:meth:`keyed_line_numbers`). A reader that
+        needs a million requests' ids and the sets they ran, but the lines of
+        only a few, makes no record and decodes no set for each. None in an
+        older store, which keeps no line sets."""
+        if not self._line_sets:
+            return None
+        return self._request_rows(kind)
+
+    def _request_rows(self, kind: str) -> Iterator[RequestRow]:
+        try:
+            yield from self._connection.execute(
+                f"SELECT {_REQUEST_COLUMNS}, has_arcs, line_set_id FROM request WHERE kind = ? ORDER BY id", (kind,))
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+
+    def recorded_versions(self) -> List[Tuple[str, FileVersion]]:
+        """Every file version the store holds, with its file's path (none in
+        a store of a schema before versions)."""
+        if not self._versioned:
+            return []
+        try:
+            versions = self._file_versions()
+            paths = dict(self._connection.execute("SELECT id, path FROM file"))
+            found = [(paths[file_id], versions[version_id]) for version_id, file_id in self._connection.execute(
+                "SELECT id, file_id FROM file_version ORDER BY id")]
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return found
+
+    def has_arcs(self, kind: str = REQUEST) -> bool:
+        """Whether any request of ``kind`` recorded arcs (branch coverage)."""
+        try:
+            found = self._connection.execute(
+                "SELECT 1 FROM request WHERE kind = ? AND has_arcs LIMIT 1", (kind,)).fetchone() is not None
+        except sqlite3.DatabaseError as error:
+            raise self._read_error(error) from error
+        self._check_unchanged()
+        return found
 
     def line_set_count(self, kind: str = REQUEST) -> Optional[int]:
         """How many distinct line sets the records of ``kind`` ran (None in an
