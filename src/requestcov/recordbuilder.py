@@ -153,7 +153,18 @@ class RecordBuilder:
         """The record of a finished request (or of a process's start-up code)."""
         request = finished.request
         collector = request.collector
-        known = None if self.branch else self._known_set(collector.lines)
+        known = None
+        if not self.branch:
+            # A set already known in this batch, the common case, is found
+            # here with no call of a method: a record costs a few thousand
+            # instructions, and each Python frame several hundred of them.
+            packed_lines = self._pack_lines(collector.lines, self.matcher.decided, self._known)
+            file_versions = self.versions
+            batch = file_versions.batch if file_versions is not None else 0
+            if packed_lines is not None and packed_lines[1] is not None and packed_lines[1].batch == batch:
+                known = packed_lines[1]
+            else:
+                known = self._known_set(collector.lines, packed_lines, batch)
         if known is not None:
             lines, versions, packed = known.lines, known.versions, known.packed
             arcs = None
@@ -175,10 +186,11 @@ class RecordBuilder:
     def _versions_of(self, paths: Any) -> Dict[str, FileVersion]:
         return self.versions.versions(paths) if self.versions is not None else {}
 
-    def _known_set(self, lines_by_name: Dict[str, Set[int]]) -> Optional[_Known]:
-        """The shared parts of the record of these lines; None for the long way."""
+    def _known_set(self, lines_by_name: Dict[str, Set[int]], packed: Packed, batch: int) -> Optional[_Known]:
+        """The shared parts of the record of these lines, given what packing
+        them returned and the current batch of file versions; None for the
+        long way."""
         decided = self.matcher.decided
-        packed = self._pack_lines(lines_by_name, decided, self._known)
         if packed is None:
             undecided = [name for name in list(lines_by_name) if name not in decided]
             if not undecided:
@@ -189,7 +201,6 @@ class RecordBuilder:
             if packed is None:
                 return None
         key, known, line_lists = packed
-        batch = self.versions.batch if self.versions is not None else 0
         if known is not None and known.batch == batch:
             return known
         paths, numbers = key
