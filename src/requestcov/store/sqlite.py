@@ -206,14 +206,14 @@ _FINGERPRINT_LINE_LIMIT = 100_000
 
 #: One new request row, and :data:`_ROWS_PER_INSERT` of them in one statement:
 #: 64 rows of 13 values stay within the 999 parameters older SQLite allows.
-_INSERT_ROW = (
+_INSERT_REQUESTS = (
     "INSERT INTO request (id, kind, test_id, test_set, method, path, route, status, "
     "start, duration_ms, pid, has_arcs, line_set_id) VALUES "
 )
 _ROW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROWS_PER_INSERT = 64
-_INSERT_ROWS = _INSERT_ROW + ", ".join([_ROW_VALUES] * _ROWS_PER_INSERT)
-_INSERT_ROW += _ROW_VALUES
+_INSERT_ROW = _INSERT_REQUESTS + _ROW_VALUES
+_INSERT_ROWS = _INSERT_REQUESTS + ", ".join([_ROW_VALUES] * _ROWS_PER_INSERT)
 
 #: The files SQLite keeps beside a WAL database while it is open.
 _COMPANIONS = ("-wal", "-shm")
