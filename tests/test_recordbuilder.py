@@ -271,3 +271,61 @@ def test_many_distinct_sets_past_the_table_limit_stay_right(tmp_path: Path, app:
         read = store.records()
         assert store.line_set_count() == 7
     assert [record.lines for record in read] == [{views: sorted(lines[views])} for lines in wanted]
+
+
+def test_a_built_record_is_the_record_its_constructor_makes(app: Path) -> None:
+    """The builder makes records without calling the class: each field is
+    the one the constructor's keywords give, and nothing more is set."""
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    for number in range(3):  # new, then known
+        finished = _finished(_collector({views: {1, 2}}), number)
+        request = finished.request
+        record = builder.build(finished)
+        expected = RequestRecord(
+            test_id=request.test_id, test_set=request.test_set, method=request.method, path=request.path,
+            route=request.route, status=request.status, start=request.start, duration_ms=finished.duration_ms,
+            pid=finished.pid, kind=finished.kind, lines=record.lines, arcs=None, versions=record.versions,
+        )
+        assert record == expected
+        assert set(vars(record)) == set(vars(expected)) | {"packed"}
+
+
+def test_a_records_defaults_hold_without_class_attributes() -> None:
+    """RequestRecord keeps no class attributes for its constructor's defaults
+    (they would make every store in ``__init__`` a generic one), and its
+    defaults and copies are what a dataclass gives."""
+    fields = dataclasses.fields(RequestRecord)
+    assert not [field.name for field in fields if field.init and field.name in vars(RequestRecord)]
+    record = RequestRecord("t")
+    assert (record.method, record.path, record.route, record.status, record.kind, record.lines, record.arcs,
+            record.record_id, record.versions, record.packed) == ("", "", None, None, "request", {}, None, None, {},
+                                                                  None)
+    assert RequestRecord("t").lines is not record.lines
+    assert dataclasses.replace(record, method="GET") == RequestRecord("t", method="GET")
+
+
+def test_a_built_request_and_its_collector_are_freed_by_their_counts(app: Path) -> None:
+    """Once its record is built, a request's collector lets go of it: the
+    pair no longer wait for the garbage collector. A start-up record's
+    collector, which names no request, is left as it is."""
+    import gc
+    import weakref
+
+    views = str(app / "views.py")
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    collector = _collector({views: {1, 2}})
+    finished = _finished(collector, 1)
+    collector.request = finished.request
+    builder.build(finished)
+    assert collector.request is None
+    gone = weakref.ref(collector)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del collector, finished
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()

@@ -159,7 +159,10 @@ class FileVersions:
     """The writer thread's cache of file versions, one per process."""
 
     def __init__(self) -> None:
-        self._batch = 0
+        #: Which batch this is: versions looked up in an earlier one may be
+        #: stale. Moved on only by :meth:`new_batch`; read for every record
+        #: (a plain attribute: a property would cost a Python call each time).
+        self.batch = 0
         #: path -> (batch last checked, stamp, version or None)
         self._files: Dict[str, Tuple[int, Optional[_Stamp], Optional[FileVersion]]] = {}
         self._repository_of_folder: Dict[str, Optional[str]] = {}
@@ -168,12 +171,7 @@ class FileVersions:
 
     def new_batch(self) -> None:
         """Files are ``stat``-ed again once a new batch of records begins."""
-        self._batch += 1
-
-    @property
-    def batch(self) -> int:
-        """Which batch this is: versions looked up in an earlier one may be stale."""
-        return self._batch
+        self.batch += 1
 
     def versions(self, paths: Iterable[str]) -> Dict[str, FileVersion]:
         """The version of each path that has one; never raises."""
@@ -189,7 +187,7 @@ class FileVersions:
 
     def version(self, path: str) -> Optional[FileVersion]:
         cached = self._files.get(path)
-        if cached is not None and cached[0] == self._batch:
+        if cached is not None and cached[0] == self.batch:
             return cached[2]
         try:
             status = os.stat(path)
@@ -197,7 +195,7 @@ class FileVersions:
         except OSError:
             stamp = None
         if cached is not None and cached[1] == stamp:
-            self._files[path] = (self._batch, stamp, cached[2])
+            self._files[path] = (self.batch, stamp, cached[2])
             return cached[2]
         sha256 = file_sha256(path) if stamp is not None else None
         version: Optional[FileVersion] = None
@@ -210,5 +208,5 @@ class FileVersions:
                     self._commits[repository] = head_commit(repository)
                 commit = self._commits[repository]
             version = FileVersion(sha256=sha256, commit=commit, repo=repository)
-        self._files[path] = (self._batch, stamp, version)
+        self._files[path] = (self.batch, stamp, version)
         return version

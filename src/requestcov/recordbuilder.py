@@ -52,6 +52,12 @@ _KNOWN_LINE_LIMIT = 100_000
 
 _first = itemgetter(0)
 
+#: A record is made as ``_init_record(_new(RequestRecord), ...)``: calling
+#: the class with keywords (3.11, 3.12) packs them into a dict and unpacks
+#: them again for ``__init__``, a third of what making a record costs.
+_new = object.__new__
+_init_record = RequestRecord.__init__
+
 
 def pack_lines_python(
     lines_by_name: Mapping[str, Any], path_by_name: Mapping[str, Optional[str]], known: Mapping[Key, Any],
@@ -147,7 +153,18 @@ class RecordBuilder:
         """The record of a finished request (or of a process's start-up code)."""
         request = finished.request
         collector = request.collector
-        known = None if self.branch else self._known_set(collector.lines)
+        known = None
+        if not self.branch:
+            # A set already known in this batch, the common case, is found
+            # here with no call of a method: a record costs a few thousand
+            # instructions, and each Python frame several hundred of them.
+            packed_lines = self._pack_lines(collector.lines, self.matcher.decided, self._known)
+            file_versions = self.versions
+            batch = file_versions.batch if file_versions is not None else 0
+            if packed_lines is not None and packed_lines[1] is not None and packed_lines[1].batch == batch:
+                known = packed_lines[1]
+            else:
+                known = self._known_set(collector.lines, packed_lines, batch)
         if known is not None:
             lines, versions, packed = known.lines, known.versions, known.packed
             arcs = None
@@ -156,22 +173,33 @@ class RecordBuilder:
             arcs = _by_path(collector.arcs, self.matcher) if self.branch else None
             versions = self._versions_of(set(lines).union(arcs or ()))
             packed = None
-        record = RequestRecord(
-            test_id=request.test_id, test_set=request.test_set, method=request.method,
+        record = _new(RequestRecord)
+        _init_record(
+            record, test_id=request.test_id, test_set=request.test_set, method=request.method,
             path=request.path, route=request.route, status=request.status, start=request.start,
             duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
             lines=lines, arcs=arcs, versions=versions,
         )
         record.packed = packed
+        if collector.request is request:
+            # The two refer to each other, and a pair that waited in the queue
+            # for its batch has outlived the garbage collector's youngest
+            # generation: only a costlier, rarer collection would free it
+            # (thousands of instructions a request, on whichever thread
+            # triggers it). Let go, both are freed by their counts once the
+            # batch is written; nothing reads a written request through its
+            # collector (only in-flight ones are looked up so).
+            collector.request = None
         return record
 
     def _versions_of(self, paths: Any) -> Dict[str, FileVersion]:
         return self.versions.versions(paths) if self.versions is not None else {}
 
-    def _known_set(self, lines_by_name: Dict[str, Set[int]]) -> Optional[_Known]:
-        """The shared parts of the record of these lines; None for the long way."""
+    def _known_set(self, lines_by_name: Dict[str, Set[int]], packed: Packed, batch: int) -> Optional[_Known]:
+        """The shared parts of the record of these lines, given what packing
+        them returned and the current batch of file versions; None for the
+        long way."""
         decided = self.matcher.decided
-        packed = self._pack_lines(lines_by_name, decided, self._known)
         if packed is None:
             undecided = [name for name in list(lines_by_name) if name not in decided]
             if not undecided:
@@ -182,7 +210,6 @@ class RecordBuilder:
             if packed is None:
                 return None
         key, known, line_lists = packed
-        batch = self.versions.batch if self.versions is not None else 0
         if known is not None and known.batch == batch:
             return known
         paths, numbers = key

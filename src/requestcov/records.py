@@ -173,6 +173,24 @@ class RequestRecord:
         return sum(len(lines) for lines in self.lines.values())
 
 
+def _without_class_defaults(cls: type) -> None:
+    """Drop the class attributes ``@dataclass`` leaves for the defaults of
+    ``cls``'s constructor arguments.
+
+    Python 3.11 and 3.12 do not specialise an attribute store whose name is
+    also a class attribute: each of those fields then cost a generic
+    ``setattr`` in ``__init__``, a dozen per record the writer thread makes
+    for every request. The defaults live on in ``__init__`` (and in the
+    fields) and every instance sets all of them, so nothing reads the class
+    attributes. A field that ``__init__`` does not set keeps its own."""
+    for name, spec in cls.__dataclass_fields__.items():  # type: ignore[attr-defined]
+        if spec.init and name in vars(cls):
+            delattr(cls, name)
+
+
+_without_class_defaults(RequestRecord)
+
+
 #: A record with the key of its line set, as a store reads them: records of
 #: one key ran the same lines and share them (None: the record alone).
 KeyedRecord = Tuple[Optional[Hashable], RequestRecord]

@@ -36,6 +36,25 @@ def test_records_come_back_as_written(store_path: Path) -> None:
     assert [record.record_id for record in read] == sorted(record.record_id for record in read)
 
 
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 200])
+def test_rows_written_many_to_a_statement_come_back_in_order(store_path: Path, count: int) -> None:
+    """Whole groups of rows go in one statement each and the rest one by
+    one: every row comes back, in order, with the id ``write`` returned,
+    around a start-up record (written apart) and across batches."""
+    batches = [[make_record(number) for number in range(count)],
+               [make_record(count + 1), make_record(0, kind=STARTUP, test_id="startup"),
+                *(make_record(number) for number in range(count + 2, 2 * count + 2))]]
+    with SQLiteStore(store_path) as store:
+        ids = [row_id for batch in batches for row_id in store.write(batch)]
+        read = store.records() + store.startup_records()
+    written = [record for batch in batches for record in batch if record.kind != STARTUP]
+    written += [record for batch in batches for record in batch if record.kind == STARTUP]
+    assert sorted(record.record_id for record in read) == sorted(ids) == list(range(1, len(ids) + 1))
+    for original, copy in zip(written, read):
+        original.record_id = copy.record_id
+        assert copy == original
+
+
 def test_store_uses_wal_and_records_its_schema_version(store_path: Path) -> None:
     SQLiteStore(store_path).close()
     connection = sqlite3.connect(store_path)

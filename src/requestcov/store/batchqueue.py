@@ -70,9 +70,13 @@ class BatchQueue:
     def put(self, item: Any, timeout: Optional[float] = None) -> bool:
         """Add ``item``, waiting up to ``timeout`` seconds (None: forever, 0:
         not at all) while the queue is full; False when it stayed full."""
-        if len(self._items) >= self.limit and not self._wait_for_room(timeout):
+        items = self._items
+        if len(items) >= self.limit and not self._wait_for_room(timeout):
             return False
-        self._append(item)
+        # What _append does, inline: a put is made for every request.
+        items.append(item)
+        if self._consumer_sleeping:
+            self._wake_consumer()
         return True
 
     def _append(self, item: Any) -> None:
@@ -84,10 +88,13 @@ class BatchQueue:
         # would leave the handler's own items (the last flush) with a
         # consumer asleep and nobody to wake it.
         if self._consumer_sleeping:
-            try:
-                self._wake.release()
-            except RuntimeError:  # released already by another producer
-                pass
+            self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:  # released already by another producer
+            pass
 
     def _wait_for_room(self, timeout: Optional[float]) -> bool:
         if timeout == 0:

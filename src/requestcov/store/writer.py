@@ -207,12 +207,15 @@ class BackgroundWriter:
         if self.failed is not None:
             self._lose((item,), _STOPPED)
             return
-        if self._closed or not self._ensure_thread():
+        # Every request comes here: the thread's check is made inline, and
+        # the put's arguments are positional (each Python call, and each
+        # keyword, costs the request its share of instructions).
+        if self._closed or (self._thread is None and not self._ensure_thread()):
             # After close(): a request that a server still finished while the
             # process exits is written at once, on its own thread.
             self._write_now([item])
             return
-        if not self._queue.put(item, timeout=0 if self._stuck else self.put_timeout):
+        if not self._queue.put(item, 0 if self._stuck else self.put_timeout):
             self._stuck = True
             self._lose((item,), _BEHIND)
             log_once(
