@@ -305,27 +305,3 @@ def test_a_records_defaults_hold_without_class_attributes() -> None:
     assert RequestRecord("t").lines is not record.lines
     assert dataclasses.replace(record, method="GET") == RequestRecord("t", method="GET")
 
-
-def test_a_built_request_and_its_collector_are_freed_by_their_counts(app: Path) -> None:
-    """Once its record is built, a request's collector lets go of it: the
-    pair no longer wait for the garbage collector. A start-up record's
-    collector, which names no request, is left as it is."""
-    import gc
-    import weakref
-
-    views = str(app / "views.py")
-    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
-    collector = _collector({views: {1, 2}})
-    finished = _finished(collector, 1)
-    collector.request = finished.request
-    builder.build(finished)
-    assert collector.request is None
-    gone = weakref.ref(collector)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        del collector, finished
-        assert gone() is None
-    finally:
-        if enabled:
-            gc.enable()

@@ -181,15 +181,6 @@ class RecordBuilder:
             lines=lines, arcs=arcs, versions=versions,
         )
         record.packed = packed
-        if collector.request is request:
-            # The two refer to each other, and a pair that waited in the queue
-            # for its batch has outlived the garbage collector's youngest
-            # generation: only a costlier, rarer collection would free it
-            # (thousands of instructions a request, on whichever thread
-            # triggers it). Let go, both are freed by their counts once the
-            # batch is written; nothing reads a written request through its
-            # collector (only in-flight ones are looked up so).
-            collector.request = None
         return record
 
     def _versions_of(self, paths: Any) -> Dict[str, FileVersion]:
