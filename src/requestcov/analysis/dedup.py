@@ -161,9 +161,7 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     by_size = sorted(representatives, key=lambda test: (-size_of[test], order_key(test)))
     if len(by_size) < 2:
         return list(representatives)
-    # Counting by element id (no sort of every group's concatenated elements).
-    times_seen_by_element = np.bincount(np.concatenate([index.elements(test) for test in by_size]),
-                                        minlength=index.element_count)
+    times_seen_by_element = _times_seen(index, by_size)
     universe = np.flatnonzero(times_seen_by_element)
     # Each test is looked up by its least shared elements: a superset holds
     # all of them, so only maximal tests on every one of their posting lists
@@ -199,6 +197,12 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
                 postings[element].append(test)
     maximal_set = set(maximal)
     return [test for test in representatives if test in maximal_set]
+
+
+def _times_seen(index: CoverageIndex, tests: List[int]) -> np.ndarray:
+    """How many of ``tests`` cover each element id (counted by id: no sort
+    of the tests' concatenated elements)."""
+    return np.bincount(np.concatenate([index.elements(test) for test in tests]), minlength=index.element_count)
 
 
 def _find_superset(test: int, size: int, rarest: List[int], postings: Dict[int, List[int]],
@@ -258,6 +262,16 @@ class _Containment:
                 return outer_bits & inner_bits == inner_bits
         return _contains(self._index.elements(outer), self._index.elements(inner))
 
+    def jaccard(self, first: int, second: int, first_size: int, second_size: int) -> float:
+        """:func:`jaccard` of two tests of the group, by popcount of their
+        bitsets when both have one (the same counts, so the same value)."""
+        first_bits = self._bitset(first) if self._use_bits else None
+        second_bits = self._bitset(second) if first_bits is not None else None
+        if first_bits is None or second_bits is None or not first_size or not second_size:
+            return jaccard(self._index.elements(first), self._index.elements(second))
+        common = _popcount(first_bits & second_bits)
+        return common / (first_size + second_size - common)
+
     def first_containing(self, candidates: Iterable[int], inner: int, size: int, size_of: List[int]) -> int:
         """The first of ``candidates`` bigger than ``size`` and containing
         ``inner``, or -1: what :meth:`contains` on each in turn gives, with the
@@ -284,6 +298,13 @@ class _Containment:
         return -1
 
 
+def _popcount(bits: int) -> int:
+    return bits.bit_count() if _HAS_BIT_COUNT else bin(bits).count("1")
+
+
+_HAS_BIT_COUNT = hasattr(int, "bit_count")
+
+
 def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
     positions = np.searchsorted(outer, inner)
     if positions[-1] >= outer.shape[0]:
@@ -304,9 +325,11 @@ def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], thresh
     layout = band_layout(threshold)
     keys = band_keys(sketch(index, candidates), layout)
     row_of = {test: row for row, test in enumerate(candidates)}
+    size_of = index.sizes().tolist()
     for tests in maximal_by_group:
         if len(tests) < 2:
             continue
+        similarity_of = _Containment(index, np.flatnonzero(_times_seen(index, tests))).jaccard
         buckets: List[Dict[int, List[int]]] = [dict() for _ in range(layout.bands)]
         for test in tests:
             row = row_of.get(test)
@@ -321,14 +344,13 @@ def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], thresh
                         seen.add(kept)
                         matches.append(kept)
             best, best_similarity = -1, -1.0
-            size = index.size(test)
-            elements = index.elements(test)
+            size = size_of[test]
             checks = 0
             for kept in sorted(matches, key=order_key):
-                kept_size = index.size(kept)
+                kept_size = size_of[kept]
                 if min(size, kept_size) < threshold * max(size, kept_size):
                     continue
-                similarity = jaccard(elements, index.elements(kept))
+                similarity = similarity_of(test, kept, size, kept_size)
                 checks += 1
                 if similarity >= threshold and similarity > best_similarity:
                     best, best_similarity = kept, similarity
