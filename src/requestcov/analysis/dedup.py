@@ -225,9 +225,10 @@ def _find_superset(test: int, size: int, rarest: List[int], postings: Dict[int, 
 
 
 class _Containment:
-    """Subset tests for one comparison group. Within a group the covered
-    elements are few, so each test becomes a Python int bitset over them and a
-    subset test is one C-level ``&``; past a size limit, sorted-array search."""
+    """Subset tests and Jaccard similarities for one comparison group. Within
+    a group the covered elements are few, so each test becomes a Python int
+    bitset over them and a subset test is one C-level ``&`` (a similarity one
+    ``&`` and a popcount); past a size limit, sorted-array search."""
 
     _MAX_BITS = 1 << 16
     #: Memory the cached bitsets may take; past it, sorted-array search.
