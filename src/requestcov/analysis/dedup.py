@@ -111,9 +111,10 @@ def find_duplicates(index: CoverageIndex, *, by: Sequence[str] = ("endpoint", "s
     # attached[test] = (kept test, kind, similarity) for dropped representatives.
     attached: Dict[int, Tuple[int, str, float]] = {}
     maximal_by_group: List[List[int]] = []
+    size_of = index.sizes().tolist()
     for representatives in representatives_by_group:
         if subsumed:
-            maximal = _attach_subsumed(index, representatives, order_key, attached)
+            maximal = _attach_subsumed(index, representatives, order_key, attached, size_of)
         else:
             maximal = list(representatives)
         maximal_by_group.append(maximal)
@@ -145,9 +146,11 @@ def find_duplicates(index: CoverageIndex, *, by: Sequence[str] = ("endpoint", "s
 
 def _attach_subsumed(index: CoverageIndex, representatives: List[int],
                      order_key: Callable[[int], Tuple[Any, ...]],
-                     attached: Dict[int, Tuple[int, str, float]]) -> List[int]:
+                     attached: Dict[int, Tuple[int, str, float]], size_of: List[int]) -> List[int]:
     """Attach every representative strictly inside another to a maximal one;
-    return the maximal representatives in keep order.
+    return the maximal representatives in keep order. ``size_of[test]`` is
+    :meth:`CoverageIndex.size` of every test, read once: the pass asks it
+    about a million times.
 
     Tests are visited largest first, so any superset of a test was visited
     before it; and a test inside a non-maximal test is inside that test's
@@ -155,14 +158,11 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     the maximal tests holding the test's least shared element (any superset
     holds every element of the test, so none is missed).
     """
-    by_size = sorted(representatives, key=lambda test: (-index.size(test), order_key(test)))
+    by_size = sorted(representatives, key=lambda test: (-size_of[test], order_key(test)))
     if len(by_size) < 2:
         return list(representatives)
-    everything = np.concatenate([index.elements(test) for test in by_size])
-    universe, times_seen = np.unique(everything, return_counts=True)
-    del everything
-    times_seen_by_element = np.zeros(index.element_count, dtype=np.int64)
-    times_seen_by_element[universe] = times_seen
+    times_seen_by_element = _times_seen(index, by_size)
+    universe = np.flatnonzero(times_seen_by_element)
     # Each test is looked up by its least shared elements: a superset holds
     # all of them, so only maximal tests on every one of their posting lists
     # are candidates. A test with an element nobody else has cannot be inside
@@ -181,14 +181,14 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     postings: Dict[int, List[int]] = defaultdict(list)
     maximal: List[int] = []
     for test in by_size:
-        size = index.size(test)
+        size = size_of[test]
         superset = -1
         if size == 0:
             superset = maximal[0] if maximal else -1
         elif test in lookup:
-            superset = _find_superset(index, test, size, lookup[test], postings, containment)
+            superset = _find_superset(test, size, lookup[test], postings, containment, size_of)
         if superset >= 0:
-            attached[test] = (superset, SUBSUMED, size / index.size(superset))
+            attached[test] = (superset, SUBSUMED, size / size_of[superset])
             continue
         maximal.append(test)
         if size:
@@ -199,8 +199,14 @@ def _attach_subsumed(index: CoverageIndex, representatives: List[int],
     return [test for test in representatives if test in maximal_set]
 
 
-def _find_superset(index: CoverageIndex, test: int, size: int, rarest: List[int],
-                   postings: Dict[int, List[int]], containment: _Containment) -> int:
+def _times_seen(index: CoverageIndex, tests: List[int]) -> np.ndarray:
+    """How many of ``tests`` cover each element id (counted by id: no sort
+    of the tests' concatenated elements)."""
+    return np.bincount(np.concatenate([index.elements(test) for test in tests]), minlength=index.element_count)
+
+
+def _find_superset(test: int, size: int, rarest: List[int], postings: Dict[int, List[int]],
+                   containment: _Containment, size_of: List[int]) -> int:
     """The first maximal test (largest first) strictly containing ``test``, or -1."""
     lists = [postings.get(element, ()) for element in rarest]
     shortest = min(lists, key=len)
@@ -215,16 +221,14 @@ def _find_superset(index: CoverageIndex, test: int, size: int, rarest: List[int]
                 if not common:
                     return -1
         candidates = [candidate for candidate in shortest if candidate in common]
-    for candidate in candidates:
-        if index.size(candidate) > size and containment.contains(candidate, test):
-            return candidate
-    return -1
+    return containment.first_containing(candidates, test, size, size_of)
 
 
 class _Containment:
-    """Subset tests for one comparison group. Within a group the covered
-    elements are few, so each test becomes a Python int bitset over them and a
-    subset test is one C-level ``&``; past a size limit, sorted-array search."""
+    """Subset tests and Jaccard similarities for one comparison group. Within
+    a group the covered elements are few, so each test becomes a Python int
+    bitset over them and a subset test is one C-level ``&`` (a similarity one
+    ``&`` and a popcount); past a size limit, sorted-array search."""
 
     _MAX_BITS = 1 << 16
     #: Memory the cached bitsets may take; past it, sorted-array search.
@@ -236,6 +240,9 @@ class _Containment:
         self._bytes_each = universe.shape[0] // 8 + 1
         self._use_bits = universe.shape[0] <= self._MAX_BITS
         self._bits: Dict[int, int] = {}
+        #: Bit position of every element of the universe (a lookup, not a search per test).
+        self._position = np.zeros(index.element_count, dtype=np.int64)
+        self._position[universe] = np.arange(universe.shape[0], dtype=np.int64)
 
     def _bitset(self, test: int) -> Optional[int]:
         bits = self._bits.get(test)
@@ -243,7 +250,7 @@ class _Containment:
             if len(self._bits) * self._bytes_each > self._BUDGET_BYTES:
                 return None
             mask = np.zeros(self._universe.shape[0], dtype=bool)
-            mask[np.searchsorted(self._universe, self._index.elements(test))] = True
+            mask[self._position[self._index.elements(test)]] = True
             bits = int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
             self._bits[test] = bits
         return bits
@@ -255,6 +262,48 @@ class _Containment:
             if inner_bits is not None and outer_bits is not None:
                 return outer_bits & inner_bits == inner_bits
         return _contains(self._index.elements(outer), self._index.elements(inner))
+
+    def jaccard(self, first: int, second: int, first_size: int, second_size: int) -> float:
+        """:func:`jaccard` of two tests of the group, by popcount of their
+        bitsets when both have one (the same counts, so the same value)."""
+        first_bits = self._bitset(first) if self._use_bits else None
+        second_bits = self._bitset(second) if first_bits is not None else None
+        if first_bits is None or second_bits is None or not first_size or not second_size:
+            return jaccard(self._index.elements(first), self._index.elements(second))
+        common = _popcount(first_bits & second_bits)
+        return common / (first_size + second_size - common)
+
+    def first_containing(self, candidates: Iterable[int], inner: int, size: int, size_of: List[int]) -> int:
+        """The first of ``candidates`` bigger than ``size`` and containing
+        ``inner``, or -1: what :meth:`contains` on each in turn gives, with the
+        bitsets looked up in the loop itself (tens of thousands of tests each
+        try a few dozen candidates, and a call per try was most of the pass)."""
+        inner_bits = self._bitset(inner) if self._use_bits else None
+        if inner_bits is None:
+            for candidate in candidates:
+                if size_of[candidate] > size and self.contains(candidate, inner):
+                    return candidate
+            return -1
+        bits = self._bits
+        for candidate in candidates:
+            if size_of[candidate] > size:
+                outer_bits = bits.get(candidate)
+                if outer_bits is None:
+                    outer_bits = self._bitset(candidate)
+                    if outer_bits is None:
+                        if self.contains(candidate, inner):
+                            return candidate
+                        continue
+                if outer_bits & inner_bits == inner_bits:
+                    return candidate
+        return -1
+
+
+def _popcount(bits: int) -> int:
+    return bits.bit_count() if _HAS_BIT_COUNT else bin(bits).count("1")
+
+
+_HAS_BIT_COUNT = hasattr(int, "bit_count")
 
 
 def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
@@ -277,9 +326,11 @@ def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], thresh
     layout = band_layout(threshold)
     keys = band_keys(sketch(index, candidates), layout)
     row_of = {test: row for row, test in enumerate(candidates)}
+    size_of = index.sizes().tolist()
     for tests in maximal_by_group:
         if len(tests) < 2:
             continue
+        similarity_of = _Containment(index, np.flatnonzero(_times_seen(index, tests))).jaccard
         buckets: List[Dict[int, List[int]]] = [dict() for _ in range(layout.bands)]
         for test in tests:
             row = row_of.get(test)
@@ -294,14 +345,13 @@ def _attach_near(index: CoverageIndex, maximal_by_group: List[List[int]], thresh
                         seen.add(kept)
                         matches.append(kept)
             best, best_similarity = -1, -1.0
-            size = index.size(test)
-            elements = index.elements(test)
+            size = size_of[test]
             checks = 0
             for kept in sorted(matches, key=order_key):
-                kept_size = index.size(kept)
+                kept_size = size_of[kept]
                 if min(size, kept_size) < threshold * max(size, kept_size):
                     continue
-                similarity = jaccard(elements, index.elements(kept))
+                similarity = similarity_of(test, kept, size, kept_size)
                 checks += 1
                 if similarity >= threshold and similarity > best_similarity:
                     best, best_similarity = kept, similarity

@@ -123,23 +123,27 @@ def command(db: Optional[str], from_file: Optional[str], as_json: bool, threshol
     index = load_index_or_fail(db, from_file)
     result = find_duplicates(index, by=fields, threshold=threshold, keep=keep_policy, subsumed=not no_subsumed)
     groups = ordered_groups(index, result)
-    data = result_json(index, result, groups)
     removal: Optional[Dict[str, Any]] = None
     if keploy_dir is not None:
         removal = _keploy_removal(index, result, keploy_dir, apply_changes)
-        data["keploy"] = removal
-    written = None
+    written, written_to = None, None
     if keploy_out is not None:
         written = _write_keploy_duplicates(index, result, keploy_out)
-        data["keploy_out"] = str(keploy_out.resolve())
+        written_to = str(keploy_out.resolve())
     if as_json:
+        # Made only here: for 100,000 tests the listing takes most of a second.
+        data = result_json(index, result, groups)
+        if removal is not None:
+            data["keploy"] = removal
+        if written_to is not None:
+            data["keploy_out"] = written_to
         print_json(data)
         return
     print_duplicates(index, result, groups=groups)
     if removal is not None:
         _print_removal(removal)
     if written is not None:
-        click.echo(f"wrote {written} duplicate test{'s' if written != 1 else ''} to {data['keploy_out']}", err=True)
+        click.echo(f"wrote {written} duplicate test{'s' if written != 1 else ''} to {written_to}", err=True)
 
 
 def _write_keploy_duplicates(index: CoverageIndex, result: DedupResult, output: Path) -> int:
