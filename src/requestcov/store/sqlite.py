@@ -208,14 +208,11 @@ _DecodedSet = Tuple[Dict[str, List[int]], Dict[str, List[Tuple[int, int]]], Dict
 _FINGERPRINT_LINE_LIMIT = 100_000
 
 
-#: One new request row. (Rows grouped 64 to a statement were cheaper on a
-#: one-endpoint app but 1.33x against 1.21x on the thin-endpoint bench.)
-_INSERT_REQUESTS = (
+#: One new request row.
+_INSERT_ROW = (
     "INSERT INTO request (id, kind, test_id, test_set, method, path, route, status, "
-    "start, duration_ms, pid, has_arcs, line_set_id) VALUES "
+    "start, duration_ms, pid, has_arcs, line_set_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_ROW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_ROW = _INSERT_REQUESTS + _ROW_VALUES
 
 #: The files SQLite keeps beside a WAL database while it is open.
 _COMPANIONS = ("-wal", "-shm")
