@@ -118,7 +118,6 @@ class Recorder:
             before_batch=self.versions.new_batch,
         )
         self.engine.start()
-        self._records_everything = self.sampler.records_everything
         self._path = _compiled_request_path()
         self._closed = False
         self._startup_submitted = False
@@ -144,7 +143,9 @@ class Recorder:
 
     def begin(self, *, method: str, path: str, test_id: str = "", test_set: str = "") -> ActiveRequest:
         self.requests_begun += 1
-        if not (self._records_everything or test_id) and not self.sampler.should_record(method, path, False):
+        sampler = self.sampler
+        # Its first test made here: most requests need no call of the sampler.
+        if not (sampler.records_everything or test_id) and not sampler.should_record(method, path, False):
             return ActiveRequest(
                 collector=unrecorded_collector, token=current_collector.set(unrecorded_collector),
                 test_id=test_id, test_set=test_set, method=method, path=path, start=0.0,
