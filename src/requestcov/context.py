@@ -77,8 +77,9 @@ class Tracking:
         # Re-entrant: a response body closed by the garbage collector may end
         # a request on a thread that is inside begin_collecting already.
         self.lock = threading.RLock()
-        #: Set by the engine, called under ``lock``: re-enables every disabled
-        #: location so the new request sees every line it runs.
+        #: Set by the engine, called under ``lock`` when ``disabled`` holds a
+        #: code object: re-enables every disabled location so the new request
+        #: sees every line it runs.
         self.on_request_start: Optional[Callable[[], None]] = None
         #: Code objects with a location disabled since the last request start,
         #: by id: only these need re-enabling.
@@ -111,7 +112,7 @@ def begin_collecting() -> Tuple[Collector, "Token[Collector]"]:
         # Under the lock: a request starting on another thread must not run
         # before the locations disabled ahead of it are enabled again.
         restart = tracking.on_request_start
-        if restart is not None:
+        if restart is not None and tracking.disabled:
             restart()
     return collector, token
 

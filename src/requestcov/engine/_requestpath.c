@@ -200,9 +200,8 @@ bump_generation(PyObject *tracking)
     return failed;
 }
 
-/* Call the engine's on_request_start when a location is disabled: with none
- * disabled it has nothing to enable (the test it makes first, here without
- * a Python call). */
+/* Call the engine's on_request_start when a location is disabled, as
+ * begin_collecting does: with none disabled it has nothing to enable. */
 static int
 restart_if_disabled(PyObject *tracking)
 {
