@@ -10,6 +10,7 @@ test, and the store must hold one record per request with its test id and set.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -340,3 +341,33 @@ def test_end_waits_for_a_request_still_running_and_drops_what_is_no_command(tmp_
     assert set(lines_with(logic, "rate = 0.19")) <= lines and not set(lines_with(logic, "rate = 0.20")) & lines
     (record,) = [record for record in agent.records() if record.path == "/users/3"]
     assert record.test_id.startswith("GET /users/")
+
+
+def test_a_test_run_again_and_a_store_begun_anew_mid_test(tmp_path: Path, socket_dir: Path) -> None:
+    """The agent finds a test's records among the rows written since the
+    test began: a test id run a second time gets only its second run's
+    lines, and a test during which the store was deleted (the writer begins
+    a new one, with ids from 1 again) still gets its own."""
+    port = free_port()
+    command = [sys.executable, "flask_server.py", str(port)]
+    with KeployStandIn(socket_dir / "control.sock", socket_dir / "data.sock") as keploy:
+        with agent_server(command, port=port, workdir=tmp_path, sockets=socket_dir) as agent:
+            url = agent.url
+            run_tests(agent, keploy, {"test-set-0/test-1": [lambda: post(f"{url}/cart/total", {"items": [{"price": 2}]}),
+                                                            lambda: get(f"{url}/users/1")]})
+            run_tests(agent, keploy, {"test-set-0/test-1": [lambda: get(f"{url}/hello")]})
+            assert keploy.start("test-set-0/test-2") == b"ACK\n"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{agent.db}{suffix}").unlink(missing_ok=True)
+            assert get(f"{url}/users/2") == 200 and get(f"{url}/hello") == 200
+            assert keploy.end("test-set-0/test-2") == b"ACK\n"
+            second_store = agent.records()
+        assert keploy.ids() == ["test-set-0/test-1", "test-set-0/test-1", "test-set-0/test-2"]
+        first_run, second_run = [json.loads(data)["executedLinesByFile"] for data in keploy.raw[:2]]
+        after_deletion = keploy.payload("test-set-0/test-2")
+    logic, server = str(SERVED / "served_logic.py"), str(SERVED / "flask_server.py")
+    assert set(lines_with(SERVED / "served_logic.py", "result += item")) <= set(first_run[logic])
+    assert logic not in second_run and set(lines_with(SERVED / "flask_server.py", 'return "hello"')) <= set(second_run[server])
+    assert [record.path for record in second_store] == ["/users/2", "/hello"]
+    assert after_deletion == executed_lines(second_store)
+    assert after_deletion[logic] and not set(lines_with(SERVED / "served_logic.py", "result += item")) & set(after_deletion[logic])

@@ -149,6 +149,8 @@ def test_a_version_3_store_is_read_as_it_is_and_migrated_to_the_same_records(sto
     connection = sqlite3.connect(store_path)
     assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'request_file'").fetchone()[0] == 0
+    # Schema 5: no index on the test id, which every insert paid for.
+    assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'request_test'").fetchone()[0] == 0
     connection.close()
 
 

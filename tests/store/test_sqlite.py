@@ -38,9 +38,9 @@ def test_records_come_back_as_written(store_path: Path) -> None:
 
 @pytest.mark.parametrize("count", [1, 63, 64, 65, 200])
 def test_rows_written_many_to_a_statement_come_back_in_order(store_path: Path, count: int) -> None:
-    """Whole groups of rows go in one statement each and the rest one by
-    one: every row comes back, in order, with the id ``write`` returned,
-    around a start-up record (written apart) and across batches."""
+    """The new rows of a batch go in one statement: every row comes back,
+    in order, with the id ``write`` returned, around a start-up record
+    (written apart) and across batches."""
     batches = [[make_record(number) for number in range(count)],
                [make_record(count + 1), make_record(0, kind=STARTUP, test_id="startup"),
                 *(make_record(number) for number in range(count + 2, 2 * count + 2))]]
@@ -53,6 +53,25 @@ def test_rows_written_many_to_a_statement_come_back_in_order(store_path: Path, c
     for original, copy in zip(written, read):
         original.record_id = copy.record_id
         assert copy == original
+
+
+def test_a_tests_records_are_found_among_the_rows_written_after_the_mark(store_path: Path) -> None:
+    """What the Keploy agent asks at the end of a test: the test's rows
+    written after the newest row at its start, however many rows the store
+    holds, and none of an earlier run of the same test id."""
+    with SQLiteStore(store_path) as store:
+        assert store.newest_request_id() == 0
+        store.write([make_record(1), make_record(2), make_record(1, start=1.0)])
+        mark = store.newest_request_id()
+        assert mark == 3
+        [again, _] = store.write([make_record(1), make_record(3)])
+        assert [record.record_id for record in store.test_records("test-set-0", "test-1", after_id=mark)] == [again]
+        assert len(store.test_records("test-set-0", "test-1")) == 3
+        assert len(store.test_records("test-set-0", "test-1", since=1700000000.5)) == 2
+        assert store.test_records("other-set", "test-1") == []
+    with SQLiteStore(store_path, read_only=True) as reader:
+        assert reader.newest_request_id() == 5
+        assert [record.test_id for record in reader.test_records("test-set-0", "test-3", after_id=mark)] == ["test-3"]
 
 
 def test_store_uses_wal_and_records_its_schema_version(store_path: Path) -> None:

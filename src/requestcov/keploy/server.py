@@ -109,11 +109,13 @@ def send_payload(data_socket: str, payload: bytes) -> None:
 @dataclass(frozen=True)
 class _Running:
     """The current test: as Keploy named it, its generation in the shared
-    file, and when it started."""
+    file, when it started, and the store's newest row then (its records
+    are among the rows after it)."""
 
     command: Command
     generation: int
     started_at: float
+    after_id: int = 0
 
 
 class _TestRecords:
@@ -124,16 +126,33 @@ class _TestRecords:
         self.db = db
         self._store: Optional[SQLiteStore] = None
 
-    def read(self, key: TestKey, since: float) -> List[RequestRecord]:
+    def read(self, key: TestKey, since: float, after_id: int = 0) -> List[RequestRecord]:
         try:
-            if self._store is None:
-                if not self.db.exists():
-                    return []
-                self._store = SQLiteStore(self.db, read_only=True)
-            return self._store.test_records(key.test_set, key.test_id, since)
+            store = self._open()
+            if store is None:
+                return []
+            if after_id and store.newest_request_id() < after_id:
+                after_id = 0  # not the file the mark was read from: a store deleted and begun again
+            return store.test_records(key.test_set, key.test_id, since, after_id)
         except StoreError:
             self.close()
             return []
+
+    def newest_id(self) -> int:
+        """The store's newest row id; 0 when there is no store (yet)."""
+        try:
+            store = self._open()
+            return 0 if store is None else store.newest_request_id()
+        except StoreError:
+            self.close()
+            return 0
+
+    def _open(self) -> Optional[SQLiteStore]:
+        if self._store is None:
+            if not self.db.exists():
+                return None
+            self._store = SQLiteStore(self.db, read_only=True)
+        return self._store
 
     def close(self) -> None:
         if self._store is not None:
@@ -220,8 +239,15 @@ class AgentServer:
 
     def _start(self, command: Command) -> None:
         started_at = time.time()
+        # Read before the test is published: none of its requests can have
+        # been written yet.
+        store = _TestRecords(self.db)
+        try:
+            after_id = store.newest_id()
+        finally:
+            store.close()
         generation = self.shared.publish(command.key)
-        self._running = _Running(command, generation, started_at)
+        self._running = _Running(command, generation, started_at, after_id)
 
     def _end(self, command: Command) -> None:
         running = self._running
@@ -249,7 +275,7 @@ class AgentServer:
         try:
             while True:
                 begun = self.shared.begun(running.generation)
-                records = store.read(key, running.started_at)
+                records = store.read(key, running.started_at, running.after_id)
                 if len(records) >= begun:
                     return records
                 if time.monotonic() >= deadline:
