@@ -11,7 +11,10 @@ setup(
     ext_modules=[
         Extension(
             "requestcov.engine._speedups",
-            sources=["src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c"],
+            sources=[
+                "src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c",
+                "src/requestcov/middleware/_wsgiexchange.c",
+            ],
             optional=True,
         )
     ]

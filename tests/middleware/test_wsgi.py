@@ -22,10 +22,15 @@ def fetch_all(base_url: str, paths) -> list:
     return results
 
 
-def test_the_request_ends_when_the_server_closes_the_body(tmp_path: Path) -> None:
+#: Each WSGI exchange: the compiled core's and its Python twin.
+CORES = pytest.mark.parametrize("core", ["compiled", "python"])
+
+
+@CORES
+def test_the_request_ends_when_the_server_closes_the_body(tmp_path: Path, core: str) -> None:
     db = tmp_path / "requestcov.db"
     port = free_port()
-    with running_server(serve_command("plain", port, db), port) as base_url:
+    with running_server(serve_command("plain", port, db), port, environment={"REQUESTCOV_CORE": core}) as base_url:
         assert requests.get(base_url + "/stream", headers={"KEPLOY-TEST-ID": "stream"}, timeout=30).text == "2\n1\nliftoff\n"
     record = {record.test_id: record for record in SQLiteStore(db).records()}["stream"]
     logic = str(APPS / "shop_logic.py")
@@ -39,10 +44,11 @@ def test_the_request_ends_when_the_server_closes_the_body(tmp_path: Path) -> Non
     assert record.status == 200
 
 
-def test_an_app_exception_reaches_the_server_unchanged_and_is_recorded_as_500(tmp_path: Path) -> None:
+@CORES
+def test_an_app_exception_reaches_the_server_unchanged_and_is_recorded_as_500(tmp_path: Path, core: str) -> None:
     db = tmp_path / "requestcov.db"
     port = free_port()
-    with running_server(serve_command("plain", port, db), port) as base_url:
+    with running_server(serve_command("plain", port, db), port, environment={"REQUESTCOV_CORE": core}) as base_url:
         response = requests.get(base_url + "/fail", headers={"KEPLOY-TEST-ID": "fail"}, timeout=30)
     assert response.status_code == 500  # werkzeug's own error page: the exception propagated
     record = {record.test_id: record for record in SQLiteStore(db).records()}["fail"]

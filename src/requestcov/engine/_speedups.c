@@ -1129,6 +1129,8 @@ static struct PyModuleDef speedups_module = {
 
 /* The request path's begin and end, in _requestpath.c. */
 int requestcov_add_request_path(PyObject *module);
+/* The WSGI exchange, in middleware/_wsgiexchange.c. */
+int requestcov_add_wsgi_exchange(PyObject *module);
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
@@ -1157,7 +1159,8 @@ PyInit__speedups(void)
         || PyModule_AddObject(module, "LineTracer", (PyObject *)&LineTracerType) < 0
         || PyModule_AddObject(module, "Probe", (PyObject *)&ProbeType) < 0
         || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0
-        || requestcov_add_request_path(module) < 0) {
+        || requestcov_add_request_path(module) < 0
+        || requestcov_add_wsgi_exchange(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from requestcov.engine.core import compiled_core
 from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
 from requestcov.middleware.control import CONTROL_PREFIX
@@ -29,6 +30,9 @@ class WSGIMiddleware(RecordingMiddleware):
         super().__init__(app, **options)
         self._id_key = wsgi_header_key(self.config.id_header)
         self._test_set_key = wsgi_header_key(self.config.test_set_header)
+        #: Bound once: each exchange is handed the same method.
+        self._end = self._finish
+        self._exchange = _exchange_class()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         recorder = self.recorder
@@ -39,12 +43,12 @@ class WSGIMiddleware(RecordingMiddleware):
         request = self._begin(recorder, environ)
         if request is None:
             return self.app(environ, start_response)
-        exchange = _Exchange(request, start_response, self, recorder, environ)
+        exchange = self._exchange(request, start_response, self._end, recorder, environ)
         try:
-            exchange.body = self.app(environ, exchange.start_response)
+            exchange.body = self.app(environ, exchange)
         except BaseException:
-            exchange._closed = True  # ended here: its __del__ must not end it again
-            self._finish(recorder, request, environ, error=True)
+            exchange.closed = True  # ended here: freeing it must not end it again
+            self._finish(recorder, request, environ, True)
             raise
         return exchange
 
@@ -77,10 +81,13 @@ class WSGIMiddleware(RecordingMiddleware):
             log_once("wsgi-begin", "requestcov: could not start recording a request", exc_info=True)
             return None
 
-    def _finish(self, recorder: Recorder, request: ActiveRequest, environ: dict, *, error: bool) -> None:
+    def _finish(self, recorder: Recorder, request: ActiveRequest, environ: dict, error: bool) -> None:
         try:
             if request.route is None:
-                request.route = _werkzeug_route(environ)
+                # Flask (and other werkzeug apps) leave the request, with its
+                # matched rule, in the environ.
+                rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+                request.route = getattr(rule, "rule", None)
             if error and request.status is None:
                 request.status = 500
             recorder.finish(request)
@@ -88,37 +95,36 @@ class WSGIMiddleware(RecordingMiddleware):
             log_once("wsgi-finish", "requestcov: could not finish recording a request", exc_info=True)
 
 
-def _werkzeug_route(environ: dict) -> Optional[str]:
-    """Flask (and other werkzeug apps) leave the request, with its matched
-    rule, in the environ."""
-    werkzeug_request = environ.get("werkzeug.request")
-    rule = getattr(werkzeug_request, "url_rule", None)
-    return getattr(rule, "rule", None)
+Finish = Callable[[Recorder, ActiveRequest, dict, bool], None]
 
 
 class _Exchange:
-    """One request and its response: the ``start_response`` the app gets,
-    which notes the status, and the body the server iterates and closes,
-    which ends the request. (One object made per request, where a closure
-    and a wrapper would be two, with their cells.)"""
+    """One request and its response: called as the app's ``start_response``,
+    it notes the status; iterated and closed by the server, it is the body,
+    and closing it ends the request through ``finish(recorder, request,
+    environ, False)``. (One object made per request, where a closure and a
+    wrapper would be two, with their cells.)
 
-    __slots__ = ("body", "_request", "_start_response", "_middleware", "_recorder", "_environ", "_closed")
+    The compiled core's ``WSGIExchange`` does the same in C; this class is
+    its reference and the fallback (REQUESTCOV_CORE=python)."""
 
-    def __init__(self, request: ActiveRequest, start_response: Callable, middleware: WSGIMiddleware,
+    __slots__ = ("body", "closed", "_request", "_start_response", "_finish", "_recorder", "_environ")
+
+    def __init__(self, request: ActiveRequest, start_response: Callable, finish: Finish,
                  recorder: Recorder, environ: dict) -> None:
         self.body: Iterable[bytes] = ()
+        #: The request was ended, or is ended elsewhere (the app raised).
+        self.closed = False
         self._request = request
         self._start_response = start_response
-        self._middleware = middleware
+        self._finish = finish
         self._recorder = recorder
         self._environ = environ
-        self._closed = False
 
-    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Any:
-        try:
-            self._request.status = int(status.split(" ", 1)[0])
-        except (ValueError, AttributeError):
-            pass
+    def __call__(self, status: str, headers: list, exc_info: Any = None) -> Any:
+        code = status.partition(" ")[0] if isinstance(status, str) else ""
+        if code.isdigit() and code.isascii() and len(code) < 9:
+            self._request.status = int(code)
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
@@ -128,20 +134,26 @@ class _Exchange:
         self._request.body_sent = True
 
     def close(self) -> None:
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
-            self._middleware._finish(self._recorder, self._request, self._environ, error=False)
+            self._finish(self._recorder, self._request, self._environ, False)
 
     def __del__(self) -> None:
         # A server that never calls close() (against PEP 3333) must not leave
         # the request in flight forever. During interpreter shutdown the
         # recorder has flushed already and no thread can start: do nothing.
-        if not self._closed and not sys.is_finalizing():
-            self._closed = True
-            self._middleware._finish(self._recorder, self._request, self._environ, error=False)
+        if not self.closed and not sys.is_finalizing():
+            self.closed = True
+            self._finish(self._recorder, self._request, self._environ, False)
+
+
+def _exchange_class() -> Callable[..., Any]:
+    """The compiled exchange, or this module's with the pure-Python core."""
+    speedups = compiled_core()
+    return getattr(speedups, "WSGIExchange", None) or _Exchange
