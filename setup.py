@@ -13,7 +13,7 @@ setup(
             "requestcov.engine._speedups",
             sources=[
                 "src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c",
-                "src/requestcov/middleware/_wsgiexchange.c",
+                "src/requestcov/middleware/_wsgiexchange.c", "src/requestcov/middleware/_asgisend.c",
             ],
             optional=True,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 from websockets.sync.client import connect
 
@@ -35,10 +36,11 @@ def test_websocket_and_lifespan_pass_through_and_lifespan_code_is_start_up(tmp_p
     assert all(not (total_lines & set(record.lines.get(logic, []))) for record in requests_recorded)
 
 
-def test_route_templates_and_statuses_are_recorded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("core", ["compiled", "python"])  # each ASGI send: the compiled core's and its twin
+def test_route_templates_and_statuses_are_recorded(tmp_path: Path, core: str) -> None:
     db = tmp_path / "requestcov.db"
     port = free_port()
-    with running_server(serve_command("fastapi", port, db), port) as base_url:
+    with running_server(serve_command("fastapi", port, db), port, environment={"REQUESTCOV_CORE": core}) as base_url:
         requests.get(base_url + "/users/4", headers={"KEPLOY-TEST-ID": "found"}, timeout=30)
         requests.get(base_url + "/users/400", headers={"KEPLOY-TEST-ID": "missing"}, timeout=30)
         requests.get(base_url + "/nowhere", headers={"KEPLOY-TEST-ID": "no-route"}, timeout=30)

@@ -1131,6 +1131,8 @@ static struct PyModuleDef speedups_module = {
 int requestcov_add_request_path(PyObject *module);
 /* The WSGI exchange, in middleware/_wsgiexchange.c. */
 int requestcov_add_wsgi_exchange(PyObject *module);
+/* The ASGI send, in middleware/_asgisend.c. */
+int requestcov_add_asgi_send(PyObject *module);
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
@@ -1160,7 +1162,8 @@ PyInit__speedups(void)
         || PyModule_AddObject(module, "Probe", (PyObject *)&ProbeType) < 0
         || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0
         || requestcov_add_request_path(module) < 0
-        || requestcov_add_wsgi_exchange(module) < 0) {
+        || requestcov_add_wsgi_exchange(module) < 0
+        || requestcov_add_asgi_send(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

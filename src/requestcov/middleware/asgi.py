@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
+from requestcov.engine.core import compiled_core
 from requestcov.log import log_once
 from requestcov.middleware.common import RecordingMiddleware
 from requestcov.middleware.control import CONTROL_PREFIX
@@ -32,6 +33,7 @@ class ASGIMiddleware(RecordingMiddleware):
         super().__init__(app, **options)
         self._id_header = self.config.id_header.lower().encode("latin-1")
         self._test_set_header = self.config.test_set_header.lower().encode("latin-1")
+        self._recording_send = _recording_send_class()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         recorder = self.recorder
@@ -50,7 +52,7 @@ class ASGIMiddleware(RecordingMiddleware):
             return
 
         try:
-            await self.app(scope, receive, _RecordingSend(request, send).send)
+            await self.app(scope, receive, self._recording_send(request, send))
         except BaseException:
             self._finish(recorder, request, scope, error=True)
             raise
@@ -105,9 +107,12 @@ class ASGIMiddleware(RecordingMiddleware):
 
 class _RecordingSend:
     """The app's ``send``: notes the status and when the whole body is the
-    server's to send, then hands the message on. Its ``send`` returns the
-    server's awaitable rather than being a coroutine itself: no coroutine of
-    ours per message."""
+    server's to send, then hands the message on. It returns the server's
+    awaitable rather than being a coroutine itself: no coroutine of ours per
+    message.
+
+    The compiled core's ``RecordingSend`` does the same in C; this class is
+    its reference and the fallback (REQUESTCOV_CORE=python)."""
 
     __slots__ = ("_request", "_send")
 
@@ -115,7 +120,7 @@ class _RecordingSend:
         self._request = request
         self._send = send
 
-    def send(self, message: Message) -> Awaitable[None]:
+    def __call__(self, message: Message) -> Awaitable[None]:
         kind = message.get("type")
         if kind == "http.response.start":
             try:
@@ -128,6 +133,12 @@ class _RecordingSend:
             # request even if the app call never returns.
             self._request.body_sent = True
         return self._send(message)
+
+
+def _recording_send_class() -> Callable[[ActiveRequest, Send], Send]:
+    """The compiled send, or this module's with the pure-Python core."""
+    speedups = compiled_core()
+    return getattr(speedups, "RecordingSend", None) or _RecordingSend
 
 
 def _flush_at_shutdown(recorder: Recorder, send: Send) -> Send:
