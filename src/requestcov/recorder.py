@@ -351,6 +351,7 @@ class Recorder:
 
 
 #: The slots the compiled request path fills, in its order (``_requestpath.c``).
+_TRACKING_SLOTS = ("in_flight", "generation", "lock", "on_request_start", "disabled")
 _COLLECTOR_SLOTS = ("request", "lines", "arcs", "tracers")
 _REQUEST_SLOTS = ("collector", "token", "test_id", "test_set", "method", "path", "start", "started_counter",
                   "route", "status", "body_sent", "recorded", "unfinished", "unwritten")
@@ -364,7 +365,7 @@ def _compiled_request_path() -> Any:
     if speedups is None or not hasattr(speedups, "RequestPath"):
         return None
     return speedups.RequestPath(
-        tracking, current_collector, Collector, _COLLECTOR_SLOTS, ActiveRequest, _REQUEST_SLOTS,
+        tracking, _TRACKING_SLOTS, current_collector, Collector, _COLLECTOR_SLOTS, ActiveRequest, _REQUEST_SLOTS,
         time.time, time.perf_counter,
     )
 

@@ -169,15 +169,26 @@ def test_slots_the_classes_do_not_have_are_refused_at_once() -> None:
     class NoSlots:
         pass
 
+    tracking_slots = recorder_module._TRACKING_SLOTS
     with pytest.raises(TypeError, match="not a slot"):
         speedups.RequestPath(
-            tracking, current_collector, NoSlots, recorder_module._COLLECTOR_SLOTS, ActiveRequest, SLOTS,
-            time.time, time.perf_counter,
+            tracking, tracking_slots, current_collector, NoSlots, recorder_module._COLLECTOR_SLOTS, ActiveRequest,
+            SLOTS, time.time, time.perf_counter,
         )
     with pytest.raises(TypeError, match="tuple of 14"):
         speedups.RequestPath(
-            tracking, current_collector, Collector, recorder_module._COLLECTOR_SLOTS, ActiveRequest, SLOTS[:-1],
-            time.time, time.perf_counter,
+            tracking, tracking_slots, current_collector, Collector, recorder_module._COLLECTOR_SLOTS, ActiveRequest,
+            SLOTS[:-1], time.time, time.perf_counter,
+        )
+    with pytest.raises(TypeError, match="not a slot"):  # tracking read at its slots: only a Tracking will do
+        speedups.RequestPath(
+            NoSlots(), tracking_slots, current_collector, Collector, recorder_module._COLLECTOR_SLOTS, ActiveRequest,
+            SLOTS, time.time, time.perf_counter,
+        )
+    with pytest.raises(TypeError, match="tuple of 5"):
+        speedups.RequestPath(
+            tracking, tracking_slots[:-1], current_collector, Collector, recorder_module._COLLECTOR_SLOTS,
+            ActiveRequest, SLOTS, time.time, time.perf_counter,
         )
 
 

@@ -33,6 +33,7 @@ _rp_NewRef(PyObject *object)
 #endif
 
 /* The slots filled, in the order of the names given to RequestPath(). */
+enum { T_IN_FLIGHT, T_GENERATION, T_LOCK, T_ON_REQUEST_START, T_DISABLED, TRACKING_SLOTS };
 enum { C_REQUEST, C_LINES, C_ARCS, C_TRACERS, COLLECTOR_SLOTS };
 enum {
     R_COLLECTOR, R_TOKEN, R_TEST_ID, R_TEST_SET, R_METHOD, R_PATH, R_START, R_STARTED_COUNTER,
@@ -47,11 +48,13 @@ typedef struct {
     PyTypeObject *request_type;
     PyObject *wall_clock;     /* time.time, where the C clocks are not Python's */
     PyObject *perf_counter;   /* time.perf_counter, likewise */
+    Py_ssize_t tracking_offsets[TRACKING_SLOTS];
     Py_ssize_t collector_offsets[COLLECTOR_SLOTS];
     Py_ssize_t request_offsets[REQUEST_SLOTS];
 } RequestPath;
 
-static PyObject *str_lock, *str_in_flight, *str_generation, *str_on_request_start, *str_disabled;
+/* The slot names of tracking, in the enum's order (for errors). */
+static PyObject *tracking_names[TRACKING_SLOTS];
 static PyObject *str_acquire, *str_release;
 static PyObject *one;  /* the int 1 */
 
@@ -62,6 +65,26 @@ static inline void
 fill(PyObject *object, Py_ssize_t offset, PyObject *value)
 {
     SLOT(object, offset) = value;
+}
+
+/* tracking.<slot>, a new reference; NULL with AttributeError when unset. The
+ * slots are read and written at their offsets, as their member descriptors
+ * would, without a descriptor call each (a dozen a request). */
+static PyObject *
+tracking_get(RequestPath *self, int slot)
+{
+    PyObject *value = SLOT(self->tracking, self->tracking_offsets[slot]);
+    if (value == NULL) {
+        PyErr_SetObject(PyExc_AttributeError, tracking_names[slot]);
+        return NULL;
+    }
+    return Py_NewRef(value);
+}
+
+static void
+tracking_set(RequestPath *self, int slot, PyObject *value)
+{
+    Py_XSETREF(SLOT(self->tracking, self->tracking_offsets[slot]), Py_NewRef(value));
 }
 
 /* The offsets of ``names`` in ``type``, each a slot (T_OBJECT_EX member) of
@@ -125,10 +148,10 @@ true_mark(void)
  * finaliser run by the allocation (the garbage collector) may end a request
  * meanwhile: the tuple is made again from the new value. */
 static int
-replace_in_flight(PyObject *tracking, PyObject *collector, int adding)
+replace_in_flight(RequestPath *self, PyObject *collector, int adding)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
-        PyObject *old = PyObject_GetAttr(tracking, str_in_flight);
+        PyObject *old = tracking_get(self, T_IN_FLIGHT);
         if (old == NULL) {
             return -1;
         }
@@ -152,7 +175,7 @@ replace_in_flight(PyObject *tracking, PyObject *collector, int adding)
             Py_DECREF(old);
             return -1;
         }
-        PyObject *now = PyObject_GetAttr(tracking, str_in_flight);
+        PyObject *now = tracking_get(self, T_IN_FLIGHT);
         if (now == NULL) {
             Py_DECREF(old);
             Py_DECREF(fresh);
@@ -174,19 +197,19 @@ replace_in_flight(PyObject *tracking, PyObject *collector, int adding)
         if (adding) {
             PyTuple_SET_ITEM(fresh, at, Py_NewRef(collector));
         }
-        int failed = PyObject_SetAttr(tracking, str_in_flight, fresh);
+        tracking_set(self, T_IN_FLIGHT, fresh);
         Py_DECREF(fresh);
         Py_DECREF(old);
-        return failed;
+        return 0;
     }
     PyErr_SetString(PyExc_RuntimeError, "tracking.in_flight kept changing");
     return -1;
 }
 
 static int
-bump_generation(PyObject *tracking)
+bump_generation(RequestPath *self)
 {
-    PyObject *generation = PyObject_GetAttr(tracking, str_generation);
+    PyObject *generation = tracking_get(self, T_GENERATION);
     if (generation == NULL) {
         return -1;
     }
@@ -195,23 +218,23 @@ bump_generation(PyObject *tracking)
     if (next == NULL) {
         return -1;
     }
-    int failed = PyObject_SetAttr(tracking, str_generation, next);
+    tracking_set(self, T_GENERATION, next);
     Py_DECREF(next);
-    return failed;
+    return 0;
 }
 
 /* Call the engine's on_request_start when a location is disabled, as
  * begin_collecting does: with none disabled it has nothing to enable. */
 static int
-restart_if_disabled(PyObject *tracking)
+restart_if_disabled(RequestPath *self)
 {
-    PyObject *restart = PyObject_GetAttr(tracking, str_on_request_start);
+    PyObject *restart = tracking_get(self, T_ON_REQUEST_START);
     if (restart == NULL) {
         return -1;
     }
     int failed = 0;
     if (restart != Py_None) {
-        PyObject *disabled = PyObject_GetAttr(tracking, str_disabled);
+        PyObject *disabled = tracking_get(self, T_DISABLED);
         if (disabled == NULL) {
             failed = -1;
         }
@@ -234,9 +257,9 @@ restart_if_disabled(PyObject *tracking)
 
 /* Run ``step`` under tracking.lock, as ``with tracking.lock:`` does. */
 static int
-under_lock(PyObject *tracking, int (*step)(PyObject *, PyObject *), PyObject *collector)
+under_lock(RequestPath *self, int (*step)(RequestPath *, PyObject *), PyObject *collector)
 {
-    PyObject *lock = PyObject_GetAttr(tracking, str_lock);
+    PyObject *lock = tracking_get(self, T_LOCK);
     if (lock == NULL) {
         return -1;
     }
@@ -246,7 +269,7 @@ under_lock(PyObject *tracking, int (*step)(PyObject *, PyObject *), PyObject *co
         return -1;
     }
     Py_DECREF(acquired);
-    int failed = step(tracking, collector);
+    int failed = step(self, collector);
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyObject *released = PyObject_CallMethodNoArgs(lock, str_release);
@@ -263,18 +286,18 @@ under_lock(PyObject *tracking, int (*step)(PyObject *, PyObject *), PyObject *co
 }
 
 static int
-publish(PyObject *tracking, PyObject *collector)
+publish(RequestPath *self, PyObject *collector)
 {
-    if (replace_in_flight(tracking, collector, 1) < 0 || bump_generation(tracking) < 0) {
+    if (replace_in_flight(self, collector, 1) < 0 || bump_generation(self) < 0) {
         return -1;
     }
-    return restart_if_disabled(tracking);
+    return restart_if_disabled(self);
 }
 
 static int
-withdraw(PyObject *tracking, PyObject *collector)
+withdraw(RequestPath *self, PyObject *collector)
 {
-    return replace_in_flight(tracking, collector, 0);
+    return replace_in_flight(self, collector, 0);
 }
 
 /* begin(test_id, test_set, method, path): a new request in flight, its
@@ -333,14 +356,14 @@ RequestPath_begin(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
         goto error;
     }
     fill(request, r[R_TOKEN], token);
-    if (under_lock(self->tracking, publish, collector) < 0) {
+    if (under_lock(self, publish, collector) < 0) {
         /* Made current but maybe not in flight: undone as end() undoes it. */
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         if (PyContextVar_Reset(self->context_var, token) < 0) {
             PyErr_Clear();
         }
-        if (under_lock(self->tracking, withdraw, collector) < 0) {
+        if (under_lock(self, withdraw, collector) < 0) {
             PyErr_Clear();
         }
         PyErr_Restore(type, value, traceback);
@@ -372,7 +395,7 @@ RequestPath_end(RequestPath *self, PyObject *request)
         return NULL;
     }
     Py_INCREF(collector);
-    int failed = under_lock(self->tracking, withdraw, collector);
+    int failed = under_lock(self, withdraw, collector);
     if (failed == 0) {
         /* The cycle request <-> collector broken: freed by reference
          * counting, not left to the garbage collector. */
@@ -401,12 +424,12 @@ RequestPath_end(RequestPath *self, PyObject *request)
 static PyObject *
 RequestPath_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"tracking", "context_var", "collector_type", "collector_slots",
+    static char *keywords[] = {"tracking", "tracking_slots", "context_var", "collector_type", "collector_slots",
                                "request_type", "request_slots", "wall_clock", "perf_counter", NULL};
-    PyObject *tracking, *context_var, *collector_type, *collector_slots, *request_type, *request_slots;
-    PyObject *wall_clock, *perf_counter;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!OO!OOO:RequestPath", keywords, &tracking, &context_var,
-                                     &PyType_Type, &collector_type, &collector_slots, &PyType_Type,
+    PyObject *tracking, *tracking_slots, *context_var, *collector_type, *collector_slots, *request_type;
+    PyObject *request_slots, *wall_clock, *perf_counter;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO!OO!OOO:RequestPath", keywords, &tracking, &tracking_slots,
+                                     &context_var, &PyType_Type, &collector_type, &collector_slots, &PyType_Type,
                                      &request_type, &request_slots, &wall_clock, &perf_counter)) {
         return NULL;
     }
@@ -424,7 +447,9 @@ RequestPath_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->request_type = (PyTypeObject *)Py_NewRef(request_type);
     self->wall_clock = Py_NewRef(wall_clock);
     self->perf_counter = Py_NewRef(perf_counter);
-    if (slot_offsets(self->collector_type, collector_slots, self->collector_offsets, COLLECTOR_SLOTS) < 0
+    /* The slots are those of tracking's own class (a subclass could override them). */
+    if (slot_offsets(Py_TYPE(tracking), tracking_slots, self->tracking_offsets, TRACKING_SLOTS) < 0
+        || slot_offsets(self->collector_type, collector_slots, self->collector_offsets, COLLECTOR_SLOTS) < 0
         || slot_offsets(self->request_type, request_slots, self->request_offsets, REQUEST_SLOTS) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -458,7 +483,7 @@ static PyTypeObject RequestPathType = {
     .tp_basicsize = sizeof(RequestPath),
     .tp_dealloc = (destructor)RequestPath_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A request's begin and end: RequestPath(tracking, context_var, collector_type, "
+    .tp_doc = "A request's begin and end: RequestPath(tracking, tracking_slots, context_var, collector_type, "
               "collector_slots, request_type, request_slots, wall_clock, perf_counter).",
     .tp_methods = RequestPath_methods,
     .tp_new = RequestPath_new,
@@ -468,16 +493,17 @@ static PyTypeObject RequestPathType = {
 int
 requestcov_add_request_path(PyObject *module)
 {
-    str_lock = PyUnicode_InternFromString("lock");
-    str_in_flight = PyUnicode_InternFromString("in_flight");
-    str_generation = PyUnicode_InternFromString("generation");
-    str_on_request_start = PyUnicode_InternFromString("on_request_start");
-    str_disabled = PyUnicode_InternFromString("disabled");
+    static const char *names[TRACKING_SLOTS] = {"in_flight", "generation", "lock", "on_request_start", "disabled"};
+    for (int slot = 0; slot < TRACKING_SLOTS; slot++) {
+        tracking_names[slot] = PyUnicode_InternFromString(names[slot]);
+        if (tracking_names[slot] == NULL) {
+            return -1;
+        }
+    }
     str_acquire = PyUnicode_InternFromString("acquire");
     str_release = PyUnicode_InternFromString("release");
     one = PyLong_FromLong(1);
-    if (!str_lock || !str_in_flight || !str_generation || !str_on_request_start || !str_disabled
-        || !str_acquire || !str_release || !one || PyType_Ready(&RequestPathType) < 0) {
+    if (!str_acquire || !str_release || !one || PyType_Ready(&RequestPathType) < 0) {
         return -1;
     }
     Py_INCREF(&RequestPathType);
