@@ -127,7 +127,7 @@ def _finished(collector: Collector, number: int, kind: str = "request") -> _Fini
                             method="GET", path=f"/items/{number}", start=1700000000.0 + number,
                             started_counter=0.0)
     request.route, request.status = "/items/<id>", 200  # as the middleware sets them
-    return _Finished(request, 1.5, 4242, kind=kind)
+    return (request, 1.5, 4242, kind)
 
 
 def _collector(lines: Dict[str, Set[int]]) -> Collector:
@@ -281,12 +281,12 @@ def test_a_built_record_is_the_record_its_constructor_makes(app: Path) -> None:
     builder.versions.new_batch()  # type: ignore[union-attr]
     for number in range(3):  # new, then known
         finished = _finished(_collector({views: {1, 2}}), number)
-        request = finished.request
+        request, duration_ms, pid, kind = finished
         record = builder.build(finished)
         expected = RequestRecord(
             test_id=request.test_id, test_set=request.test_set, method=request.method, path=request.path,
-            route=request.route, status=request.status, start=request.start, duration_ms=finished.duration_ms,
-            pid=finished.pid, kind=finished.kind, lines=record.lines, arcs=None, versions=record.versions,
+            route=request.route, status=request.status, start=request.start, duration_ms=duration_ms,
+            pid=pid, kind=kind, lines=record.lines, arcs=None, versions=record.versions,
         )
         assert record == expected
         assert set(vars(record)) == set(vars(expected)) | {"packed"}

@@ -33,7 +33,7 @@ from typing import Any, Dict, List
 
 from requestcov.context import Collector
 from requestcov.engine.source import SourceMatcher
-from requestcov.records import FileVersion, RequestRecord
+from requestcov.records import REQUEST, FileVersion, RequestRecord
 from requestcov.recordbuilder import RecordBuilder
 from requestcov.recorder import ActiveRequest, _Finished
 from requestcov.store.sqlite import SQLiteStore
@@ -102,7 +102,7 @@ def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
                                 method="GET", path=f"/api/items/{index}", start=time.time(),
                                 started_counter=0.0)
         request.route, request.status = "/api/items/<id>", 200
-        finished.append(_Finished(request, 1.5, os.getpid()))
+        finished.append((request, 1.5, os.getpid(), REQUEST))
     return finished
 
 

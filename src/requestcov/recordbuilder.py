@@ -151,7 +151,7 @@ class RecordBuilder:
 
     def build(self, finished: "_Finished") -> RequestRecord:
         """The record of a finished request (or of a process's start-up code)."""
-        request = finished.request
+        request, duration_ms, pid, kind = finished
         collector = request.collector
         known = None
         if not self.branch:
@@ -177,7 +177,7 @@ class RecordBuilder:
         _init_record(
             record, test_id=request.test_id, test_set=request.test_set, method=request.method,
             path=request.path, route=request.route, status=request.status, start=request.start,
-            duration_ms=finished.duration_ms, pid=finished.pid, kind=finished.kind,
+            duration_ms=duration_ms, pid=pid, kind=kind,
             lines=lines, arcs=arcs, versions=versions,
         )
         record.packed = packed
