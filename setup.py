@@ -15,6 +15,7 @@ setup(
                 "src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c",
                 "src/requestcov/middleware/_wsgiexchange.c", "src/requestcov/middleware/_asgisend.c",
             ],
+            depends=["src/requestcov/engine/_compat.h"],
             optional=True,
         )
     ]

@@ -22,15 +22,7 @@
 #include <structmember.h>
 #include <time.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-_rp_NewRef(PyObject *object)
-{
-    Py_INCREF(object);
-    return object;
-}
-#define Py_NewRef _rp_NewRef
-#endif
+#include "_compat.h"
 
 /* The slots filled, in the order of the names given to RequestPath(). */
 enum { T_IN_FLIGHT, T_GENERATION, T_LOCK, T_ON_REQUEST_START, T_DISABLED, TRACKING_SLOTS };

@@ -24,14 +24,7 @@
 #include <frameobject.h>
 #include <structmember.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *object)
-{
-    Py_INCREF(object);
-    return object;
-}
-#endif
+#include "_compat.h"
 
 static PyObject *str_lines;       /* "lines" */
 static PyObject *str_in_flight;   /* "in_flight" */

@@ -13,15 +13,7 @@
 #include <Python.h>
 #include <stddef.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-_as_NewRef(PyObject *object)
-{
-    Py_INCREF(object);
-    return object;
-}
-#define Py_NewRef _as_NewRef
-#endif
+#include "../engine/_compat.h"
 
 typedef struct {
     PyObject_HEAD

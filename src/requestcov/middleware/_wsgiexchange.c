@@ -17,15 +17,7 @@
 #include <Python.h>
 #include <structmember.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-_wx_NewRef(PyObject *object)
-{
-    Py_INCREF(object);
-    return object;
-}
-#define Py_NewRef _wx_NewRef
-#endif
+#include "../engine/_compat.h"
 
 /* getattr(object, name, None) without an AttributeError made and dropped:
  * 1 found, 0 not there, -1 an error. */
