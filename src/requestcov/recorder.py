@@ -95,6 +95,13 @@ class ActiveRequest:
 _Finished = Tuple[ActiveRequest, float, int, str]
 
 
+def _is_startup(item: Any) -> bool:
+    """Whether a writer's item, a finished tuple or the record made of it,
+    is of a process's start-up code (its losses are counted apart)."""
+    kind = item[3] if type(item) is tuple else getattr(item, "kind", None)
+    return kind == STARTUP
+
+
 class Recorder:
     def __init__(self, config: Config, default_source: Sequence[str]) -> None:
         self.config = config
@@ -109,7 +116,7 @@ class Recorder:
         self.writer = BackgroundWriter(
             self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread,
             fallback_path=Path(config.fallback_db).resolve() if config.fallback_db else None,
-            before_batch=self.versions.new_batch,
+            before_batch=self.versions.new_batch, is_startup=_is_startup,
         )
         self.engine.start()
         self._path = _compiled_request_path()

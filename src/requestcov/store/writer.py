@@ -73,11 +73,15 @@ class BackgroundWriter:
         fallback_path: Optional[Path] = None,
         busy_timeout: float = 60.0,
         before_batch: Optional[Callable[[], None]] = None,
+        is_startup: Callable[[Any], bool] = lambda item: getattr(item, "kind", None) == STARTUP,
     ) -> None:
         """``before_batch`` runs on the writer thread before each batch is
-        converted: the recorder's file versions are checked once a batch."""
+        converted: the recorder's file versions are checked once a batch.
+        ``is_startup`` tells a start-up item (queued, or its record) from a
+        request's, for the count of what was lost."""
         self.db_path = db_path
         self.before_batch = before_batch
+        self.is_startup = is_startup
         #: Where records go when ``db_path`` cannot be opened or written.
         self.fallback_path = fallback_path
         #: How long one write waits for another process's lock on the store.
@@ -276,7 +280,7 @@ class BackgroundWriter:
             before = self.dropped
             for item in items:
                 self.dropped += 1
-                if getattr(item, "kind", None) == STARTUP:
+                if self.is_startup(item):
                     self.dropped_startup += 1
             if self.dropped == before:
                 return
