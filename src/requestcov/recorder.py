@@ -129,7 +129,15 @@ class Recorder:
         #: When this process accepted its first connection, and the start-up
         #: lines (and arcs) it had run by then; see :meth:`serving_started`.
         self._serving: Optional[Tuple[float, Collector]] = None
-        atexit.register(self.close)
+        # Registered once per stop an exiting process may sit through. An
+        # app whose SIGTERM handler raises ``SystemExit`` (Django's
+        # autoreloader child) can get a second SIGTERM while it exits (sent
+        # to the process group, then forwarded by the parent), and it may cut
+        # in before the close holds signals, at its very first bytecode. atexit
+        # calls each registration in turn from C, so the next one begins the
+        # close again; once it is done, the rest return at once.
+        for _attempt in range(_CLOSE_ATTEMPTS):
+            atexit.register(self.close)
         install_stop_handlers(self.close)
         #: This process's id, kept here: getpid() is a system call per request.
         self.pid = os.getpid()
@@ -327,13 +335,16 @@ class Recorder:
         (see :mod:`requestcov.shutdown`), and an interruption that still gets
         through (``SystemExit``, ``KeyboardInterrupt``) does not cut it short.
         """
-        if self._closed:
-            return
-        self._closed = True
-        if in_signal_handler and loop_running_here():
-            drain_timeout = 0.0
-        deadline = time.monotonic() + drain_timeout
         with signals_held(at_exit=not in_signal_handler):
+            # Marked closed only once signals are held: a stop that cuts in
+            # before this point leaves the close to be run again whole
+            # (atexit holds more than one registration of this).
+            if self._closed:
+                return
+            self._closed = True
+            if in_signal_handler and loop_running_here():
+                drain_timeout = 0.0
+            deadline = time.monotonic() + drain_timeout
             interruption = _run_through_interruptions(
                 lambda: self._finish_sent_requests(drain_timeout),
                 lambda: self._flush(30.0),
@@ -411,6 +422,10 @@ def _run_through_interruptions(*steps: Callable[[], object]) -> Optional[BaseExc
 
 
 _PROCESS_START = time.time()
+
+#: How many times :meth:`Recorder.close` is registered with atexit: the stops
+#: an exiting process sits through before its records are written.
+_CLOSE_ATTEMPTS = 20
 
 _recorder: Optional[Recorder] = None
 _recorder_lock = threading.Lock()

@@ -94,15 +94,20 @@ def signals_held(*, at_exit: bool) -> Iterator[None]:
     # ``_signal``'s functions, not ``signal``'s wrappers around them: each is
     # one step a signal cannot cut in two, against the wrappers' many
     # bytecodes of enum conversion (handlers come back as plain ints).
-    for signum in HELD_SIGNALS:
-        try:
-            # A handler set outside Python (a C extension's, libev's) could
-            # not be put back: that signal is left alone.
-            if _signal.getsignal(signum) is not None:
-                previous[signum] = _signal.signal(signum, hold)
-        except (ValueError, OSError, TypeError):
-            pass
     try:
+        # Inside the ``try``, and each handler kept before it is replaced: a
+        # signal that cuts in between two of these steps (its handler raising
+        # ``SystemExit``) still finds every signal given back its own handler.
+        for signum in HELD_SIGNALS:
+            try:
+                handler = _signal.getsignal(signum)
+                # A handler set outside Python (a C extension's, libev's)
+                # could not be put back: that signal is left alone.
+                if handler is not None:
+                    previous[signum] = handler
+                    _signal.signal(signum, hold)
+            except (ValueError, OSError, TypeError):
+                previous.pop(signum, None)
         yield
     finally:
         for signum, handler in previous.items():

@@ -32,10 +32,11 @@ from tests.support.servers import REPOSITORY
 APPS = REPOSITORY / "tests" / "apps"
 
 SCRIPT = """
-import faulthandler, json, os, signal, sys, time
+import json, os, signal, sys, time
 
 import requestcov
 from tests.apps import plain_wsgi
+from tests.faults.bytecode_stops import every_position, run_with_signal_at
 
 if {app_exits!r}:  # the app's own handler, set before requestcov starts: requestcov keeps it
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -53,82 +54,13 @@ answered("warm-up").close()  # the writer runs, then sleeps
 time.sleep(0.1)
 
 
-def close_with_sigterm_at(position, body):
-    # close() with SIGTERM sent at its position-th bytecode; whether it was sent.
-    seen = 0
-
-    def count():
-        nonlocal seen
-        seen += 1
-        if seen == position:
-            stop_counting()
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    if sys.version_info >= (3, 12):  # opcode tracing there is sys.monitoring's
-        monitoring = sys.monitoring
-        monitoring.use_tool_id(5, "stop-mid-finish")
-        monitoring.register_callback(5, monitoring.events.INSTRUCTION, lambda code, offset: count())
-        stop_counting = lambda: monitoring.set_events(5, 0)
-        monitoring.set_events(5, monitoring.events.INSTRUCTION)
-    else:
-        def step(frame, event, arg):
-            if event == "opcode":
-                count()
-            return step
-
-        def trace(frame, event, arg):
-            frame.f_trace_opcodes = True
-            frame.f_trace_lines = False
-            return step
-
-        stop_counting = lambda: sys.settrace(None)
-        sys.settrace(trace)
-    body.close()
-    stop_counting()
-    return seen >= position
+def child(position):
+    body = answered(f"t-{{position}}")
+    if run_with_signal_at(position, body.close):
+        time.sleep(5)  # the signal came: its handler is on its way
 
 
-def child_outcome(pid, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    with open(stacks_of(pid)) as stacks:
-        return "hung:\\n" + stacks.read()
-
-
-def stacks_of(pid):
-    return os.path.join(os.path.dirname({db!r}), f"stacks-{{pid}}.txt")
-
-
-PAST_THE_END = 3
-outcomes = {{}}
-running = {{}}
-position = 0
-while True:
-    position += 1
-    pid = os.fork()
-    if pid == 0:
-        # A child that hangs tells where: every thread's stack, shortly before it is killed.
-        faulthandler.dump_traceback_later(25, file=open(stacks_of(os.getpid()), "w"))
-        body = answered(f"t-{{position}}")
-        if close_with_sigterm_at(position, body):
-            time.sleep(5)  # the signal came: its handler is on its way
-        os._exit(PAST_THE_END)
-    running[position] = pid
-    if len(running) >= 24:
-        for waited, child in list(running.items()):
-            outcomes[waited] = child_outcome(child)
-            del running[waited]
-        if PAST_THE_END in outcomes.values() or position > 5000:
-            break
-for waited, child in running.items():
-    outcomes[waited] = child_outcome(child)
-print(json.dumps(outcomes))
+print(json.dumps(every_position(child, os.path.dirname({db!r}))))
 """
 
 

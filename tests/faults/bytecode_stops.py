@@ -1,0 +1,118 @@
+"""Send this process a signal at exactly the n-th bytecode of some code, once
+per n, each in a forked child: the machinery of the stop-at-any-bytecode tests.
+
+Imported by the scripts those tests run (never by pytest itself): a signal
+handler runs between two bytecodes of whatever the main thread runs, so a
+stop's every possible moment is one position here.
+"""
+
+import faulthandler
+import os
+import signal
+import sys
+import threading
+import time
+
+#: A child whose code ended before its position came exits with this.
+PAST_THE_END = 3
+
+_TOOL_ID = 5
+
+
+def run_with_signal_at(position, run, signum=signal.SIGTERM):
+    """Run ``run()``, sending ``signum`` to this process at its
+    ``position``-th bytecode on this thread; whether it was sent."""
+    seen = 0
+    thread = threading.get_ident()
+    stop_counting = []  # empty while start_counting's own last bytecodes run
+
+    def count():
+        nonlocal seen
+        if not stop_counting or threading.get_ident() != thread:
+            return
+        seen += 1
+        if seen == position:
+            stop_counting[0]()
+            os.kill(os.getpid(), signum)
+
+    stop_counting.append(start_counting(count))
+    try:
+        run()
+    finally:
+        stop_counting[0]()
+    return seen >= position
+
+
+def start_counting(count):
+    """Call ``count()`` before each bytecode; returns the function that stops it."""
+    if sys.version_info >= (3, 12):  # opcode tracing there is sys.monitoring's
+        monitoring = sys.monitoring
+        if monitoring.get_tool(_TOOL_ID) is None:
+            monitoring.use_tool_id(_TOOL_ID, "bytecode-stops")
+        monitoring.register_callback(_TOOL_ID, monitoring.events.INSTRUCTION, lambda code, offset: count())
+        monitoring.set_events(_TOOL_ID, monitoring.events.INSTRUCTION)
+        return lambda: monitoring.set_events(_TOOL_ID, 0)
+
+    def step(frame, event, arg):
+        if event == "opcode":
+            count()
+        return step
+
+    def trace(frame, event, arg):
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return step
+
+    sys.settrace(trace)
+    return lambda: sys.settrace(None)
+
+
+def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=None, stride=1):
+    """Fork ``child(position)`` for position 1, 2, ... until children come
+    back having run past the end; {position: exit code, minus the signal
+    number, or "hung:" and the child's stacks}.
+
+    With ``dense`` set, every position up to it is tried and only every
+    ``stride``-th one after: for code whose dangerous moments come first
+    and whose long tail would take minutes position by position.
+
+    A child that returns exits with :data:`PAST_THE_END`; one that raises
+    ``SystemExit`` exits through the interpreter's own end (``atexit``)."""
+    outcomes = {}
+    running = {}
+    position = 0
+    while True:
+        position += 1 if dense is None or position < dense else stride
+        pid = os.fork()
+        if pid == 0:
+            # A child that hangs tells where: every thread's stack, shortly before it is killed.
+            faulthandler.dump_traceback_later(timeout - 5, file=open(_stacks_of(directory, os.getpid()), "w"))
+            child(position)  # it ends the process itself, or returns having run past the end
+            os._exit(PAST_THE_END)
+        running[position] = pid
+        if len(running) >= batch:
+            for waited, pid_waited in list(running.items()):
+                outcomes[waited] = _outcome(pid_waited, directory, timeout)
+                del running[waited]
+            if PAST_THE_END in outcomes.values() or position > limit:
+                break
+    for waited, pid_waited in running.items():
+        outcomes[waited] = _outcome(pid_waited, directory, timeout)
+    return outcomes
+
+
+def _outcome(pid, directory, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with open(_stacks_of(directory, pid)) as stacks:
+        return "hung:\n" + stacks.read()
+
+
+def _stacks_of(directory, pid):
+    return os.path.join(directory, f"stacks-{pid}.txt")

@@ -1,0 +1,117 @@
+"""A second stop at any bytecode of the process's exit loses nothing.
+
+An app whose SIGTERM handler raises ``SystemExit`` exits through ``atexit``,
+where requestcov writes what is left. A second SIGTERM can come meanwhile:
+Django's autoreloader child gets one from the process group and another
+from its parent. Before requestcov holds signals, that second stop raised
+``SystemExit`` into the last flush and every record not yet written was lost
+while the process exited 0.
+
+So a real process answers requests (one closed, its record maybe still
+queued; one whose response is sent but not closed), then exits through
+``sys.exit(0)``, as the app's handler would; one child per bytecode position
+of that exit sends itself SIGTERM there. Every child must exit 0 with both
+records written exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from requestcov.store import SQLiteStore
+from tests.support.servers import REPOSITORY
+
+APPS = REPOSITORY / "tests" / "apps"
+
+SCRIPT = """
+import atexit, json, os, signal, sys, time
+
+import requestcov
+from tests.apps import plain_wsgi
+from tests.faults.bytecode_stops import PAST_THE_END, every_position, start_counting
+
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # the app's own handler
+signal_sent = []
+stop_counting = []
+PARENT = os.getpid()
+
+
+def past_the_end():  # registered first, so it runs after requestcov's own atexit
+    if os.getpid() == PARENT:
+        return
+    for stop in stop_counting:
+        stop()
+    if not signal_sent:
+        os._exit(PAST_THE_END)
+
+
+atexit.register(past_the_end)
+app = requestcov.WSGIMiddleware(plain_wsgi.app, source=[{apps!r}], db={db!r})
+
+
+def answered(test_id):
+    environ = {{"REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "HTTP_KEPLOY_TEST_ID": test_id}}
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    list(body)  # the whole response is sent
+    return body
+
+
+answered("warm-up").close()  # the writer runs, then sleeps
+time.sleep(0.1)
+
+
+def child(position):
+    answered(f"closed-{{position}}").close()
+    sent = answered(f"sent-{{position}}")  # the server never gets to close() it
+    seen = 0
+
+    def count():
+        nonlocal seen
+        if signal_sent:
+            return
+        seen += 1
+        if seen == position:
+            signal_sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    # Registered last, so it runs first: counting spans requestcov's whole atexit.
+    atexit.register(lambda: stop_counting.append(start_counting(count)))
+    sys.exit(0)  # as the app's handler does on the first SIGTERM
+
+
+# requestcov's own close comes first in the exit and holds signals within a
+# few dozen bytecodes: every position up to well past that, then a sample of
+# the flush and the interpreter's end (thousands of bytecodes).
+print(json.dumps(every_position(child, os.path.dirname({db!r}), dense=600, stride=7)))
+"""
+
+
+def test_a_second_sigterm_at_any_bytecode_of_the_exit_loses_no_record(tmp_path: Path) -> None:
+    db = tmp_path / "requestcov.db"
+    script = tmp_path / "stop_mid_exit.py"
+    script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db)))
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=170, cwd=str(REPOSITORY),
+        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    outcomes = {int(position): outcome for position, outcome in json.loads(completed.stdout).items()}
+    interrupted = sorted(position for position, outcome in outcomes.items() if outcome != 3)
+    # The exit runs many bytecodes; each of the first hundreds was a stop's moment.
+    assert len(interrupted) > 600, outcomes
+    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != 0}
+    assert not wrong, f"children that did not exit 0 as the app's handler says: {wrong}\n{completed.stderr[-3000:]}"
+    with SQLiteStore(db, create=False) as store:
+        counts: dict = {}
+        for record in store.records():
+            counts[record.test_id] = counts.get(record.test_id, 0) + 1
+    not_once = {
+        f"{kind}-{position}": counts.get(f"{kind}-{position}", 0)
+        for position in interrupted for kind in ("closed", "sent")
+        if counts.get(f"{kind}-{position}", 0) != 1
+    }
+    assert not not_once, f"requests not recorded exactly once: {dict(list(not_once.items())[:40])}"
