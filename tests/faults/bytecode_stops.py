@@ -1,14 +1,18 @@
 """Send this process a signal at exactly the n-th bytecode of some code, once
 per n, each in a forked child: the machinery of the stop-at-any-bytecode tests.
 
-Imported by the scripts those tests run (never by pytest itself): a signal
-handler runs between two bytecodes of whatever the main thread runs, so a
-stop's every possible moment is one position here.
+Imported by the scripts those tests run, and by the tests for running them
+(:func:`stopped_positions`, :func:`records_per_test`): a signal handler runs
+between two bytecodes of whatever the main thread runs, so a stop's every
+possible moment is one position here.
 """
 
+import collections
 import faulthandler
+import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -116,3 +120,28 @@ def _outcome(pid, directory, timeout):
 
 def _stacks_of(directory, pid):
     return os.path.join(directory, f"stacks-{pid}.txt")
+
+
+def stopped_positions(script, repository, timeout, expected_exit):
+    """Run ``script`` (whose last line prints :func:`every_position`'s
+    outcomes) in a fresh interpreter; the positions whose child got its
+    signal, once each of them is checked to have ended with ``expected_exit``."""
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout, cwd=str(repository),
+        env={"PYTHONPATH": str(repository), "PATH": "/usr/bin:/bin"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    outcomes = {int(position): outcome for position, outcome in json.loads(completed.stdout).items()}
+    interrupted = sorted(position for position, outcome in outcomes.items() if outcome != PAST_THE_END)
+    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != expected_exit}
+    assert not wrong, (
+        f"children that did not end as the handler says ({expected_exit}): {wrong}\n{completed.stderr[-3000:]}")
+    return interrupted
+
+
+def records_per_test(db):
+    """How many records of each test id the store at ``db`` holds."""
+    from requestcov.store import SQLiteStore
+
+    with SQLiteStore(db, create=False) as store:
+        return collections.Counter(record.test_id for record in store.records())

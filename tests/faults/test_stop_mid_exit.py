@@ -16,13 +16,10 @@ records written exactly once.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-from requestcov.store import SQLiteStore
+from tests.faults.bytecode_stops import records_per_test, stopped_positions
 from tests.support.servers import REPOSITORY
 
 APPS = REPOSITORY / "tests" / "apps"
@@ -94,24 +91,13 @@ def test_a_second_sigterm_at_any_bytecode_of_the_exit_loses_no_record(tmp_path: 
     db = tmp_path / "requestcov.db"
     script = tmp_path / "stop_mid_exit.py"
     script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db)))
-    completed = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=170, cwd=str(REPOSITORY),
-        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    outcomes = {int(position): outcome for position, outcome in json.loads(completed.stdout).items()}
-    interrupted = sorted(position for position, outcome in outcomes.items() if outcome != 3)
+    interrupted = stopped_positions(script, REPOSITORY, timeout=170, expected_exit=0)
     # The exit runs many bytecodes; each of the first hundreds was a stop's moment.
-    assert len(interrupted) > 600, outcomes
-    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != 0}
-    assert not wrong, f"children that did not exit 0 as the app's handler says: {wrong}\n{completed.stderr[-3000:]}"
-    with SQLiteStore(db, create=False) as store:
-        counts: dict = {}
-        for record in store.records():
-            counts[record.test_id] = counts.get(record.test_id, 0) + 1
+    assert len(interrupted) > 600, interrupted
+    counts = records_per_test(db)
     not_once = {
-        f"{kind}-{position}": counts.get(f"{kind}-{position}", 0)
+        f"{kind}-{position}": counts[f"{kind}-{position}"]
         for position in interrupted for kind in ("closed", "sent")
-        if counts.get(f"{kind}-{position}", 0) != 1
+        if counts[f"{kind}-{position}"] != 1
     }
     assert not not_once, f"requests not recorded exactly once: {dict(list(not_once.items())[:40])}"

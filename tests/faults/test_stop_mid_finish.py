@@ -17,15 +17,12 @@ record written exactly once.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from requestcov.store import SQLiteStore
+from tests.faults.bytecode_stops import records_per_test, stopped_positions
 from tests.support.matrix import heavy
 from tests.support.servers import REPOSITORY
 
@@ -74,22 +71,9 @@ def test_sigterm_at_any_bytecode_of_a_requests_end_records_it_once(tmp_path: Pat
     db = tmp_path / "requestcov.db"
     script = tmp_path / "stop_mid_finish.py"
     script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db), app_exits=app_exits))
-    expected = 0 if app_exits else -15
-    completed = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=110, cwd=str(REPOSITORY),
-        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    outcomes = {int(position): outcome for position, outcome in json.loads(completed.stdout).items()}
-    interrupted = sorted(position for position, outcome in outcomes.items() if outcome != 3)
+    interrupted = stopped_positions(script, REPOSITORY, timeout=110, expected_exit=0 if app_exits else -15)
     # The request's end runs many bytecodes; every one of them was a stop's moment.
-    assert len(interrupted) > 30, outcomes
-    wrong = {position: outcomes[position] for position in interrupted if outcomes[position] != expected}
-    assert not wrong, f"children that did not end as the handler says ({expected}): {wrong}\n{completed.stderr[-3000:]}"
-    with SQLiteStore(db, create=False) as store:
-        counts = {}
-        for record in store.records():
-            counts[record.test_id] = counts.get(record.test_id, 0) + 1
-    not_once = {position: counts.get(f"t-{position}", 0) for position in interrupted
-                if counts.get(f"t-{position}", 0) != 1}
+    assert len(interrupted) > 30, interrupted
+    counts = records_per_test(db)
+    not_once = {position: counts[f"t-{position}"] for position in interrupted if counts[f"t-{position}"] != 1}
     assert not not_once, f"positions whose request was not recorded exactly once: {not_once}"
