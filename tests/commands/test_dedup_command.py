@@ -168,3 +168,42 @@ def test_keploy_out_says_what_it_wrote(store: str, tmp_path: Path):
     result = run(command, "--db", store, "--keploy-out", str(output))
     assert f"wrote 3 duplicate tests to {output.resolve()}" in result.stderr
     assert "3 of 7 can go" in result.stdout
+
+
+def test_table_to_a_pipe_is_the_table_rich_writes(tmp_path: Path):
+    """A real store of many copied tests with long ids (some not ASCII):
+    ``dedup``'s table written to a file (rows laid out without rich) reads
+    byte for byte as rich renders it on a terminal without colours."""
+    import io
+    import random
+
+    from rich.console import Console
+
+    from requestcov.analysis.dedup import find_duplicates
+    from requestcov.commands._common import load_index_or_fail
+    from requestcov.commands.dedup import print_duplicates
+    from tests.analysis.builders import record
+
+    chooser = random.Random(3)
+    bases = [sorted(chooser.sample(range(1, 300), 40)) for _ in range(6)]
+    records = [record(f"test-{number}" + ("-é中" if number % 13 == 0 else ""),
+                      bases[number % 6] if number % 4 else bases[number % 6][: 20 + number % 7],
+                      test_set=f"set-{number % 2}", route=f"/items/{number % 3}/<id>", status=200)
+               for number in range(300)]
+    path = tmp_path / "many.db"
+    with SQLiteStore(path) as store:
+        store.write(records)
+    index = load_index_or_fail(str(path), None, progress=False)
+    result = find_duplicates(index)
+    assert result.dropped > 200
+    for width in (40, 80, 160):
+        outputs = []
+        for terminal in (False, True):
+            buffer = io.StringIO()
+            print_duplicates(index, result, Console(file=buffer, width=width, color_system=None,
+                                                    force_terminal=terminal, soft_wrap=False))
+            outputs.append(buffer.getvalue())
+        assert outputs[0] == outputs[1]
+        assert "é中" in outputs[0] and outputs[0].count("\n") > 20
+    cli = run(command, "--db", str(path)).stdout
+    assert "can go" in cli

@@ -386,7 +386,98 @@ def warn_if_served_unrecorded(db: Optional[str], from_file: Optional[str]) -> No
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False))
+    click.echo(json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """``json.dumps(data, indent=2)``, character for character, with the
+    innermost lists and objects (their items all strings, numbers, booleans
+    or null, or a list's items all such objects) written by the C encoder:
+    an indented dump otherwise goes through the pure-Python one, a
+    generator call per value. Anything the encoder would refuse is handed
+    to ``json.dumps`` itself, to fail as it fails."""
+    parts: List[str] = []
+    try:
+        _JsonWriter(parts).write(data, 0)
+    except (TypeError, ValueError, RecursionError, _NotJson):
+        return json.dumps(data, indent=2, sort_keys=False)
+    return "".join(parts)
+
+
+class _NotJson(Exception):
+    """A key the indented writer leaves to ``json.dumps``."""
+
+
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+_JSON_KEYS = frozenset((str,))
+#: How the encoder writes a string (its C function when there is one).
+_json_string = json.encoder.encode_basestring_ascii
+
+
+class _JsonWriter:
+    """The layout of ``json.dumps(indent=2)``: each item on a line of its
+    own, indented two spaces a level, ``[]`` and ``{}`` when empty. A
+    container of scalars is one C encoding whose item separator is the
+    newline and the indent of its items (an encoded string never holds a
+    newline: ``ensure_ascii`` escapes it), so only the brackets are placed here."""
+
+    def __init__(self, parts: List[str]) -> None:
+        self.parts = parts
+        self._encoders: Dict[int, json.JSONEncoder] = {}
+
+    def _encode(self, value: Any, level: int) -> str:
+        encoder = self._encoders.get(level)
+        if encoder is None:
+            encoder = self._encoders[level] = json.JSONEncoder(separators=(",\n" + "  " * level, ": "))
+        return encoder.encode(value)
+
+    def write(self, value: Any, level: int) -> None:
+        append = self.parts.append
+        inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
+        scalars = _JSON_SCALARS
+        if isinstance(value, dict):
+            if not value:
+                append("{}")
+            elif _JSON_KEYS.issuperset(map(type, value)) and scalars.issuperset(map(type, value.values())):
+                append("{" + inner + self._encode(value, level + 1)[1:-1] + outer + "}")
+            else:
+                separator = "{" + inner
+                for key, item in value.items():
+                    if type(key) is not str:
+                        raise _NotJson(key)
+                    kind = type(item)
+                    text = (_json_string(item) if kind is str else int.__repr__(item) if kind is int
+                            else "null" if item is None else ("true" if item else "false") if kind is bool else None)
+                    if text is not None:
+                        append(separator + _json_string(key) + ": " + text)
+                    else:
+                        append(separator + _json_string(key) + ": ")
+                        self.write(item, level + 1)
+                    separator = "," + inner
+                append(outer + "}")
+        elif isinstance(value, (list, tuple)):
+            if not value:
+                append("[]")
+            elif scalars.issuperset(map(type, value)):
+                append("[" + inner + self._encode(value, level + 1)[1:-1] + outer + "]")
+            elif all(type(item) is dict and item and _JSON_KEYS.issuperset(map(type, item))
+                     and scalars.issuperset(map(type, item.values())) for item in value):
+                # Objects of scalars: encoded at their items' indent, then each
+                # boundary between two objects ("}," a newline "{": found
+                # nowhere else) and the outer brackets put at the list's.
+                deeper = "\n" + "  " * (level + 2)
+                body = self._encode(value, level + 2)[2:-2].replace("}," + deeper + "{",
+                                                                     inner + "}," + inner + "{" + deeper)
+                append("[" + inner + "{" + deeper + body + inner + "}" + outer + "]")
+            else:
+                separator = "[" + inner
+                for item in value:
+                    append(separator)
+                    self.write(item, level + 1)
+                    separator = "," + inner
+                append(outer + "]")
+        else:
+            append(self._encode(value, 0))
 
 
 def reports_errors(function: F) -> F:

@@ -11,11 +11,15 @@ need be over several lines.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence, Union
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -53,6 +57,13 @@ class Whole:
 
 
 Cell = Union[str, Text, Whole]
+
+
+def _plain(text: str) -> bool:
+    """Whether every line of ``text`` is printable ASCII: one cell a
+    character, nothing rich strips or expands, so the text wraps as
+    :func:`_wrapped` wraps it."""
+    return text.isascii() and (text.isprintable() or text.replace("\n", " ").isprintable())
 
 
 def _words(text: Text) -> List[str]:
@@ -104,7 +115,10 @@ class FoldingTable:
         self.title = title
         self.columns = list(columns)
         self.title_justify = title_justify
-        self.rows: List[List[Text]] = []
+        #: Each row's cells as given to rich (a str for a cell that was a str
+        #: or a :class:`Whole`) and, per cell, its text when :func:`_plain`, else None.
+        self.rows: List[List[Union[str, Text]]] = []
+        self._plains: List[List[Optional[str]]] = []
         #: Per column, the longest word that must stay whole and the longest word of any cell.
         self._kept = [1] * len(self.columns)
         self._longest = [1] * len(self.columns)
@@ -113,17 +127,27 @@ class FoldingTable:
     def add_row(self, *cells: Cell) -> None:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
-        row = []
+        row: List[Union[str, Text]] = []
+        plains: List[Optional[str]] = []
         for number, cell in enumerate(cells):
-            text = Text(cell.text) if isinstance(cell, Whole) else cell if isinstance(cell, Text) else Text(cell)
-            words = _words(text)
-            longest = _longest(words)
+            given = cell.text if isinstance(cell, Whole) else cell
+            plain = _plain_cell(given)
+            if plain is not None:  # the same figures as below, a cell a character
+                words = plain.split()
+                longest = max(map(len, words), default=1) or 1
+                natural = max(map(len, plain.split("\n")))
+            else:
+                text = given if isinstance(given, Text) else Text(given)
+                words = _words(text)
+                longest = _longest(words)
+                natural = max((cell_len(line) for line in text.plain.split("\n")), default=1)
             self._longest[number] = max(self._longest[number], longest)
             self._kept[number] = max(self._kept[number], _longest(cell.words) if isinstance(cell, Whole) else longest)
-            self._natural[number] = max(self._natural[number],
-                                        max((cell_len(line) for line in text.plain.split("\n")), default=1))
-            row.append(text)
+            self._natural[number] = max(self._natural[number], natural)
+            row.append(given)
+            plains.append(plain)
         self.rows.append(row)
+        self._plains.append(plains)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -156,23 +180,185 @@ class FoldingTable:
             floors(ID, 1),  # all but ids
         ]
 
-    def render(self, width: int) -> Table:
-        """The rich table, its column widths fitted to ``width`` cells."""
+    def _fitted(self, width: int) -> List[Optional[int]]:
+        """Content widths fitted to ``width`` cells; None for a column rich
+        sizes to its contents (the whole table fits)."""
         count = len(self.columns)
         overhead = 3 * count + 1  # a border left of each column and one at the end, one space each side
-        widths: List[Optional[int]] = [None] * count
         if sum(self._natural) + overhead > width:
-            widths = list(fit_widths(self._natural, self._stages(), width - overhead))
+            return list(fit_widths(self._natural, self._stages(), width - overhead))
+        return [None] * count
+
+    def _table(self, widths: Sequence[Optional[int]], rows: Iterable[Sequence[Union[str, Text]]]) -> Table:
         table = Table(title=self.title, title_justify=self.title_justify)  # type: ignore[arg-type]
         for column, column_width in zip(self.columns, widths):
             table.add_column(column.header, justify=column.justify, overflow="fold",  # type: ignore[arg-type]
                              width=column_width)
-        for row in self.rows:
-            table.add_row(*row)
+        for row in rows:
+            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
         return table
 
+    def render(self, width: int) -> Table:
+        """The rich table, its column widths fitted to ``width`` cells."""
+        return self._table(self._fitted(width), self.rows)
+
     def print(self, console: Console) -> None:
-        console.print(self.render(console.width))
+        """The table on ``console``. Where rich would write no styles (not a
+        terminal, no colours forced) the body is laid out by
+        :class:`_PlainTable`, the same characters rich writes, without
+        rich's work per cell; elsewhere rich renders it."""
+        if console.color_system is None and not console.is_terminal and not console.legacy_windows:
+            console.print(_PlainTable(self))
+        else:
+            console.print(self.render(console.width))
+
+
+def _plain_cell(cell: Union[str, Text]) -> Optional[str]:
+    """The text of a cell that :class:`_PlainTable` lays out itself: plain
+    ASCII (:func:`_plain`), from a str or from a :class:`Text` that sets
+    nothing of its own but styles (which a console without colours drops)."""
+    if isinstance(cell, Text):
+        if (cell.justify is not None or cell.overflow is not None or cell.no_wrap is not None
+                or cell.tab_size is not None or cell.end != "\n"):
+            return None
+        cell = cell.plain
+    return cell if _plain(cell) else None
+
+
+#: The ways :func:`_wrapped` justifies a cell (others go through rich).
+_JUSTIFIED = ("left", "right", "center")
+
+#: A word and the spaces around it, as rich's wrapping finds them.
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def _breaks(line: str, width: int) -> List[int]:
+    """Where rich breaks a line of one-cell characters ``width`` cells wide
+    (words whole when they fit, longer words folded)."""
+    breaks: List[int] = []
+    offset = 0
+    for match in _WORD.finditer(line):
+        start, word = match.start(), match.group()
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width:
+            size = len(word)
+            for piece in range(0, size, width):
+                if start + piece:
+                    breaks.append(start + piece)
+            offset = size - (size - 1) // width * width
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    return breaks
+
+
+def _wrapped(text: str, width: int, justify: str) -> List[str]:
+    """The lines of a :func:`_plain` cell as rich lays them out in a column
+    ``width`` cells wide (``justify`` left, right or center), each exactly
+    ``width`` characters, the column's padding not included."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            pieces = [line]
+        else:
+            breaks = _breaks(line, width)
+            pieces = [line[start:end] for start, end in zip([0, *breaks], [*breaks, len(line)])]
+        for piece in pieces:
+            if len(piece) > width:  # spaces past the width go first
+                stripped = piece.rstrip()
+                piece = piece[:len(piece) - min(len(piece) - len(stripped), len(piece) - width)]
+            if justify == "left":
+                piece = piece[:width]
+                lines.append(piece + " " * (width - len(piece)))
+            elif justify == "right":
+                piece = piece.rstrip()[:width]
+                lines.append(" " * (width - len(piece)) + piece)
+            else:
+                piece = piece.rstrip()[:width]
+                piece = " " * ((width - len(piece)) // 2) + piece
+                lines.append(piece + " " * (width - len(piece)))
+    return lines
+
+
+class _PlainTable:
+    """A :class:`FoldingTable` as rich renders it without styles: rich lays
+    out the title, the heading and the borders (a table of no rows, the
+    same widths), and the rows are laid out here, cell by cell as rich's
+    wrapping would, a :func:`_plain` cell by :func:`_wrapped`, any other by
+    rich itself. Where rich would narrow the columns further than the
+    table asks (or a column would be empty), rich renders the whole table."""
+
+    def __init__(self, table: FoldingTable) -> None:
+        self.table = table
+
+    def _widths(self, console: Console, options: ConsoleOptions, fitted: Sequence[Optional[int]]) -> Optional[List[int]]:
+        """Each column's width, padding included, as rich's table works it
+        out; None when rich would narrow them to fit."""
+        table = self.table
+        available = options.max_width - (len(table.columns) + 1)
+        measure_options = options.update_width(available)
+        widths = []
+        for number, (column, width) in enumerate(zip(table.columns, fitted)):
+            if width is not None:
+                widths.append(min(width + 2, available))
+                continue
+            widest = Measurement.get(console, measure_options, Padding(column.header, (0, 1))).maximum
+            for row, plains in zip(table.rows, table._plains):
+                plain = plains[number]
+                if plain is not None:
+                    widest = max(widest, min(max(map(len, plain.split("\n"))) + 2, available))
+                else:
+                    cell = row[number]
+                    widest = max(widest, Measurement.get(console, measure_options,
+                                                         Padding(Text(cell) if isinstance(cell, str) else cell,
+                                                                 (0, 1))).maximum)
+            widths.append(widest or 1)
+        if sum(widths) > available or min(widths, default=3) < 3:
+            return None
+        return widths
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[Union[Table, Segment]]:
+        table = self.table
+        fitted = table._fitted(console.width)
+        widths = self._widths(console, options, fitted) if table.rows else None
+        if widths is None:
+            yield table._table(fitted, table.rows)
+            return
+        head = table._table([width - 2 for width in widths], [])
+        lines = list(Segment.split_lines(console.render(head, options)))
+        line = Segment.line()
+        for segments in lines[:-1]:  # the title, the heading and its rule
+            yield from segments
+            yield line
+        box = head.box.substitute(options, safe=console.safe_box) if head.box else None
+        assert box is not None
+        last = len(table.rows) - 1
+        for number, (row, plains) in enumerate(zip(table.rows, table._plains)):
+            cells = []
+            for cell, plain, column, width in zip(row, plains, table.columns, widths):
+                if plain is not None and column.justify in _JUSTIFIED:
+                    cells.append([f" {text} " for text in _wrapped(plain, width - 2, column.justify)])
+                else:
+                    rendered = console.render_lines(
+                        Padding(Text(cell) if isinstance(cell, str) else cell, (0, 1)),
+                        options.update(width=width, justify=column.justify, no_wrap=False,  # type: ignore[arg-type]
+                                       overflow="fold", height=None, highlight=False))
+                    cells.append(["".join(segment.text for segment in segments) for segments in rendered])
+            height = max(map(len, cells))
+            if number == last:
+                left, divider, right = box.foot_left, box.foot_vertical, box.foot_right
+            else:
+                left, divider, right = box.mid_left, box.mid_vertical, box.mid_right
+            for cell, width in zip(cells, widths):
+                if len(cell) < height:
+                    cell.extend([" " * width] * (height - len(cell)))
+            for parts in zip(*cells):
+                yield Segment(left + divider.join(parts) + right)
+                yield line
+        yield from lines[-1]  # the bottom border
+        yield line
 
 
 def print_summary(summary: Summary, console: Console, limit: Optional[int] = None,
