@@ -56,6 +56,9 @@ def test_another_process_sees_the_test_and_its_counts_reach_the_owner(tmp_path: 
     assert run_reader(path, "print(shared.current())") == f"({ended}, None)"
 
 
+# Other tests of the worker leave threads behind; the child only counts in
+# shared memory and leaves by os._exit, taking no lock another thread held.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_counts_in_a_slot_of_its_own(tmp_path: Path) -> None:
     owner = SharedTest(str(tmp_path / "state"))
     owner.reset()
