@@ -83,7 +83,7 @@ def child(position):
 # requestcov's own close comes first in the exit and holds signals within a
 # few dozen bytecodes: every position up to well past that, then a sample of
 # the flush and the interpreter's end (thousands of bytecodes).
-print(json.dumps(every_position(child, os.path.dirname({db!r}), dense=600, stride=7)))
+print(json.dumps(every_position(child, os.path.dirname({db!r}), dense=600, stride=15)))
 """
 
 
@@ -91,7 +91,7 @@ def test_a_second_sigterm_at_any_bytecode_of_the_exit_loses_no_record(tmp_path: 
     db = tmp_path / "requestcov.db"
     script = tmp_path / "stop_mid_exit.py"
     script.write_text(textwrap.dedent(SCRIPT).format(apps=str(APPS), db=str(db)))
-    interrupted = stopped_positions(script, REPOSITORY, timeout=170, expected_exit=0)
+    interrupted = stopped_positions(script, REPOSITORY, timeout=110, expected_exit=0)
     # The exit runs many bytecodes; each of the first hundreds was a stop's moment.
     assert len(interrupted) > 600, interrupted
     counts = records_per_test(db)
