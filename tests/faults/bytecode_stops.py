@@ -23,28 +23,42 @@ PAST_THE_END = 3
 _TOOL_ID = 5
 
 
+class SignalAt:
+    """Given to :func:`start_counting`: sends ``signum`` to this process at
+    the ``position``-th bytecode the thread that made it runs, then stops
+    the counting (``stop``, set once counting has begun: the bytecodes of
+    :func:`start_counting` itself are not counted)."""
+
+    def __init__(self, position, signum=signal.SIGTERM):
+        self.position = position
+        self.signum = signum
+        self.seen = 0
+        self.thread = threading.get_ident()
+        self.stop = None
+
+    def __call__(self):
+        if self.stop is None or threading.get_ident() != self.thread:
+            return
+        self.seen += 1
+        if self.seen == self.position:
+            self.stop()
+            os.kill(os.getpid(), self.signum)
+
+    @property
+    def sent(self):
+        return self.seen >= self.position
+
+
 def run_with_signal_at(position, run, signum=signal.SIGTERM):
     """Run ``run()``, sending ``signum`` to this process at its
     ``position``-th bytecode on this thread; whether it was sent."""
-    seen = 0
-    thread = threading.get_ident()
-    stop_counting = []  # empty while start_counting's own last bytecodes run
-
-    def count():
-        nonlocal seen
-        if not stop_counting or threading.get_ident() != thread:
-            return
-        seen += 1
-        if seen == position:
-            stop_counting[0]()
-            os.kill(os.getpid(), signum)
-
-    stop_counting.append(start_counting(count))
+    signal_at = SignalAt(position, signum)
+    signal_at.stop = start_counting(signal_at)
     try:
         run()
     finally:
-        stop_counting[0]()
-    return seen >= position
+        signal_at.stop()
+    return signal_at.sent
 
 
 def start_counting(count):

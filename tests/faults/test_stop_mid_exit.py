@@ -29,21 +29,21 @@ import atexit, json, os, signal, sys, time
 
 import requestcov
 from tests.apps import plain_wsgi
-from tests.faults.bytecode_stops import PAST_THE_END, every_position, start_counting
+from tests.faults.bytecode_stops import PAST_THE_END, SignalAt, every_position, start_counting
 
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # the app's own handler
-signal_sent = []
-stop_counting = []
+signal_at = []  # the child's SignalAt
 PARENT = os.getpid()
 
 
 def past_the_end():  # registered first, so it runs after requestcov's own atexit
     if os.getpid() == PARENT:
         return
-    for stop in stop_counting:
-        stop()
-    if not signal_sent:
-        os._exit(PAST_THE_END)
+    for signalling in signal_at:
+        if signalling.stop is not None:
+            signalling.stop()
+        if not signalling.sent:
+            os._exit(PAST_THE_END)
 
 
 atexit.register(past_the_end)
@@ -64,19 +64,13 @@ time.sleep(0.1)
 def child(position):
     answered(f"closed-{{position}}").close()
     sent = answered(f"sent-{{position}}")  # the server never gets to close() it
-    seen = 0
+    signal_at.append(SignalAt(position))
 
-    def count():
-        nonlocal seen
-        if signal_sent:
-            return
-        seen += 1
-        if seen == position:
-            signal_sent.append(True)
-            os.kill(os.getpid(), signal.SIGTERM)
+    def count_from_here():
+        signal_at[0].stop = start_counting(signal_at[0])
 
     # Registered last, so it runs first: counting spans requestcov's whole atexit.
-    atexit.register(lambda: stop_counting.append(start_counting(count)))
+    atexit.register(count_from_here)
     sys.exit(0)  # as the app's handler does on the first SIGTERM
 
 
