@@ -67,7 +67,11 @@ def start_counting(count):
         monitoring = sys.monitoring
         if monitoring.get_tool(_TOOL_ID) is None:
             monitoring.use_tool_id(_TOOL_ID, "bytecode-stops")
-        monitoring.register_callback(_TOOL_ID, monitoring.events.INSTRUCTION, lambda code, offset: count())
+        # The caller's own frame is seen too, there: run_with_signal_at's
+        # last bytecodes before the code it runs are not that code's.
+        harness = run_with_signal_at.__code__
+        monitoring.register_callback(
+            _TOOL_ID, monitoring.events.INSTRUCTION, lambda code, offset: code is harness or count())
         monitoring.set_events(_TOOL_ID, monitoring.events.INSTRUCTION)
         return lambda: monitoring.set_events(_TOOL_ID, 0)
 

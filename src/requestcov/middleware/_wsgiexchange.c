@@ -132,13 +132,31 @@ WSGIExchange_next(WSGIExchange *self)
     return NULL;  /* exhausted: StopIteration */
 }
 
-/* The middleware's finish(recorder, request, environ, False). */
+/* The middleware's finish(recorder, request, environ, False).
+ *
+ * What comes out of it is an exception the middleware does not catch: one an
+ * app's signal handler raised in the middle (SystemExit), at any bytecode. A
+ * server may catch that and serve on (gunicorn's gevent worker, until it is
+ * killed): the request was answered, so finish is called once more, with the
+ * exception held, to queue what the first call did not (a request queued
+ * already is not queued again, and one queued twice is written once); then
+ * the exception goes on. Called from here, in C, no bytecode of ours runs
+ * between the two calls for a signal to land on. */
 static int
 end_request(WSGIExchange *self)
 {
     PyObject *args[4] = {self->recorder, self->request, self->environ, Py_False};
     PyObject *result = PyObject_Vectorcall(self->finish, args, 4, NULL);
     if (result == NULL) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        result = PyObject_Vectorcall(self->finish, args, 4, NULL);
+        if (result == NULL) {
+            /* A second exception: the first goes on, as its context. */
+            PyErr_Clear();
+        }
+        Py_XDECREF(result);
+        PyErr_Restore(type, value, traceback);
         return -1;
     }
     Py_DECREF(result);

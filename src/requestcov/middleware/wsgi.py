@@ -142,7 +142,7 @@ class _Exchange:
             if close is not None:
                 close()
         finally:
-            self._finish(self._recorder, self._request, self._environ, False)
+            self._end()
 
     def __del__(self) -> None:
         # A server that never calls close() (against PEP 3333) must not leave
@@ -150,7 +150,21 @@ class _Exchange:
         # recorder has flushed already and no thread can start: do nothing.
         if not self.closed and not sys.is_finalizing():
             self.closed = True
+            self._end()
+
+    def _end(self) -> None:
+        try:
             self._finish(self._recorder, self._request, self._environ, False)
+        except BaseException:
+            # What the middleware lets out is an exception an app's signal
+            # handler raised in the middle (SystemExit), and the server may
+            # serve on: the request was answered, so what finish did not
+            # queue is queued (once), and the first exception goes on.
+            try:
+                self._finish(self._recorder, self._request, self._environ, False)
+            except BaseException:
+                pass
+            raise
 
 
 def _exchange_class() -> Callable[..., Any]:
