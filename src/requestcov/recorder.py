@@ -141,6 +141,11 @@ class Recorder:
         install_stop_handlers(self.close)
         #: This process's id, kept here: getpid() is a system call per request.
         self.pid = os.getpid()
+        if self._path is not None:
+            # A request's end in one C call, this class's finish its
+            # reference (REQUESTCOV_CORE=python): every request pays it.
+            self._path.set_finish(self.writer.submit, self.pid, REQUEST)
+            self.finish = self._path.finish  # type: ignore[method-assign]
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=reset_after_fork)
             os.register_at_fork(after_in_child=self._after_fork)
@@ -171,6 +176,9 @@ class Recorder:
 
     def finish(self, request: ActiveRequest, *, status: Optional[int] = None) -> None:
         """End a request once (later calls do nothing) and queue its record.
+
+        The compiled core's ``RequestPath.finish`` does the same in one call
+        and takes this method's place on the instance; this is its reference.
 
         The record is queued *before* the request is marked finished, and
         before it leaves the in-flight set: a stop whose signal handler
@@ -208,6 +216,8 @@ class Recorder:
 
     def _after_fork(self) -> None:
         self.pid = os.getpid()
+        if self._path is not None:
+            self._path.set_finish(self.writer.submit, self.pid, REQUEST)
         self.requests_begun = 0
         self._serving = None
 

@@ -195,3 +195,120 @@ def test_slots_the_classes_do_not_have_are_refused_at_once() -> None:
 def test_end_refuses_what_begin_did_not_make(path) -> None:
     with pytest.raises(TypeError):
         path.end(object())
+
+
+class Queued:
+    """The writer's side of a request's end: each finished tuple submitted."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.items: List[tuple] = []
+        self.fails = fails
+
+    def __call__(self, finished: tuple) -> None:
+        if self.fails:
+            raise SystemExit(0)  # an app's signal handler, raising in the middle of the queueing
+        self.items.append(finished)
+
+
+class PythonRecorder:
+    """What ``Recorder.finish`` reads of its recorder, with the pure-Python core."""
+
+    def __init__(self, submit: Queued, pid: int) -> None:
+        self.writer = type("Writer", (), {"submit": staticmethod(submit)})()
+        self.pid = pid
+        self._path = None
+
+
+def finishers(path) -> Iterator[tuple]:
+    compiled_queue, python_queue = Queued(), Queued()
+    path.set_finish(compiled_queue, 4242, "request")
+    yield path.begin, path.finish, compiled_queue
+    python_recorder = PythonRecorder(python_queue, 4242)
+    yield python_begin, lambda request, **status: recorder_module.Recorder.finish(
+        python_recorder, request, **status), python_queue
+
+
+def test_finish_queues_once_then_ends_the_request_as_the_python_twin_does(path) -> None:
+    before = current_collector.get()
+    for begin, finish, queued in finishers(path):
+        request = begin("t", "", "GET", "/items")
+        started = time.perf_counter()
+        finish(request, status=201)
+        took_ms = (time.perf_counter() - started) * 1000.0
+        finish(request, status=500)  # ended: nothing more
+        assert len(queued.items) == 1
+        item_request, duration_ms, pid, kind = queued.items[0]
+        assert item_request is request and (pid, kind) == (4242, "request")
+        assert 0.0 <= duration_ms <= took_ms + (started - request.started_counter) * 1000.0
+        assert request.status == 201 and request.finished and request.unwritten == [True]
+        assert request.token is None and request.collector.request is None
+        assert request.collector not in tracking.in_flight and current_collector.get() is before
+
+
+def test_a_request_finished_without_status_keeps_the_one_it_has(path) -> None:
+    for begin, finish, queued in finishers(path):
+        request = begin("t", "", "GET", "/")
+        request.status = 404
+        finish(request)
+        assert request.status == 404 and len(queued.items) == 1
+
+
+def test_a_sampled_out_request_is_ended_without_being_queued(path) -> None:
+    before = current_collector.get()
+    for _, finish, queued in finishers(path):
+        token = current_collector.set(Collector())
+        request = ActiveRequest(Collector(), token, "", "", "GET", "/", 0.0, 0.0, recorded=False)
+        finish(request, status=200)
+        assert queued.items == [] and request.finished and request.token is None
+        assert current_collector.get() is before
+
+
+def test_a_queueing_cut_short_leaves_the_request_unfinished_and_in_flight(path) -> None:
+    """An exception out of the writer's submit (an app's SystemExit) goes on,
+    and the request is still there to be queued: by a second call, or by the
+    stop that raised it."""
+    for begin, finish, queued in finishers(path):
+        request = begin("t", "", "GET", "/")
+        queued.fails = True
+        with pytest.raises(SystemExit):
+            finish(request)
+        assert not request.finished and request.collector in tracking.in_flight and queued.items == []
+        queued.fails = False
+        finish(request)
+        assert len(queued.items) == 1 and request.finished and request.collector not in tracking.in_flight
+
+
+def test_a_request_ended_while_it_was_queued_is_not_ended_twice(path) -> None:
+    """The submit may run Python code (a full queue waits, a signal handler
+    ends what is in flight): a request it ended meanwhile is left as it is."""
+    submitted: List[tuple] = []
+
+    def submit_and_end_it(finished: tuple) -> None:
+        submitted.append(finished)
+        if len(submitted) == 1:
+            path.finish(finished[0])  # queued once more, then ended, inside the first queueing
+
+    path.set_finish(submit_and_end_it, 1, "request")
+    request = path.begin("t", "", "GET", "/")
+    path.finish(request)
+    assert len(submitted) == 2 and request.finished and request.token is None
+    assert request.collector not in tracking.in_flight
+
+
+def test_finish_is_called_as_recorder_finish_is(path) -> None:
+    request = path.begin("t", "", "GET", "/")
+    try:
+        with pytest.raises(RuntimeError, match="set_finish"):
+            path.finish(request)
+        path.set_finish(Queued(), 1, "request")
+        with pytest.raises(TypeError):
+            path.finish(request, 200)  # status is keyword-only
+        with pytest.raises(TypeError):
+            path.finish(request, code=200)
+        with pytest.raises(TypeError):
+            path.finish(object())
+        with pytest.raises(TypeError):
+            path.set_finish(Queued(), "1", "request")
+        assert not request.finished
+    finally:
+        path.end(request)

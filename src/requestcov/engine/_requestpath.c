@@ -40,6 +40,10 @@ typedef struct {
     PyTypeObject *request_type;
     PyObject *wall_clock;     /* time.time, where the C clocks are not Python's */
     PyObject *perf_counter;   /* time.perf_counter, likewise */
+    /* What finish() needs, given by set_finish(): */
+    PyObject *submit;         /* the writer's submit(finished) */
+    PyObject *pid;            /* this process's id (set again after a fork) */
+    PyObject *kind;           /* the kind of a request's record */
     Py_ssize_t tracking_offsets[TRACKING_SLOTS];
     Py_ssize_t collector_offsets[COLLECTOR_SLOTS];
     Py_ssize_t request_offsets[REQUEST_SLOTS];
@@ -370,6 +374,28 @@ error:
     return NULL;
 }
 
+/* Undo the request's current_collector.set (quietly when ended from another
+ * context than it began in: nothing of ours is current there); its token None. */
+static int
+restore_token(RequestPath *self, PyObject *request)
+{
+    Py_ssize_t offset = self->request_offsets[R_TOKEN];
+    PyObject *token = SLOT(request, offset);
+    if (token != NULL && token != Py_None) {
+        Py_INCREF(token);
+        if (PyContextVar_Reset(self->context_var, token) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                Py_DECREF(token);
+                return -1;
+            }
+            PyErr_Clear();
+        }
+        Py_DECREF(token);
+    }
+    Py_XSETREF(SLOT(request, offset), Py_NewRef(Py_None));
+    return 0;
+}
+
 /* end(request): out of flight, its collector no longer current (quietly
  * when ended from another context than it began in) and no longer pointing
  * back at the request. */
@@ -394,22 +420,131 @@ RequestPath_end(RequestPath *self, PyObject *request)
         Py_XSETREF(SLOT(collector, self->collector_offsets[C_REQUEST]), Py_NewRef(Py_None));
     }
     Py_DECREF(collector);
-    if (failed < 0) {
+    if (failed < 0 || restore_token(self, request) < 0) {
         return NULL;
     }
-    PyObject *token = SLOT(request, r[R_TOKEN]);
-    if (token != NULL && token != Py_None) {
-        Py_INCREF(token);
-        if (PyContextVar_Reset(self->context_var, token) < 0) {
-            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
-                Py_DECREF(token);
-                return NULL;
-            }
-            PyErr_Clear();
-        }
-        Py_DECREF(token);
+    Py_RETURN_NONE;
+}
+
+/* Take the request's one "unfinished" mark, as list.pop() does: 1 taken, 0
+ * taken already (ended elsewhere), -1 an error. */
+static int
+take_mark(PyObject *request, Py_ssize_t offset)
+{
+    PyObject *marks = SLOT(request, offset);
+    if (marks == NULL || !PyList_CheckExact(marks)) {
+        PyErr_SetString(PyExc_TypeError, "request.unfinished is not a list");
+        return -1;
     }
-    Py_XSETREF(SLOT(request, r[R_TOKEN]), Py_NewRef(Py_None));
+    Py_ssize_t size = PyList_GET_SIZE(marks);
+    if (size == 0) {
+        return 0;
+    }
+    return PyList_SetSlice(marks, size - 1, size, NULL) < 0 ? -1 : 1;
+}
+
+/* finish(request, *, status=None): what Recorder.finish does, in one call.
+ *
+ * The record is queued (the writer's submit) before the request's mark is
+ * taken, as in Python: a stop whose signal handler interrupts the submit,
+ * on this thread, finds the request still in flight and unfinished and
+ * queues it itself (the writer keeps one of the two). From the mark on
+ * nothing of Python runs: the request leaves flight and its collector
+ * stops being current in the same call, with no bytecode between for a
+ * signal to cut in at. */
+static PyObject *
+RequestPath_finish(RequestPath *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *status = Py_None;
+    Py_ssize_t keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    if (nargs != 1 || keywords > 1
+        || (keywords == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "status") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "finish(request, *, status=None)");
+        return NULL;
+    }
+    if (keywords == 1) {
+        status = args[1];
+    }
+    PyObject *request = args[0];
+    if (Py_TYPE(request) != self->request_type) {
+        PyErr_SetString(PyExc_TypeError, "finish() takes an ActiveRequest");
+        return NULL;
+    }
+    if (self->submit == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "finish() before set_finish()");
+        return NULL;
+    }
+    const Py_ssize_t *r = self->request_offsets;
+    PyObject *unfinished = SLOT(request, r[R_UNFINISHED]);
+    if (unfinished == NULL || !PyList_CheckExact(unfinished)) {
+        PyErr_SetString(PyExc_TypeError, "request.unfinished is not a list");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(unfinished) == 0) {
+        Py_RETURN_NONE;  /* ended already */
+    }
+    if (SLOT(request, r[R_RECORDED]) != Py_True) {
+        /* Sampled out: nothing to queue, its collector was never in flight. */
+        int taken = take_mark(request, r[R_UNFINISHED]);
+        if (taken <= 0) {
+            return taken < 0 ? NULL : Py_NewRef(Py_None);
+        }
+        return restore_token(self, request) < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *started = SLOT(request, r[R_STARTED_COUNTER]);
+    double started_at = started == NULL ? -1.0 : PyFloat_AsDouble(started);
+    if (started_at == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *now = clock_now(CLOCK_MONOTONIC, self->perf_counter);
+    if (now == NULL) {
+        return NULL;
+    }
+    double now_at = PyFloat_AsDouble(now);
+    Py_DECREF(now);
+    if (now_at == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (status != Py_None) {
+        Py_XSETREF(SLOT(request, r[R_STATUS]), Py_NewRef(status));
+    }
+    PyObject *duration = PyFloat_FromDouble((now_at - started_at) * 1000.0);
+    if (duration == NULL) {
+        return NULL;
+    }
+    PyObject *finished = PyTuple_New(4);
+    if (finished == NULL) {
+        Py_DECREF(duration);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(finished, 0, Py_NewRef(request));
+    PyTuple_SET_ITEM(finished, 1, duration);
+    PyTuple_SET_ITEM(finished, 2, Py_NewRef(self->pid));
+    PyTuple_SET_ITEM(finished, 3, Py_NewRef(self->kind));
+    PyObject *result = PyObject_Vectorcall(self->submit, &finished, 1, NULL);
+    Py_DECREF(finished);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_DECREF(result);
+    int taken = take_mark(request, r[R_UNFINISHED]);
+    if (taken <= 0) {  /* another thread ended it meanwhile */
+        return taken < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    return RequestPath_end(self, request);
+}
+
+/* set_finish(submit, pid, kind): what finish() hands each finished request to. */
+static PyObject *
+RequestPath_set_finish(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyCallable_Check(args[0]) || !PyLong_Check(args[1]) || !PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "set_finish(submit, pid: int, kind: str)");
+        return NULL;
+    }
+    Py_XSETREF(self->submit, Py_NewRef(args[0]));
+    Py_XSETREF(self->pid, Py_NewRef(args[1]));
+    Py_XSETREF(self->kind, Py_NewRef(args[2]));
     Py_RETURN_NONE;
 }
 
@@ -458,6 +593,9 @@ RequestPath_dealloc(RequestPath *self)
     Py_XDECREF((PyObject *)self->request_type);
     Py_XDECREF(self->wall_clock);
     Py_XDECREF(self->perf_counter);
+    Py_XDECREF(self->submit);
+    Py_XDECREF(self->pid);
+    Py_XDECREF(self->kind);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -466,6 +604,10 @@ static PyMethodDef RequestPath_methods[] = {
      "begin(test_id, test_set, method, path): a new ActiveRequest, in flight, its collector current."},
     {"end", (PyCFunction)RequestPath_end, METH_O,
      "end(request): the request out of flight, its collector no longer current."},
+    {"finish", (PyCFunction)(void (*)(void))RequestPath_finish, METH_FASTCALL | METH_KEYWORDS,
+     "finish(request, *, status=None): Recorder.finish in one call (see set_finish)."},
+    {"set_finish", (PyCFunction)(void (*)(void))RequestPath_set_finish, METH_FASTCALL,
+     "set_finish(submit, pid, kind): the writer's submit, this process's id and the records' kind."},
     {NULL, NULL, 0, NULL},
 };
 
