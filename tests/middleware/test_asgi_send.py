@@ -96,3 +96,17 @@ def test_it_takes_one_message_and_hands_on_the_servers_errors(send_class: Any) -
         send()
     with pytest.raises(TypeError):
         send({}, {})
+
+
+def test_it_is_made_any_way_python_allows(send_class: Any) -> None:
+    """The middleware makes it positionally (the compiled path parses nothing
+    then); keywords and wrong calls behave as for the Python class."""
+    request, server = new_request(), Server()
+    send = send_class(request=request, send=server)
+    asyncio.run(send({"type": "http.response.start", "status": 204}))
+    assert request.status == 204 and len(server.messages) == 1
+    send_class(request, send=server)
+    for wrong in (lambda: send_class(request), lambda: send_class(request, server, "extra"),
+                  lambda: send_class(request, server, colour="red")):
+        with pytest.raises(TypeError):
+            wrong()

@@ -90,6 +90,29 @@ def test_exc_info_goes_to_the_server_only_when_given(exchange_class: Any) -> Non
     assert request.status == 200
 
 
+def test_start_response_and_the_exchange_are_called_any_way_python_allows(exchange_class: Any) -> None:
+    """Servers and apps call positionally (the compiled path parses nothing
+    then); keywords, a mix and wrong calls behave as for the Python class."""
+    exchange, request, server, _, _ = make(exchange_class)
+    exchange("201 Created", [], None)
+    exchange("202 Accepted", headers=[("X", "1")])
+    assert server.calls == [("201 Created", []), ("202 Accepted", [("X", "1")])]
+    assert request.status == 202
+    for wrong in (lambda: exchange("200 OK", [], None, "extra"), lambda: exchange("200 OK", [], status="x"),
+                  lambda: exchange("200 OK", [], colour="red")):
+        with pytest.raises(TypeError):
+            wrong()
+    request, ends, environ = new_request(), Ends(), {}
+    made = exchange_class(request=request, start_response=server, finish=ends, recorder="recorder", environ=environ)
+    made.body = [b"x"]
+    made.close()
+    assert ends.calls == [("recorder", request, environ, False)]
+    with pytest.raises(TypeError):
+        exchange_class(request, server, ends, "recorder")
+    with pytest.raises(TypeError):
+        exchange_class(request, server, ends, "recorder", environ, "extra")
+
+
 def test_the_body_is_sent_once_iterated_to_its_end(exchange_class: Any) -> None:
     exchange, request, _, ends, _ = make(exchange_class)
     assert list(exchange) == [] and request.body_sent  # the body before the app returned: ()

@@ -16,4 +16,39 @@ requestcov_NewRef(PyObject *object)
 #define Py_NewRef requestcov_NewRef
 #endif
 
+/* A vectorcall handed on to ``call`` (a tp_call or tp_new taking a tuple and a
+ * dict): for the calls of a compiled type whose arguments are parsed the
+ * general way, the rare ones. */
+static inline PyObject *
+requestcov_call_parsed(PyObject *callable, ternaryfunc call, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *tuple = PyTuple_New(nargs);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t index = 0; index < nargs; index++) {
+        PyTuple_SET_ITEM(tuple, index, Py_NewRef(args[index]));
+    }
+    PyObject *keywords = NULL;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        keywords = PyDict_New();
+        if (keywords == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        for (Py_ssize_t index = 0; index < PyTuple_GET_SIZE(kwnames); index++) {
+            if (PyDict_SetItem(keywords, PyTuple_GET_ITEM(kwnames, index), args[nargs + index]) < 0) {
+                Py_DECREF(tuple);
+                Py_DECREF(keywords);
+                return NULL;
+            }
+        }
+    }
+    PyObject *result = call(callable, tuple, keywords);
+    Py_DECREF(tuple);
+    Py_XDECREF(keywords);
+    return result;
+}
+
 #endif

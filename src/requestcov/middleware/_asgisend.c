@@ -132,15 +132,9 @@ RecordingSend_dealloc(RecordingSend *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* RecordingSend(request, send) */
 static PyObject *
-RecordingSend_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+make_send(PyTypeObject *type, PyObject *request, PyObject *send)
 {
-    PyObject *request, *send;
-    static char *keywords[] = {"request", "send", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:RecordingSend", keywords, &request, &send)) {
-        return NULL;
-    }
     RecordingSend *self = (RecordingSend *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
@@ -151,6 +145,29 @@ RecordingSend_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* RecordingSend(request, send) */
+static PyObject *
+RecordingSend_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *request, *send;
+    static char *keywords[] = {"request", "send", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:RecordingSend", keywords, &request, &send)) {
+        return NULL;
+    }
+    return make_send(type, request, send);
+}
+
+/* The type called as the middleware calls it, once a request: positionally,
+ * with no tuple made and nothing parsed (anything else the general way). */
+static PyObject *
+RecordingSend_make(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if ((kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) && PyVectorcall_NARGS(nargsf) == 2) {
+        return make_send((PyTypeObject *)type, args[0], args[1]);
+    }
+    return requestcov_call_parsed(type, (ternaryfunc)RecordingSend_new, args, nargsf, kwnames);
+}
+
 static PyTypeObject RecordingSendType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "requestcov.engine._speedups.RecordingSend",
@@ -159,6 +176,7 @@ static PyTypeObject RecordingSendType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(RecordingSend, vectorcall),
     .tp_call = PyVectorcall_Call,
+    .tp_vectorcall = RecordingSend_make,
     .tp_new = RecordingSend_new,
     .tp_dealloc = (destructor)RecordingSend_dealloc,
     .tp_traverse = (traverseproc)RecordingSend_traverse,

@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stddef.h>
 
 #include "../engine/_compat.h"
 
@@ -33,6 +34,7 @@ lookup_attribute(PyObject *object, PyObject *name, PyObject **found)
 
 typedef struct {
     PyObject_HEAD
+    vectorcallfunc vectorcall; /* called as start_response */
     PyObject *body;            /* what the app returned; () until then */
     PyObject *iterator;        /* iter(body), once iteration began */
     PyObject *request;
@@ -76,13 +78,8 @@ status_code(PyObject *status)
 }
 
 static PyObject *
-WSGIExchange_call(WSGIExchange *self, PyObject *args, PyObject *kwargs)
+start_response(WSGIExchange *self, PyObject *status, PyObject *headers, PyObject *exc_info)
 {
-    PyObject *status, *headers, *exc_info = Py_None;
-    static char *keywords[] = {"status", "headers", "exc_info", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", keywords, &status, &headers, &exc_info)) {
-        return NULL;
-    }
     long code = status_code(status);
     if (code >= 0) {
         PyObject *number = PyLong_FromLong(code);
@@ -98,6 +95,29 @@ WSGIExchange_call(WSGIExchange *self, PyObject *args, PyObject *kwargs)
     }
     PyObject *call_args[3] = {status, headers, exc_info};
     return PyObject_Vectorcall(self->start_response, call_args, 3, NULL);
+}
+
+static PyObject *
+WSGIExchange_call(WSGIExchange *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *status, *headers, *exc_info = Py_None;
+    static char *keywords[] = {"status", "headers", "exc_info", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", keywords, &status, &headers, &exc_info)) {
+        return NULL;
+    }
+    return start_response(self, status, headers, exc_info);
+}
+
+/* start_response(status, headers[, exc_info]) as every server's app calls it,
+ * positionally: no tuple made, nothing parsed. */
+static PyObject *
+WSGIExchange_vectorcall(WSGIExchange *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if ((kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) && (nargs == 2 || nargs == 3)) {
+        return start_response(self, args[0], args[1], nargs == 3 ? args[2] : Py_None);
+    }
+    return requestcov_call_parsed((PyObject *)self, (ternaryfunc)WSGIExchange_call, args, nargsf, kwnames);
 }
 
 static PyObject *
@@ -269,20 +289,15 @@ WSGIExchange_dealloc(WSGIExchange *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* WSGIExchange(request, start_response, finish, recorder, environ) */
 static PyObject *
-WSGIExchange_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+make_exchange(PyTypeObject *type, PyObject *request, PyObject *start_response, PyObject *finish,
+              PyObject *recorder, PyObject *environ)
 {
-    PyObject *request, *start_response, *finish, *recorder, *environ;
-    static char *keywords[] = {"request", "start_response", "finish", "recorder", "environ", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:WSGIExchange", keywords,
-                                     &request, &start_response, &finish, &recorder, &environ)) {
-        return NULL;
-    }
     WSGIExchange *self = (WSGIExchange *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
+    self->vectorcall = (vectorcallfunc)WSGIExchange_vectorcall;
     self->body = PyTuple_New(0);
     if (self->body == NULL) {
         Py_DECREF(self);
@@ -296,6 +311,30 @@ WSGIExchange_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->environ = Py_NewRef(environ);
     self->closed = 0;
     return (PyObject *)self;
+}
+
+/* WSGIExchange(request, start_response, finish, recorder, environ) */
+static PyObject *
+WSGIExchange_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *request, *start_response, *finish, *recorder, *environ;
+    static char *keywords[] = {"request", "start_response", "finish", "recorder", "environ", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:WSGIExchange", keywords,
+                                     &request, &start_response, &finish, &recorder, &environ)) {
+        return NULL;
+    }
+    return make_exchange(type, request, start_response, finish, recorder, environ);
+}
+
+/* The type called as the middleware calls it, once a request: positionally,
+ * with no tuple made and nothing parsed. */
+static PyObject *
+WSGIExchange_make(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if ((kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) && PyVectorcall_NARGS(nargsf) == 5) {
+        return make_exchange((PyTypeObject *)type, args[0], args[1], args[2], args[3], args[4]);
+    }
+    return requestcov_call_parsed(type, (ternaryfunc)WSGIExchange_new, args, nargsf, kwnames);
 }
 
 static PyMethodDef WSGIExchange_methods[] = {
@@ -338,13 +377,15 @@ static PyTypeObject WSGIExchangeType = {
     .tp_name = "requestcov.engine._speedups.WSGIExchange",
     .tp_doc = "One WSGI request's start_response and response body.",
     .tp_basicsize = sizeof(WSGIExchange),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_FINALIZE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_FINALIZE | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(WSGIExchange, vectorcall),
+    .tp_vectorcall = WSGIExchange_make,
     .tp_new = WSGIExchange_new,
     .tp_dealloc = (destructor)WSGIExchange_dealloc,
     .tp_finalize = (destructor)WSGIExchange_finalize,
     .tp_traverse = (traverseproc)WSGIExchange_traverse,
     .tp_clear = (inquiry)WSGIExchange_clear,
-    .tp_call = (ternaryfunc)WSGIExchange_call,
+    .tp_call = PyVectorcall_Call,
     .tp_iter = (getiterfunc)WSGIExchange_iter,
     .tp_iternext = (iternextfunc)WSGIExchange_next,
     .tp_methods = WSGIExchange_methods,

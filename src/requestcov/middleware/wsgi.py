@@ -148,7 +148,8 @@ class _Exchange:
         # A server that never calls close() (against PEP 3333) must not leave
         # the request in flight forever. During interpreter shutdown the
         # recorder has flushed already and no thread can start: do nothing.
-        if not self.closed and not sys.is_finalizing():
+        # (Not closed even when made with the wrong arguments: nothing to end.)
+        if not getattr(self, "closed", True) and not sys.is_finalizing():
             self.closed = True
             self._end()
 
