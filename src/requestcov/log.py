@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Set
+from typing import Set, Union
 
 __all__ = ["logger", "log_once"]
 
@@ -14,7 +14,7 @@ _seen: Set[str] = set()
 _seen_lock = threading.Lock()
 
 
-def log_once(key: str, message: str, *args: object, exc_info: bool = False) -> None:
+def log_once(key: str, message: str, *args: object, exc_info: Union[bool, BaseException] = False) -> None:
     """Log an error the first time ``key`` comes up in this process.
 
     The recorder runs on every request; an error that repeats per request would

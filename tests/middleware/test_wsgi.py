@@ -55,17 +55,26 @@ def test_an_app_exception_reaches_the_server_unchanged_and_is_recorded_as_500(tm
     assert record.status == 500
 
 
-@pytest.mark.parametrize("fault", ["begin", "finish", "writer"])
-def test_a_failure_inside_requestcov_never_changes_a_response(fault: str, tmp_path: Path) -> None:
+#: What the recorder logs (once) when each part breaks.
+FAULT_LOGGED = {"begin": "could not start recording a request", "finish": "could not finish recording a request",
+                "writer": "could not prepare a record"}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_LOGGED))
+@CORES
+def test_a_failure_inside_requestcov_never_changes_a_response(fault: str, core: str, tmp_path: Path) -> None:
     paths = ["/hello", "/users/4", "/users/400", "/stream/3", "/boom", "/hello"]
     port = free_port()
     with running_server(serve_command("flask", port, tmp_path / "plain.db", "--plain"), port) as base_url:
         expected = fetch_all(base_url, paths)
     port = free_port()
     command = serve_command("flask", port, tmp_path / "faulty.db", "--fault", fault)
-    with running_server(command, port) as base_url:
+    log: list = []
+    with running_server(command, port, environment={"REQUESTCOV_CORE": core}, output=log) as base_url:
         actual = fetch_all(base_url, paths)
     assert actual == expected
+    # The fault did happen, on the way each core's requests take, and was logged once.
+    assert "".join(log).count(FAULT_LOGGED[fault]) == 1, "".join(log)[-3000:]
 
 
 def test_an_unusable_store_is_reported_once_and_the_app_keeps_serving(tmp_path: Path) -> None:
@@ -100,6 +109,10 @@ def test_keploy_headers_give_id_and_test_set_and_hostile_ids_are_cleaned(tmp_pat
         requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "test-1", "KEPLOY-TEST-SET-ID": "test-set-0"}, timeout=30)
         requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "test-1", "KEPLOY-TEST-SET-ID": "test-set-1"}, timeout=30)
         requests.get(base_url + "/hello", headers={"KEPLOY-TEST-ID": "evil\x1b[31m" + "x" * 500}, timeout=30)
+        requests.get(base_url + "/users/4", headers={"KEPLOY-TEST-ID": "spaced\t", "KEPLOY-TEST-SET-ID": "set-2 "},
+                     timeout=30)
+    spaced = [record for record in SQLiteStore(db).records() if record.path == "/users/4"]
+    assert [(record.test_set, record.test_id) for record in spaced] == [("set-2", "spaced")]
     records = [record for record in SQLiteStore(db).records() if record.path == "/hello" and record.test_set != "" or "evil" in record.test_id]
     # Sorted: a threaded server may end the second request before the first one's close().
     keys = sorted((record.test_set, record.test_id[:6]) for record in records)

@@ -30,6 +30,14 @@ def main() -> None:
     apps_folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps")
     options = {"source": [apps_folder], "db": arguments.db, "branch": arguments.branch,
                "sample_rate": arguments.sample_rate, "sample_rules": arguments.sample}
+    if arguments.fault and not arguments.plain:
+        # Broken before the app is wrapped: the middleware takes the parts it
+        # calls on every request (the compiled path) when it is made.
+        from requestcov.config import Config
+        from requestcov.recorder import get_recorder
+
+        get_recorder(Config.resolve(**{k: v for k, v in options.items() if v is not None}), [])
+        _inject_fault(arguments.fault)
     if arguments.kind == "plain":
         from werkzeug.serving import make_server
 
@@ -37,7 +45,7 @@ def main() -> None:
         from tests.apps import plain_wsgi
 
         app = plain_wsgi.app if arguments.plain else requestcov.WSGIMiddleware(plain_wsgi.app, **options)
-        _after_recorder_started(arguments, options)
+        _after_recorder_started(arguments)
         make_server("127.0.0.1", arguments.port, app, threaded=True).serve_forever()
     elif arguments.kind == "flask":
         from werkzeug.serving import make_server
@@ -45,7 +53,7 @@ def main() -> None:
         from tests.apps import flask_app
 
         app = flask_app.app if arguments.plain else flask_app.create_recorded_app(**options)
-        _after_recorder_started(arguments, options)
+        _after_recorder_started(arguments)
         server = make_server("127.0.0.1", arguments.port, app, threaded=True)
         server.serve_forever()
     else:
@@ -54,11 +62,11 @@ def main() -> None:
         from tests.apps import fastapi_app
 
         app = fastapi_app.app if arguments.plain else fastapi_app.create_recorded_app(**options)
-        _after_recorder_started(arguments, options)
+        _after_recorder_started(arguments)
         uvicorn.run(app, host="127.0.0.1", port=arguments.port, log_level="warning")
 
 
-def _after_recorder_started(arguments, options):
+def _after_recorder_started(arguments):
     if arguments.background_thread:
         import threading
 
@@ -67,15 +75,6 @@ def _after_recorder_started(arguments, options):
         worker = threading.Thread(target=shop_logic.price_with_tax, args=(10, "FR"))
         worker.start()
         worker.join(10)
-    if arguments.fault:
-        if arguments.kind == "fastapi":
-            # Starlette builds its middleware on the first request; start the
-            # recorder now so there is one to break.
-            from requestcov.config import Config
-            from requestcov.recorder import get_recorder
-
-            get_recorder(Config.resolve(**{k: v for k, v in options.items() if v is not None}), [])
-        _inject_fault(arguments.fault)
 
 
 def _inject_fault(part):
@@ -89,10 +88,25 @@ def _inject_fault(part):
 
     if part == "begin":
         recorder.begin = broken
+        if recorder._path is not None:  # the compiled WSGI call begins through it directly
+            recorder._path = _BeginFails(recorder._path)
     elif part == "finish":
         recorder.finish = broken
     else:
         recorder.writer.convert = broken
+
+
+class _BeginFails:
+    """The recorder's compiled request path, with a begin that raises."""
+
+    def __init__(self, path):
+        self._path = path
+
+    def begin(self, *args):
+        raise RuntimeError("injected fault in begin")
+
+    def __getattr__(self, name):
+        return getattr(self._path, name)
 
 
 if __name__ == "__main__":

@@ -1128,6 +1128,7 @@ int requestcov_add_request_path(PyObject *module);
 int requestcov_add_wsgi_exchange(PyObject *module);
 /* The ASGI send, in middleware/_asgisend.c. */
 int requestcov_add_asgi_send(PyObject *module);
+int requestcov_add_wsgi_call(PyObject *module);
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
@@ -1158,7 +1159,8 @@ PyInit__speedups(void)
         || PyModule_AddObject(module, "ProbeHub", (PyObject *)&ProbeHubType) < 0
         || requestcov_add_request_path(module) < 0
         || requestcov_add_wsgi_exchange(module) < 0
-        || requestcov_add_asgi_send(module) < 0) {
+        || requestcov_add_asgi_send(module) < 0
+        || requestcov_add_wsgi_call(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

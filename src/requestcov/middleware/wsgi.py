@@ -23,7 +23,18 @@ __all__ = ["WSGIMiddleware"]
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-class WSGIMiddleware(RecordingMiddleware):
+def _call_base() -> type:
+    """The compiled core's ``WSGICall`` (the middleware's call in C), or
+    ``object`` with the pure-Python core."""
+    speedups = compiled_core()
+    return getattr(speedups, "WSGICall", None) or object
+
+
+_CallBase = _call_base()
+_BASES = (RecordingMiddleware,) if _CallBase is object else (_CallBase, RecordingMiddleware)
+
+
+class WSGIMiddleware(*_BASES):  # type: ignore[misc]
     """Wrap a WSGI app: ``app.wsgi_app = WSGIMiddleware(app.wsgi_app)``."""
 
     def __init__(self, app: WSGIApp, **options: Any) -> None:
@@ -33,8 +44,27 @@ class WSGIMiddleware(RecordingMiddleware):
         #: Bound once: each exchange is handed the same method.
         self._end = self._finish
         self._exchange = _exchange_class()
+        if _CallBase is not object:
+            self._choose_call_path()
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _choose_call_path(self) -> None:
+        """The compiled call takes a request that is simply recorded (see
+        ``_wsgicall.c``); with a control endpoint or Keploy's agent, or no
+        compiled request path, every call is :meth:`_call_python`'s."""
+        recorder = self.recorder
+        path = getattr(recorder, "_path", None)
+        if recorder is None or path is None or self.identifies_tests or self.control is not None \
+                or self._exchange is _Exchange:
+            self._set_python_path(self._call_python)
+            return
+        self._set_fast_path(
+            recorder, recorder.engine, path.begin, self._exchange, self._end, self._id_key, self._test_set_key,
+            self._call_python, self._begin_failed, bool(recorder.sampler.records_everything),
+        )
+
+    def _call_python(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The middleware's call: the reference of the compiled one, and the
+        way of every request that one does not take."""
         recorder = self.recorder
         if recorder is None:
             return self.app(environ, start_response)
@@ -51,6 +81,9 @@ class WSGIMiddleware(RecordingMiddleware):
             self._finish(recorder, request, environ, True)
             raise
         return exchange
+
+    if _CallBase is object:
+        __call__ = _call_python
 
     def _answer_control(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         assert self.control is not None
@@ -77,9 +110,13 @@ class WSGIMiddleware(RecordingMiddleware):
                 test_id=test_id,
                 test_set=test_set,
             )
-        except Exception:
-            log_once("wsgi-begin", "requestcov: could not start recording a request", exc_info=True)
+        except Exception as error:
+            self._begin_failed(error)
             return None
+
+    @staticmethod
+    def _begin_failed(error: BaseException) -> None:
+        log_once("wsgi-begin", "requestcov: could not start recording a request", exc_info=error)
 
     def _finish(self, recorder: Recorder, request: ActiveRequest, environ: dict, error: bool) -> None:
         try:

@@ -1,0 +1,365 @@
+/* The compiled WSGI call: what ``WSGIMiddleware.__call__`` does for a
+ * request that is simply recorded, in one C call.
+ *
+ * ``WSGICall`` is the base of ``requestcov.middleware.wsgi.WSGIMiddleware``
+ * when the compiled core is built. Once the middleware has given it what a
+ * request needs (``_set_fast_path``: done only when no test-control endpoint
+ * or Keploy agent can name a test and the recorder's request path is the
+ * compiled one), a call reads the test id and test set headers, begins the
+ * request (``Recorder.begin``'s steps: counted, then ``RequestPath.begin``),
+ * makes the exchange, calls the app and hands the exchange back as the body.
+ * Everything else goes to the middleware's ``_call_python`` (the reference,
+ * and what runs with REQUESTCOV_CORE=python): a request a sampler must decide
+ * on, an engine that wants to see a request's thread first, a header that
+ * must be cleaned, an environ that is not a dict, a call with keywords. The
+ * Python frames of ``__call__``, ``_begin``, ``Recorder.begin`` and
+ * ``clean_test_id`` were about 130 bytecodes of every recorded request.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../engine/_compat.h"
+
+/* As requestcov.middleware.testid.MAX_TEST_ID_LENGTH; longer ids go the Python way. */
+#define MAX_TEST_ID_LENGTH 200
+
+typedef struct {
+    PyObject_HEAD
+    char ready;                /* the fields below are set */
+    char records_everything;   /* the sampler records every request, test id or not */
+    PyObject *recorder;
+    PyObject *engine;
+    PyObject *begin;           /* the recorder's RequestPath.begin */
+    PyObject *make_exchange;   /* the exchange type */
+    PyObject *finish;          /* the middleware's finish(recorder, request, environ, error) */
+    PyObject *id_key;          /* the environ keys of the test id and test set headers */
+    PyObject *test_set_key;
+    PyObject *python_call;     /* the middleware's _call_python(environ, start_response) */
+    PyObject *begin_failed;    /* begin_failed(error): logs that a request could not be begun */
+} WSGICall;
+
+static PyObject *str_app, *str_requests_begun, *str_wants_thread_start, *str_body, *str_closed;
+static PyObject *str_request_method, *str_path_info, *str_empty, *str_slash;
+static PyObject *one;
+
+/* A header's value as the middleware keeps it, when that is the value
+ * itself: a str of printable ASCII, no space at either end, not too long.
+ * 1 kept as it is ("" when absent or empty), 0 it must be cleaned (the
+ * Python way), -1 an error. */
+static int
+header_value(PyObject *environ, PyObject *key, PyObject **value)
+{
+    PyObject *raw = PyDict_GetItemWithError(environ, key);  /* borrowed */
+    if (raw == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        *value = str_empty;
+        return 1;
+    }
+    if (!PyUnicode_CheckExact(raw)) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(raw);
+    if (length == 0) {
+        *value = str_empty;
+        return 1;
+    }
+    if (length > MAX_TEST_ID_LENGTH || !PyUnicode_IS_ASCII(raw)) {
+        return 0;
+    }
+    const unsigned char *characters = PyUnicode_1BYTE_DATA(raw);
+    if (characters[0] == ' ' || characters[length - 1] == ' ') {
+        return 0;
+    }
+    for (Py_ssize_t index = 0; index < length; index++) {
+        if (characters[index] < 0x20 || characters[index] > 0x7e) {
+            return 0;
+        }
+    }
+    *value = raw;
+    return 1;
+}
+
+/* environ.get(key, default), borrowed. */
+static PyObject *
+environ_get(PyObject *environ, PyObject *key, PyObject *default_value)
+{
+    PyObject *value = PyDict_GetItemWithError(environ, key);
+    if (value == NULL && !PyErr_Occurred()) {
+        return default_value;
+    }
+    return value;
+}
+
+static PyObject *
+call_python(WSGICall *self, PyObject *args, PyObject *kwargs)
+{
+    if (self->python_call == NULL) {
+        PyErr_SetString(PyExc_TypeError, "the middleware is not set up");
+        return NULL;
+    }
+    return PyObject_Call(self->python_call, args, kwargs);
+}
+
+/* recorder.requests_begun += 1 */
+static int
+count_request(WSGICall *self)
+{
+    PyObject *begun = PyObject_GetAttr(self->recorder, str_requests_begun);
+    if (begun == NULL) {
+        return -1;
+    }
+    PyObject *next = PyNumber_Add(begun, one);
+    Py_DECREF(begun);
+    if (next == NULL) {
+        return -1;
+    }
+    int failed = PyObject_SetAttr(self->recorder, str_requests_begun, next);
+    Py_DECREF(next);
+    return failed;
+}
+
+/* self.app(environ, start_response): the app read at each call, as in Python. */
+static PyObject *
+call_app(WSGICall *self, PyObject *environ, PyObject *start_response)
+{
+    PyObject *app = PyObject_GetAttr((PyObject *)self, str_app);
+    if (app == NULL) {
+        return NULL;
+    }
+    PyObject *args[2] = {environ, start_response};
+    PyObject *result = PyObject_Vectorcall(app, args, 2, NULL);
+    Py_DECREF(app);
+    return result;
+}
+
+static PyObject *
+WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
+{
+    if (!self->ready || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0) || PyTuple_GET_SIZE(args) != 2) {
+        return call_python(self, args, kwargs);
+    }
+    PyObject *environ = PyTuple_GET_ITEM(args, 0), *start_response = PyTuple_GET_ITEM(args, 1);
+    if (!PyDict_CheckExact(environ)) {
+        return call_python(self, args, kwargs);
+    }
+    PyObject *test_id, *test_set;
+    int kept = header_value(environ, self->id_key, &test_id);
+    if (kept > 0) {
+        kept = header_value(environ, self->test_set_key, &test_set);
+    }
+    if (kept < 0) {
+        return NULL;
+    }
+    if (kept == 0 || (test_id == str_empty && !self->records_everything)) {
+        /* A header to clean, or a sampler to decide: the Python way. */
+        return call_python(self, args, kwargs);
+    }
+    PyObject *wants = PyObject_GetAttr(self->engine, str_wants_thread_start);
+    if (wants == NULL) {
+        return NULL;
+    }
+    int wanted = PyObject_IsTrue(wants);
+    Py_DECREF(wants);
+    if (wanted != 0) {
+        return wanted < 0 ? NULL : call_python(self, args, kwargs);
+    }
+    PyObject *method = environ_get(environ, str_request_method, str_empty);
+    PyObject *path = method == NULL ? NULL : environ_get(environ, str_path_info, str_empty);
+    if (path == NULL) {
+        return NULL;
+    }
+    int empty = PyObject_Not(path);
+    if (empty < 0) {
+        return NULL;
+    }
+    /* Held: the app may change the environ. */
+    Py_INCREF(test_id);
+    Py_INCREF(test_set);
+    Py_INCREF(method);
+    path = Py_NewRef(empty ? str_slash : path);
+    PyObject *request = NULL;
+    if (count_request(self) == 0) {
+        PyObject *begin_args[4] = {test_id, test_set, method, path};
+        request = PyObject_Vectorcall(self->begin, begin_args, 4, NULL);
+    }
+    Py_DECREF(test_id);
+    Py_DECREF(test_set);
+    Py_DECREF(method);
+    Py_DECREF(path);
+    if (request == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+            return NULL;
+        }
+        /* As _begin: logged once, and the app runs unrecorded. */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL && value != NULL) {
+            PyException_SetTraceback(value, traceback);
+        }
+        PyObject *logged = value == NULL ? NULL : PyObject_CallOneArg(self->begin_failed, value);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+        if (logged == NULL) {
+            return NULL;
+        }
+        Py_DECREF(logged);
+        return call_app(self, environ, start_response);
+    }
+    PyObject *exchange_args[5] = {request, start_response, self->finish, self->recorder, environ};
+    PyObject *exchange = PyObject_Vectorcall(self->make_exchange, exchange_args, 5, NULL);
+    if (exchange == NULL) {
+        Py_DECREF(request);
+        return NULL;
+    }
+    PyObject *body = call_app(self, environ, exchange);
+    if (body == NULL) {
+        /* Ended here, with the error: freeing the exchange must not end it again. */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        int closed = PyObject_SetAttr(exchange, str_closed, Py_True);
+        PyObject *finish_args[4] = {self->recorder, request, environ, Py_True};
+        PyObject *finished = closed < 0 ? NULL : PyObject_Vectorcall(self->finish, finish_args, 4, NULL);
+        Py_DECREF(request);
+        Py_DECREF(exchange);
+        if (finished == NULL) {
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+            return NULL;
+        }
+        Py_DECREF(finished);
+        PyErr_Restore(type, value, traceback);
+        return NULL;
+    }
+    Py_DECREF(request);
+    int failed = PyObject_SetAttr(exchange, str_body, body);
+    Py_DECREF(body);
+    if (failed < 0) {
+        Py_DECREF(exchange);
+        return NULL;
+    }
+    return exchange;
+}
+
+/* _set_fast_path(recorder, engine, begin, make_exchange, finish, id_key,
+ * test_set_key, python_call, begin_failed, records_everything) */
+static PyObject *
+WSGICall_set_fast_path(WSGICall *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10 || !PyUnicode_CheckExact(args[5]) || !PyUnicode_CheckExact(args[6]) || !PyBool_Check(args[9])) {
+        PyErr_SetString(PyExc_TypeError, "_set_fast_path(recorder, engine, begin, make_exchange, finish, "
+                                         "id_key: str, test_set_key: str, python_call, begin_failed, "
+                                         "records_everything: bool)");
+        return NULL;
+    }
+    self->records_everything = args[9] == Py_True;
+    Py_XSETREF(self->recorder, Py_NewRef(args[0]));
+    Py_XSETREF(self->engine, Py_NewRef(args[1]));
+    Py_XSETREF(self->begin, Py_NewRef(args[2]));
+    Py_XSETREF(self->make_exchange, Py_NewRef(args[3]));
+    Py_XSETREF(self->finish, Py_NewRef(args[4]));
+    Py_XSETREF(self->id_key, Py_NewRef(args[5]));
+    Py_XSETREF(self->test_set_key, Py_NewRef(args[6]));
+    Py_XSETREF(self->python_call, Py_NewRef(args[7]));
+    Py_XSETREF(self->begin_failed, Py_NewRef(args[8]));
+    self->ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* _set_python_path(python_call): every call the Python way. */
+static PyObject *
+WSGICall_set_python_path(WSGICall *self, PyObject *python_call)
+{
+    Py_XSETREF(self->python_call, Py_NewRef(python_call));
+    self->ready = 0;
+    Py_RETURN_NONE;
+}
+
+static int
+WSGICall_traverse(WSGICall *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->recorder);
+    Py_VISIT(self->engine);
+    Py_VISIT(self->begin);
+    Py_VISIT(self->make_exchange);
+    Py_VISIT(self->finish);
+    Py_VISIT(self->python_call);
+    Py_VISIT(self->begin_failed);
+    return 0;
+}
+
+static int
+WSGICall_clear(WSGICall *self)
+{
+    self->ready = 0;
+    Py_CLEAR(self->recorder);
+    Py_CLEAR(self->engine);
+    Py_CLEAR(self->begin);
+    Py_CLEAR(self->make_exchange);
+    Py_CLEAR(self->finish);
+    Py_CLEAR(self->id_key);
+    Py_CLEAR(self->test_set_key);
+    Py_CLEAR(self->python_call);
+    Py_CLEAR(self->begin_failed);
+    return 0;
+}
+
+static void
+WSGICall_dealloc(WSGICall *self)
+{
+    PyObject_GC_UnTrack(self);
+    WSGICall_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef WSGICall_methods[] = {
+    {"_set_fast_path", (PyCFunction)(void (*)(void))WSGICall_set_fast_path, METH_FASTCALL,
+     "What a simply recorded request needs: calls of the middleware take the compiled path."},
+    {"_set_python_path", (PyCFunction)WSGICall_set_python_path, METH_O,
+     "Every call of the middleware goes to this callable (the Python reference)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject WSGICallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "requestcov.engine._speedups.WSGICall",
+    .tp_doc = "The compiled call of the WSGI middleware (its base class).",
+    .tp_basicsize = sizeof(WSGICall),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)WSGICall_dealloc,
+    .tp_traverse = (traverseproc)WSGICall_traverse,
+    .tp_clear = (inquiry)WSGICall_clear,
+    .tp_call = (ternaryfunc)WSGICall_call,
+    .tp_methods = WSGICall_methods,
+};
+
+int
+requestcov_add_wsgi_call(PyObject *module)
+{
+    str_app = PyUnicode_InternFromString("app");
+    str_requests_begun = PyUnicode_InternFromString("requests_begun");
+    str_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
+    str_body = PyUnicode_InternFromString("body");
+    str_closed = PyUnicode_InternFromString("closed");
+    str_request_method = PyUnicode_InternFromString("REQUEST_METHOD");
+    str_path_info = PyUnicode_InternFromString("PATH_INFO");
+    str_empty = PyUnicode_InternFromString("");
+    str_slash = PyUnicode_InternFromString("/");
+    one = PyLong_FromLong(1);
+    if (!one || !str_app || !str_requests_begun || !str_wants_thread_start || !str_body || !str_closed || !str_request_method
+        || !str_path_info || !str_empty || !str_slash || PyType_Ready(&WSGICallType) < 0) {
+        return -1;
+    }
+    Py_INCREF(&WSGICallType);
+    if (PyModule_AddObject(module, "WSGICall", (PyObject *)&WSGICallType) < 0) {
+        Py_DECREF(&WSGICallType);
+        return -1;
+    }
+    return 0;
+}
