@@ -51,4 +51,19 @@ requestcov_call_parsed(PyObject *callable, ternaryfunc call, PyObject *const *ar
     return result;
 }
 
+/* Ready ``type`` and add it to ``module`` as ``name``: 0, or -1 with an error. */
+static inline int
+requestcov_add_type(PyObject *module, PyTypeObject *type, const char *name)
+{
+    if (PyType_Ready(type) < 0) {
+        return -1;
+    }
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
 #endif

@@ -637,13 +637,8 @@ requestcov_add_request_path(PyObject *module)
     str_acquire = PyUnicode_InternFromString("acquire");
     str_release = PyUnicode_InternFromString("release");
     one = PyLong_FromLong(1);
-    if (!str_acquire || !str_release || !one || PyType_Ready(&RequestPathType) < 0) {
+    if (!str_acquire || !str_release || !one) {
         return -1;
     }
-    Py_INCREF(&RequestPathType);
-    if (PyModule_AddObject(module, "RequestPath", (PyObject *)&RequestPathType) < 0) {
-        Py_DECREF(&RequestPathType);
-        return -1;
-    }
-    return 0;
+    return requestcov_add_type(module, &RequestPathType, "RequestPath");
 }

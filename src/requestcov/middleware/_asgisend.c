@@ -193,14 +193,9 @@ requestcov_add_asgi_send(PyObject *module)
     str_get = PyUnicode_InternFromString("get");
     str_response_start = PyUnicode_InternFromString("http.response.start");
     str_response_body = PyUnicode_InternFromString("http.response.body");
-    if (!str_type || !str_status || !str_more_body || !str_body_sent || !str_get || !str_response_start || !str_response_body
-        || PyType_Ready(&RecordingSendType) < 0) {
+    if (!str_type || !str_status || !str_more_body || !str_body_sent || !str_get || !str_response_start
+        || !str_response_body) {
         return -1;
     }
-    Py_INCREF(&RecordingSendType);
-    if (PyModule_AddObject(module, "RecordingSend", (PyObject *)&RecordingSendType) < 0) {
-        Py_DECREF(&RecordingSendType);
-        return -1;
-    }
-    return 0;
+    return requestcov_add_type(module, &RecordingSendType, "RecordingSend");
 }

@@ -353,13 +353,8 @@ requestcov_add_wsgi_call(PyObject *module)
     str_slash = PyUnicode_InternFromString("/");
     one = PyLong_FromLong(1);
     if (!one || !str_app || !str_requests_begun || !str_wants_thread_start || !str_body || !str_closed || !str_request_method
-        || !str_path_info || !str_empty || !str_slash || PyType_Ready(&WSGICallType) < 0) {
+        || !str_path_info || !str_empty || !str_slash) {
         return -1;
     }
-    Py_INCREF(&WSGICallType);
-    if (PyModule_AddObject(module, "WSGICall", (PyObject *)&WSGICallType) < 0) {
-        Py_DECREF(&WSGICallType);
-        return -1;
-    }
-    return 0;
+    return requestcov_add_type(module, &WSGICallType, "WSGICall");
 }

@@ -405,13 +405,8 @@ requestcov_add_wsgi_exchange(PyObject *module)
     }
     is_finalizing = PyObject_GetAttrString(sys, "is_finalizing");
     Py_DECREF(sys);
-    if (!str_status || !str_body_sent || !str_close || !is_finalizing || PyType_Ready(&WSGIExchangeType) < 0) {
+    if (!str_status || !str_body_sent || !str_close || !is_finalizing) {
         return -1;
     }
-    Py_INCREF(&WSGIExchangeType);
-    if (PyModule_AddObject(module, "WSGIExchange", (PyObject *)&WSGIExchangeType) < 0) {
-        Py_DECREF(&WSGIExchangeType);
-        return -1;
-    }
-    return 0;
+    return requestcov_add_type(module, &WSGIExchangeType, "WSGIExchange");
 }
