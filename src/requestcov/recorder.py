@@ -205,9 +205,6 @@ class Recorder:
             request.unfinished.pop()
         except IndexError:  # another thread ended it meanwhile
             return
-        if self._path is not None:
-            self._path.end(request)
-            return
         end_collecting(request.collector, request.token)
         request.token = None
         # No cycle request <-> collector: both freed by reference counting,

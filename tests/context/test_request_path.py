@@ -216,7 +216,6 @@ class PythonRecorder:
     def __init__(self, submit: Queued, pid: int) -> None:
         self.writer = type("Writer", (), {"submit": staticmethod(submit)})()
         self.pid = pid
-        self._path = None
 
 
 def finishers(path) -> Iterator[tuple]:

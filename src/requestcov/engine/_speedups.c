@@ -1128,6 +1128,7 @@ int requestcov_add_request_path(PyObject *module);
 int requestcov_add_wsgi_exchange(PyObject *module);
 /* The ASGI send, in middleware/_asgisend.c. */
 int requestcov_add_asgi_send(PyObject *module);
+/* The WSGI middleware's call, in middleware/_wsgicall.c. */
 int requestcov_add_wsgi_call(PyObject *module);
 
 PyMODINIT_FUNC

@@ -175,7 +175,8 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
     if (empty < 0) {
         return NULL;
     }
-    /* Held: the app may change the environ. */
+    /* Held across the begin: what it may run (a finaliser, the engine's
+     * restart) could change the environ they are borrowed from. */
     Py_INCREF(test_id);
     Py_INCREF(test_set);
     Py_INCREF(method);

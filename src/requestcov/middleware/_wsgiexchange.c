@@ -172,7 +172,7 @@ end_request(WSGIExchange *self)
         PyErr_Fetch(&type, &value, &traceback);
         result = PyObject_Vectorcall(self->finish, args, 4, NULL);
         if (result == NULL) {
-            /* A second exception: the first goes on, as its context. */
+            /* A second exception is dropped: the first one goes on. */
             PyErr_Clear();
         }
         Py_XDECREF(result);
