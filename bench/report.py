@@ -143,7 +143,7 @@ def writer_lines(run: Dict[str, Any]) -> List[str]:
         f"{result['records']:,} of them:",
         f"  - `SQLiteStore.write` (batches of 512): **{result['store_per_s']:,.0f} records/s**",
         f"  - `BackgroundWriter`, records ready-made: **{result['writer_per_s']:,.0f} records/s**",
-        f"  - the recorder's conversion alone (`Recorder._to_record`): "
+        f"  - the recorder's conversion alone (`RecordBuilder.convert`): "
         f"**{result['convert_only_per_s']:,.0f} records/s**",
         f"  - `BackgroundWriter` with the recorder's conversion (what a server runs), every request "
         f"running lines of its own (worst case): **{result['writer_convert_per_s']:,.0f} records/s**",

@@ -49,7 +49,9 @@ from typing import Any, Dict, List, Tuple
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 
-from benchlib.writerbench import DISTINCT_PATHS, FILES, LINES_PER_FILE, make_finished, make_records  # noqa: E402
+from benchlib.writerbench import (  # noqa: E402
+    DISTINCT_PATHS, FILES, LINES_PER_FILE, make_finished, make_records, recorder_builder, recorder_writer,
+)
 
 MIXES = {"realistic": DISTINCT_PATHS, "worst": 0}
 TIMED_STAGES = ("store", "writer", "writer+convert", "read")
@@ -69,7 +71,6 @@ def child(stage: str, mix: str, write: int, generate: int) -> Dict[str, Any]:
     write the first ``write`` of them; the elapsed time of the writing."""
     from requestcov.engine.source import SourceMatcher
     from requestcov.fileversions import FileVersions
-    from requestcov.recordbuilder import RecordBuilder
     from requestcov.store.sqlite import SQLiteStore
     from requestcov.store.writer import BackgroundWriter
 
@@ -84,7 +85,7 @@ def child(stage: str, mix: str, write: int, generate: int) -> Dict[str, Any]:
     matcher = SourceMatcher([root])
     versions = FileVersions()
 
-    convert = RecordBuilder(matcher, branch=False, versions=versions).build  # the recorder's own
+    builder = recorder_builder(matcher, versions)  # the recorder's own conversion
 
     # Long-lived test data would be rescanned by every collection, charging
     # the writer for the harness (a server's queue holds a handful of requests).
@@ -111,7 +112,7 @@ def child(stage: str, mix: str, write: int, generate: int) -> Dict[str, Any]:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         store.close()
     elif stage == "convert+store":
-        writer = BackgroundWriter(db, convert)
+        writer = recorder_writer(db, builder)
         store = SQLiteStore(db)
         started, cpu_started = time.perf_counter(), time.process_time()
         for first in range(0, len(items), BATCH):
@@ -120,7 +121,7 @@ def child(stage: str, mix: str, write: int, generate: int) -> Dict[str, Any]:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         store.close()
     else:
-        writer = BackgroundWriter(db, (lambda item: item) if stage == "writer" else convert)
+        writer = BackgroundWriter(db, lambda item: item) if stage == "writer" else recorder_writer(db, builder)
         if stage == "writer+convert":
             writer.before_batch = versions.new_batch
         started, cpu_started = time.perf_counter(), time.process_time()

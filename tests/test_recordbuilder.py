@@ -19,10 +19,11 @@ from requestcov.context import Collector
 from requestcov.engine.core import compiled_core
 from requestcov.engine.source import SourceMatcher
 from requestcov.fileversions import FileVersions
-from requestcov.recordbuilder import RecordBuilder, pack_lines_python
-from requestcov.recorder import ActiveRequest, _Finished
+from requestcov.recordbuilder import RecordBuilder, pack_lines_python, ready_rows_python
+from requestcov.recorder import ActiveRequest, _compiled_request_path, _Finished
 from requestcov.records import STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
+from requestcov.store.writer import BackgroundWriter
 from requestcov.store.requestset import ids_part, unpack_set
 
 CORE = compiled_core()
@@ -305,3 +306,129 @@ def test_a_records_defaults_hold_without_class_attributes() -> None:
     assert RequestRecord("t").lines is not record.lines
     assert dataclasses.replace(record, method="GET") == RequestRecord("t", method="GET")
 
+
+
+# -- rows made with no record -----------------------------------------------
+
+#: The row makers to hold against each other: the compiled request path's when built.
+ROW_MAKERS = {"python": ready_rows_python,
+              **({"compiled": _compiled_request_path().ready_rows} if CORE is not None else {})}
+
+
+def _mixed_batch(app: Path, start: int) -> List[Any]:
+    """Requests of known and new sets, a start-up item, one queued twice,
+    one without a test id, one of a file not measured."""
+    views, models = str(app / "views.py"), str(app / "models.py")
+    sets = [{views: {1, 2, 3}}, {views: {1, 2, 3}, models: {5}}, {models: {7, 8}}]
+    items = [_finished(_collector(sets[number % 3]), start + number) for number in range(12)]
+    items.insert(4, _finished(_collector({views: {40, 41 + start}}), start + 20))  # new in each batch
+    items.insert(7, _finished(_collector(sets[0]), start + 21, kind=STARTUP))
+    items.insert(9, items[8])  # queued twice
+    untagged = _finished(_collector(sets[1]), start + 22)
+    untagged[0].test_id = ""
+    items.append(untagged)
+    items.append(_finished(_collector({views: {1, 2, 3}, "/elsewhere/lib.py": {3}}), start + 23))
+    return items
+
+
+def test_the_compiled_request_path_makes_rows() -> None:
+    assert CORE is not None, "the compiled core (requestcov.engine._speedups) was not built"
+    assert "compiled" in ROW_MAKERS
+
+
+@pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
+def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Path, maker: str) -> None:
+    """Both makers take the same items, stop at the same ones and make the
+    same rows, each naming its set by the builder's one PackedLines."""
+    answers = {}
+    for name in (maker, "python"):
+        builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
+                                ready_rows=ROW_MAKERS[name])
+        convert = builder.convert
+        builder.versions.new_batch()  # type: ignore[union-attr]
+        warm = _mixed_batch(app, 0)
+        for item in warm:  # every set known, in this batch
+            convert(item)
+        items = _mixed_batch(app, 100)
+        stops, out = [], []
+        index = 0
+        while True:
+            index = builder.ready_rows(items, index, out)
+            stops.append(index)
+            if index >= len(items):
+                break
+            record = convert(items[index])
+            out.append(record if record is None else ("record", record.test_id, record.kind))
+            index += 1
+        assert builder._stopped == []  # each packing kept for a record was used by it
+        known = {id(part.packed) for part in builder._known.values()}
+        assert all(type(entry) is tuple or entry is None or id(entry[10]) in known for entry in out)
+        answers[name] = (stops, [entry if type(entry) is not list else entry[:10] for entry in out],
+                         [len(item[0].unwritten) for item in items])
+    assert answers[maker] == answers["python"]
+    stops, entries, unwritten = answers[maker]
+    assert stops == [4, 7, len(items)]  # the new set, the start-up item; then the rest in one call
+    assert unwritten == [0] * len(items)
+    rows = [entry for entry in entries if type(entry) is list]
+    assert len(rows) == len(items) - 3  # less the two records and the second queueing
+    assert rows[0] == ["request", "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
+                       1700000100.0, 1.5, 4242]
+    # A new batch of versions: the first request of each set needs its record again.
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    assert builder.ready_rows(_mixed_batch(app, 200), 0, []) == 0
+
+
+@pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
+def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: Path, maker: str) -> None:
+    """The same traffic through the writer with rows made directly and with
+    a record for every request: the very same store, byte for byte."""
+    dumps = []
+    for ready in (True, False):
+        builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
+                                ready_rows=ROW_MAKERS[maker])
+        db = tmp_path / f"{ready}.db"
+        writer = BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows if ready else None,
+                                  before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+        with SQLiteStore(db) as store:
+            for batch in range(3):
+                writer._write(store, _mixed_batch(app, 100 * batch))
+        assert writer.written == 3 * (len(_mixed_batch(app, 0)) - 1)
+        dumps.append(_rows(db))
+    assert dumps[0] == dumps[1]
+    with SQLiteStore(tmp_path / "True.db", read_only=True) as store:
+        records = store.records()
+        assert {record.test_id for record in records if record.test_id.startswith("GET")} == {
+            "GET /items/<id> #1", "GET /items/<id> #2", "GET /items/<id> #3"}
+        assert store.line_set_count() == 3 + 3  # the sets of every batch, and one new in each
+
+
+def test_branch_coverage_makes_no_rows_directly(app: Path) -> None:
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=True, versions=FileVersions())
+    items = _mixed_batch(app, 0)
+    assert builder.ready_rows(items, 0, []) == 0
+
+
+def test_a_failing_row_maker_leaves_every_request_to_its_record(tmp_path: Path, app: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Rows made before the maker failed are written once, the rest of the
+    batch and every later one go the long way, and the failure is said once."""
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    calls = []
+
+    def failing(items: List[Any], index: int, out: List[Any]) -> int:
+        calls.append(index)
+        if len(calls) == 2:
+            builder.ready_rows(items, index, out)  # rows made, then the failure
+            raise MemoryError("no room for a row")
+        return builder.ready_rows(items, index, out)
+
+    db = tmp_path / "store.db"
+    writer = BackgroundWriter(db, builder.convert, ready_rows=failing,
+                              before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+    with SQLiteStore(db) as store:
+        for batch in range(3):
+            writer._write(store, _mixed_batch(app, 100 * batch))
+        test_ids = [record.test_id for record in store.records()]
+    assert len(calls) == 2 and writer.ready_rows is None
+    assert len(test_ids) == len(set(test_ids)) == 3 * (len(_mixed_batch(app, 0)) - 2)  # less the start-up items
+    assert sum("could not make rows directly" in message for message in caplog.messages) == 1

@@ -29,13 +29,14 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from requestcov.context import Collector
 from requestcov.engine.source import SourceMatcher
+from requestcov.fileversions import FileVersions
 from requestcov.records import REQUEST, FileVersion, RequestRecord
 from requestcov.recordbuilder import RecordBuilder
-from requestcov.recorder import ActiveRequest, _Finished
+from requestcov.recorder import ActiveRequest, _compiled_request_path, _Finished
 from requestcov.store.sqlite import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
 
@@ -106,8 +107,24 @@ def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
     return finished
 
 
+def recorder_writer(db: Path, builder: Optional[RecordBuilder] = None) -> BackgroundWriter:
+    """A writer that converts finished requests as the recorder's does: a
+    row made directly for a request of a set known in the batch, else its
+    record (``builder``: by default one like the recorder's, on no versions)."""
+    if builder is None:
+        builder = recorder_builder(SourceMatcher([]))
+    return BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows)
+
+
+def recorder_builder(matcher: SourceMatcher, versions: Optional[FileVersions] = None) -> RecordBuilder:
+    """A record builder like the recorder's: the compiled request path's rows when built."""
+    path = _compiled_request_path()
+    return RecordBuilder(matcher, branch=False, versions=versions,
+                         ready_rows=path.ready_rows if path is not None else None)
+
+
 def _time_writer(db: Path, items: List[Any], convert: Any) -> float:
-    writer = BackgroundWriter(db, convert)
+    writer = recorder_writer(db, convert) if isinstance(convert, RecordBuilder) else BackgroundWriter(db, convert)
     started = time.perf_counter()
     for item in items:
         writer.submit(item)
@@ -134,7 +151,8 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     gc.collect()
     gc.freeze()
 
-    convert = RecordBuilder(matcher, branch=False).build  # the recorder's own conversion
+    builder = recorder_builder(matcher)  # the recorder's own conversion
+    convert = builder.build  # (build: the items stay unwritten for the runs after)
 
     results: Dict[str, Any] = {"records": count, "lines_per_record": FILES * LINES_PER_FILE,
                                "files_per_record": FILES}
@@ -145,10 +163,10 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
     results["store_per_s"] = count / (time.perf_counter() - started)
     store.close()
     results["writer_per_s"] = count / _time_writer(Path(workdir, "writer.db"), records, lambda item: item)
-    results["writer_convert_per_s"] = count / _time_writer(Path(workdir, "convert.db"), finished, convert)
+    results["writer_convert_per_s"] = count / _time_writer(Path(workdir, "convert.db"), make_finished(count, root), builder)
     repeating = make_finished(count, root, DISTINCT_PATHS)
     results["distinct_paths"] = DISTINCT_PATHS
-    results["writer_convert_repeating_per_s"] = count / _time_writer(Path(workdir, "repeating.db"), repeating, convert)
+    results["writer_convert_repeating_per_s"] = count / _time_writer(Path(workdir, "repeating.db"), repeating, builder)
     del repeating
     started = time.perf_counter()
     for item in finished:
@@ -157,7 +175,7 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
 
     # Where the time goes: the writer's own batch routine on this thread, so
     # cProfile sees it (a profiler only follows the thread it is enabled on).
-    writer = BackgroundWriter(Path(workdir, "profiled.db"), convert)
+    writer = recorder_writer(Path(workdir, "profiled.db"), builder)
     store = SQLiteStore(writer.db_path)
     profiler = cProfile.Profile()
     profiler.enable()

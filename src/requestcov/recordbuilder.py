@@ -16,6 +16,12 @@ A collector the fast path does not take (branch coverage, a line past 65,535,
 two names of one file) goes the long way: sorted lists by path, packed by
 the store.
 
+Most requests need no record at all: a request whose set is known in the
+current batch of file versions becomes its store row directly
+(:func:`ready_rows_python`, or the compiled core's ``ready_rows``), a run of
+such requests in one call, with no Python frame per request. The store tells
+the set by its :class:`PackedLines`, as it would the record's.
+
 Runs where the writer converts records: its thread, or a caller writing at
 exit, under the writer's SQLite lock. Its tables are dicts, each operation
 atomic, and the packing runs no Python code, so an interrupted call and its
@@ -31,19 +37,22 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from requestcov.engine.core import compiled_core
 from requestcov.engine.source import SourceMatcher
 from requestcov.fileversions import FileVersions
-from requestcov.records import FileVersion, PackedLines, RequestRecord
+from requestcov.records import REQUEST, FileVersion, PackedLines, RequestRecord
 from requestcov.store.requestset import numbers_part
 
 if TYPE_CHECKING:
     from requestcov.recorder import _Finished
 
-__all__ = ["RecordBuilder", "pack_lines_python", "PackLines"]
+__all__ = ["RecordBuilder", "pack_lines_python", "ready_rows_python", "PackLines"]
 
 #: (paths sorted, the packed numbers): a line set's key (see :func:`pack_lines_python`).
 Key = Tuple[Tuple[str, ...], bytes]
 #: None, or (key, the set known by it, None), or (key, None, its sorted lists).
 Packed = Optional[Tuple[Key, Any, Optional[Sequence[List[int]]]]]
 PackLines = Callable[[Mapping[str, Any], Mapping[str, Optional[str]], Mapping[Key, Any]], Packed]
+#: ready_rows(items, index, out, known, path_by_name, batch) -> the index it stopped at.
+ReadyRows = Callable[[List[Any], int, List[Any], Mapping[Key, Any], Mapping[str, Optional[str]], int, List[Any]],
+                    int]
 
 #: How many lines the table of known sets may hold before it starts over
 #: (each line an int in a list, ~40 bytes: a few MB at most): a few hundred
@@ -107,6 +116,48 @@ def pack_lines_python(
     return (key, found, None) if found is not None else (key, None, line_lists)
 
 
+def ready_rows_python(
+    items: List[Any], index: int, out: List[Any], known: Mapping[Key, Any],
+    path_by_name: Mapping[str, Optional[str]], batch: int, stopped: List[Any],
+) -> int:
+    """Append to ``out`` the :data:`~requestcov.records.ReadyRow` of each
+    finished request from ``items[index]`` on, as long as each is a request
+    whose lines pack to a set of ``known`` looked up in this ``batch`` of
+    file versions; return the index of the first that is not (``len(items)``
+    when all were). Such a
+    request is marked written, and one written already (queued twice) is
+    passed over. The one stopped at goes the long way
+    (:meth:`RecordBuilder.build`), and the caller comes back for the rest;
+    when it was stopped at for its set (new, or of an earlier batch),
+    ``stopped`` holds it and its packing after, for its record to reuse.
+
+    The compiled core's ``ready_rows`` does the very same in one C call."""
+    count = len(items)
+    while index < count:
+        item = items[index]
+        if type(item) is not tuple or len(item) != 4 or item[3] != REQUEST:
+            return index
+        request, duration_ms, pid, kind = item
+        try:
+            packed = pack_lines_python(request.collector.lines, path_by_name, known)
+            if packed is not None and (packed[1] is None or packed[1].batch != batch):
+                stopped[:] = (item, packed)  # its record is made next, of this very packing
+            if packed is None or packed[1] is None or packed[1].batch != batch:
+                return index
+            row = [kind, request.test_id, request.test_set, request.method, request.path, request.route,
+                   request.status, request.start, duration_ms, pid, packed[1].packed]
+            unwritten = request.unwritten
+        except Exception:  # the long way says what is wrong
+            return index
+        index += 1
+        try:
+            unwritten.pop()
+        except IndexError:  # queued twice (see Recorder.finish); written already
+            continue
+        out.append(row)
+    return index
+
+
 def _pack_lines() -> PackLines:
     """The compiled ``pack_lines`` when built and wanted (see engine.core), else the twin."""
     core = compiled_core()
@@ -134,20 +185,44 @@ class RecordBuilder:
     ``packed``: nothing between here and the store changes them."""
 
     def __init__(self, matcher: SourceMatcher, *, branch: bool, versions: Optional[FileVersions] = None,
-                 pack_lines: Optional[PackLines] = None) -> None:
+                 pack_lines: Optional[PackLines] = None, ready_rows: Optional[ReadyRows] = None) -> None:
         """``versions``: give each record the versions of its files.
         ``pack_lines``: the packing function (by default the compiled one
-        when built, see :func:`_pack_lines`)."""
+        when built, see :func:`_pack_lines`). ``ready_rows``: the row making
+        function, the compiled request path's ``ready_rows`` for requests it
+        began (by default :func:`ready_rows_python`)."""
         self.matcher = matcher
         self.branch = branch
         self.versions = versions
         self._pack_lines = pack_lines or _pack_lines()
+        self._ready_rows = ready_rows or ready_rows_python
         #: (paths, packed numbers) -> the set's shared record parts.
         self._known: Dict[Key, _Known] = {}
         self._known_lines = 0
         #: paths -> their versions, for the batch ``_versions_batch``.
         self._batch_versions: Dict[Tuple[str, ...], Tuple[Dict[str, FileVersion], Tuple[Any, ...]]] = {}
         self._versions_batch = -1
+        #: (the finished request ``ready_rows`` stopped at, its packing), or empty.
+        self._stopped: List[Any] = []
+
+    def ready_rows(self, items: List[Any], index: int, out: List[Any]) -> int:
+        """The rows of the finished requests from ``items[index]`` on that
+        need no record, appended to ``out``; the index of the first that
+        does (see :func:`ready_rows_python`). Branch coverage always needs one."""
+        if self.branch:
+            return index
+        versions = self.versions
+        return self._ready_rows(items, index, out, self._known, self.matcher.decided,
+                                versions.batch if versions is not None else 0, self._stopped)
+
+    def convert(self, finished: "_Finished") -> Optional[RequestRecord]:
+        """The record of a finished request, once: None for a request
+        queued twice (see ``Recorder.finish``) and written already."""
+        try:
+            finished[0].unwritten.pop()
+        except IndexError:
+            return None
+        return self.build(finished)
 
     def build(self, finished: "_Finished") -> RequestRecord:
         """The record of a finished request (or of a process's start-up code)."""
@@ -158,7 +233,12 @@ class RecordBuilder:
             # A set already known in this batch, the common case, is found
             # here with no call of a method: a record costs a few thousand
             # instructions, and each Python frame several hundred of them.
-            packed_lines = self._pack_lines(collector.lines, self.matcher.decided, self._known)
+            stopped = self._stopped
+            if stopped and stopped[0] is finished:  # packed by ready_rows just now
+                packed_lines = stopped[1]
+                stopped.clear()
+            else:
+                packed_lines = self._pack_lines(collector.lines, self.matcher.decided, self._known)
             file_versions = self.versions
             batch = file_versions.batch if file_versions is not None else 0
             if packed_lines is not None and packed_lines[1] is not None and packed_lines[1].batch == batch:

@@ -112,14 +112,15 @@ class Recorder:
         self.engine: Engine = make_engine(self.matcher, branch=config.branch)
         #: The version of each measured file, known to the writer thread.
         self.versions = FileVersions()
-        self.builder = RecordBuilder(self.matcher, branch=config.branch, versions=self.versions)
+        self._path = _compiled_request_path()
+        self.builder = RecordBuilder(self.matcher, branch=config.branch, versions=self.versions,
+                                     ready_rows=self._path.ready_rows if self._path is not None else None)
         self.writer = BackgroundWriter(
-            self.db_path, self._to_record, on_thread_start=self.engine.on_writer_thread,
+            self.db_path, self.builder.convert, on_thread_start=self.engine.on_writer_thread,
             fallback_path=Path(config.fallback_db).resolve() if config.fallback_db else None,
-            before_batch=self.versions.new_batch, is_startup=_is_startup,
+            before_batch=self.versions.new_batch, is_startup=_is_startup, ready_rows=self.builder.ready_rows,
         )
         self.engine.start()
-        self._path = _compiled_request_path()
         self._closed = False
         self._startup_submitted = False
         #: Requests begun in this process, recorded or sampled out: whether a
@@ -253,13 +254,6 @@ class Recorder:
         return [(before, _PROCESS_START, "startup"), (served, since, SERVED_UNRECORDED)]
 
     # -- the writer thread --------------------------------------------------
-
-    def _to_record(self, finished: _Finished) -> Optional[RequestRecord]:
-        try:
-            finished[0].unwritten.pop()
-        except IndexError:  # queued twice (see finish); written already
-            return None
-        return self.builder.build(finished)
 
     # -- shutdown -----------------------------------------------------------
 

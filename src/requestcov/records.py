@@ -14,7 +14,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 __all__ = [
     "RequestRecord", "TestKey", "LinesByFile", "ArcsByFile", "STARTUP", "REQUEST", "SERVED_UNRECORDED",
-    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord", "PackedLines", "endpoint_of",
+    "natural_key", "natural_test_key", "FileVersion", "KeyedRecord", "PackedLines", "endpoint_of", "ReadyRow",
 ]
 
 _DIGITS = re.compile(r"(\d+)")
@@ -64,6 +64,14 @@ STARTUP = "startup"
 #: at all (a server ``requestcov run`` could not wrap): code that ran for
 #: requests nobody recorded, which no analysis counts as run.
 SERVED_UNRECORDED = "served-unrecorded"
+
+
+#: A new request's row as the writer hands it to the store in place of a
+#: record, when the recorder packed its line set before (most requests):
+#: kind, test_id, test_set, method, path, route, status, start, duration_ms,
+#: pid, and the :class:`PackedLines` of the set. A list: the store names a
+#: request without a test id in place.
+ReadyRow = List[Any]
 
 
 def endpoint_of(method: str, route: Optional[str], path: str) -> str:

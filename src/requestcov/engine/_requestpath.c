@@ -51,7 +51,7 @@ typedef struct {
 
 /* The slot names of tracking, in the enum's order (for errors). */
 static PyObject *tracking_names[TRACKING_SLOTS];
-static PyObject *str_acquire, *str_release;
+static PyObject *str_acquire, *str_release, *str_batch, *str_packed;
 static PyObject *one;  /* the int 1 */
 
 #define SLOT(object, offset) (*(PyObject **)((char *)(object) + (offset)))
@@ -534,6 +534,134 @@ RequestPath_finish(RequestPath *self, PyObject *const *args, Py_ssize_t nargs, P
     return RequestPath_end(self, request);
 }
 
+/* In _speedups.c: a collector's lines packed (see pack_lines there). */
+PyObject *requestcov_pack_lines(PyObject *lines_by_name, PyObject *path_by_name, PyObject *known);
+
+/* Whether the set that ``packed`` (what pack_lines returned) found is
+ * known in this batch of file versions; its PackedLines in ``*packed_lines``
+ * (a new reference) when it is. -1 with an error. */
+static int
+known_in_batch(PyObject *packed, PyObject *batch, PyObject **packed_lines)
+{
+    if (packed == Py_None || !PyTuple_CheckExact(packed) || PyTuple_GET_SIZE(packed) != 3
+        || PyTuple_GET_ITEM(packed, 1) == Py_None) {
+        return 0;
+    }
+    PyObject *known = PyTuple_GET_ITEM(packed, 1);
+    PyObject *known_batch = PyObject_GetAttr(known, str_batch);
+    if (known_batch == NULL) {
+        return -1;
+    }
+    int same = known_batch == batch ? 1 : PyObject_RichCompareBool(known_batch, batch, Py_EQ);
+    Py_DECREF(known_batch);
+    if (same <= 0) {
+        return same;
+    }
+    *packed_lines = PyObject_GetAttr(known, str_packed);
+    return *packed_lines == NULL ? -1 : 1;
+}
+
+/* ready_rows(items, index, out, known, path_by_name, batch, stopped): the twin of
+ * ``requestcov.recordbuilder.ready_rows_python``, for requests begun by
+ * begin() (their slots read at their offsets); see there. Whatever is not
+ * such a request, or cannot be read, is left to the long way, which says
+ * what is wrong: an error here only when a row cannot be made (no memory),
+ * its request's mark given back. */
+static PyObject *
+RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7 || !PyList_CheckExact(args[0]) || !PyLong_Check(args[1]) || !PyList_CheckExact(args[2])
+        || !PyDict_Check(args[3]) || !PyDict_Check(args[4]) || !PyList_CheckExact(args[6])) {
+        PyErr_SetString(PyExc_TypeError, "ready_rows(items: list, index: int, out: list, known: dict, "
+                                         "path_by_name: dict, batch, stopped: list)");
+        return NULL;
+    }
+    PyObject *items = args[0], *out = args[2], *known = args[3], *path_by_name = args[4], *batch = args[5];
+    PyObject *stopped = args[6];
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    if (index == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    const Py_ssize_t *r = self->request_offsets;
+    static const int row_slots[] = {R_TEST_ID, R_TEST_SET, R_METHOD, R_PATH, R_ROUTE, R_STATUS, R_START};
+    const int row_count = (int)(sizeof(row_slots) / sizeof(row_slots[0]));
+    for (index = index < 0 ? 0 : index; index < PyList_GET_SIZE(items); index++) {
+        PyObject *item = PyList_GET_ITEM(items, index);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 4) {
+            break;
+        }
+        PyObject *request = PyTuple_GET_ITEM(item, 0), *kind = PyTuple_GET_ITEM(item, 3);
+        if (Py_TYPE(request) != self->request_type || !PyUnicode_Check(kind)
+            || (kind != self->kind && PyUnicode_CompareWithASCIIString(kind, "request") != 0)) {
+            break;
+        }
+        PyObject *collector = SLOT(request, r[R_COLLECTOR]);
+        PyObject *unwritten = SLOT(request, r[R_UNWRITTEN]);
+        if (collector == NULL || Py_TYPE(collector) != self->collector_type
+            || unwritten == NULL || !PyList_CheckExact(unwritten)) {
+            break;
+        }
+        int readable = 1;
+        for (int slot = 0; slot < row_count; slot++) {
+            readable &= SLOT(request, r[row_slots[slot]]) != NULL;
+        }
+        PyObject *lines = SLOT(collector, self->collector_offsets[C_LINES]);
+        if (!readable || lines == NULL || !PyDict_Check(lines)) {
+            break;
+        }
+        PyObject *packed = requestcov_pack_lines(lines, path_by_name, known);
+        PyObject *packed_lines = NULL;
+        int usable = packed == NULL ? -1 : known_in_batch(packed, batch, &packed_lines);
+        if (usable == 0) {
+            /* Its record is made next, of this very packing. */
+            PyObject *kept = PyTuple_Pack(2, item, packed);
+            if (kept == NULL || PyList_SetSlice(stopped, 0, PyList_GET_SIZE(stopped), kept) < 0) {
+                PyErr_Clear();
+            }
+            Py_XDECREF(kept);
+        }
+        Py_XDECREF(packed);
+        if (usable <= 0) {
+            PyErr_Clear();  /* the long way says what is wrong */
+            break;
+        }
+        Py_ssize_t marks = PyList_GET_SIZE(unwritten);
+        if (marks == 0) {  /* queued twice (see Recorder.finish); written already */
+            Py_DECREF(packed_lines);
+            continue;
+        }
+        PyObject *mark = Py_NewRef(PyList_GET_ITEM(unwritten, marks - 1));
+        PyObject *row = PyList_SetSlice(unwritten, marks - 1, marks, NULL) < 0 ? NULL : PyList_New(11);
+        if (row == NULL || PyList_Append(out, row) < 0) {
+            if (PyList_GET_SIZE(unwritten) < marks) {
+                PyObject *type, *value, *traceback;
+                PyErr_Fetch(&type, &value, &traceback);
+                if (PyList_Append(unwritten, mark) < 0) {
+                    PyErr_Clear();
+                }
+                PyErr_Restore(type, value, traceback);
+            }
+            Py_DECREF(mark);
+            Py_XDECREF(row);
+            Py_DECREF(packed_lines);
+            return NULL;
+        }
+        Py_DECREF(mark);
+        PyList_SET_ITEM(row, 0, Py_NewRef(kind));
+        for (int slot = 0; slot < row_count; slot++) {
+            PyList_SET_ITEM(row, 1 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
+        }
+        PyList_SET_ITEM(row, 8, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
+        PyList_SET_ITEM(row, 9, Py_NewRef(PyTuple_GET_ITEM(item, 2)));
+        PyList_SET_ITEM(row, 10, packed_lines);
+        /* Of strs, numbers and the set's PackedLines: never part of a cycle,
+         * so not for the garbage collector to scan while the batch waits. */
+        PyObject_GC_UnTrack(row);
+        Py_DECREF(row);
+    }
+    return PyLong_FromSsize_t(index);
+}
+
 /* set_finish(submit, pid, kind): what finish() hands each finished request to. */
 static PyObject *
 RequestPath_set_finish(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
@@ -608,6 +736,9 @@ static PyMethodDef RequestPath_methods[] = {
      "finish(request, *, status=None): Recorder.finish in one call (see set_finish)."},
     {"set_finish", (PyCFunction)(void (*)(void))RequestPath_set_finish, METH_FASTCALL,
      "set_finish(submit, pid, kind): the writer's submit, this process's id and the records' kind."},
+    {"ready_rows", (PyCFunction)(void (*)(void))RequestPath_ready_rows, METH_FASTCALL,
+     "ready_rows(items, index, out, known, path_by_name, batch, stopped): the store's rows of the finished "
+     "requests that need no record, as requestcov.recordbuilder.ready_rows_python makes them."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -636,8 +767,10 @@ requestcov_add_request_path(PyObject *module)
     }
     str_acquire = PyUnicode_InternFromString("acquire");
     str_release = PyUnicode_InternFromString("release");
+    str_batch = PyUnicode_InternFromString("batch");
+    str_packed = PyUnicode_InternFromString("packed");
     one = PyLong_FromLong(1);
-    if (!str_acquire || !str_release || !one) {
+    if (!str_acquire || !str_release || !str_batch || !str_packed || !one) {
         return -1;
     }
     return requestcov_add_type(module, &RequestPathType, "RequestPath");

@@ -983,6 +983,8 @@ write_sorted_lines(PyObject *set, uint64_t *bits, unsigned char *out)
     return taken;
 }
 
+PyObject *requestcov_pack_lines(PyObject *lines_by_name, PyObject *path_by_name, PyObject *known);
+
 /* pack_lines(lines_by_name, path_by_name, known): the twin of
  * ``requestcov.recordbuilder.pack_lines_python``; see there. Returns what
  * it returns: None, or (key, known[key], None), or (key, None, lists). */
@@ -995,7 +997,13 @@ speedups_pack_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "pack_lines(lines_by_name: dict, path_by_name: dict, known: dict)");
         return NULL;
     }
-    PyObject *lines_by_name = args[0], *path_by_name = args[1], *known = args[2];
+    return requestcov_pack_lines(args[0], args[1], args[2]);
+}
+
+/* pack_lines on three dicts, for the C callers (RequestPath.ready_rows). */
+PyObject *
+requestcov_pack_lines(PyObject *lines_by_name, PyObject *path_by_name, PyObject *known)
+{
     Py_ssize_t names = PyDict_GET_SIZE(lines_by_name);
     FileLines *files = PyMem_Malloc(sizeof(FileLines) * (size_t)(names > 0 ? names : 1));
     if (files == NULL) {

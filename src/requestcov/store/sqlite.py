@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from requestcov.errors import StoreError
-from requestcov.records import REQUEST, STARTUP, FileVersion, PackedLines, RequestRecord
+from requestcov.records import REQUEST, STARTUP, FileVersion, PackedLines, ReadyRow, RequestRecord, endpoint_of
 from requestcov.store.lineset import decode_lines, encode_lines, numbits_to_lines
 from requestcov.store.readonly import FileStamp, NotAStoreError, check_store_file, connect_read_only
 from requestcov.store.requestset import (
@@ -470,9 +470,12 @@ class SQLiteStore:
         """Give records without a test id ``METHOD route #n``, numbered in the
         store across every process writing to it: one counter update per
         endpoint reserves the numbers of all its records in the batch."""
-        untagged: Dict[str, List[RequestRecord]] = {}
+        untagged: Dict[str, List[Any]] = {}
         for record in records:
-            if not record.test_id:
+            if type(record) is list:  # a ready row
+                if not record[1]:
+                    untagged.setdefault(endpoint_of(record[3], record[5], record[4]), []).append(record)
+            elif not record.test_id:
                 untagged.setdefault(record.endpoint, []).append(record)
         for endpoint, named in untagged.items():
             last = int(self._connection.execute(
@@ -481,14 +484,20 @@ class SQLiteStore:
                 (endpoint, len(named)),
             ).fetchone()[0])
             for number, record in enumerate(named, start=last - len(named) + 1):
-                record.test_id = f"{endpoint} #{number}"
+                if type(record) is list:
+                    record[1] = f"{endpoint} #{number}"
+                else:
+                    record.test_id = f"{endpoint} #{number}"
 
-    def write(self, records: Iterable[RequestRecord]) -> List[int]:
+    def write(self, records: Iterable[Union[RequestRecord, ReadyRow]]) -> List[int]:
         """Write records in one transaction and return their row ids.
 
         A record whose ``test_id`` is empty gets ``METHOD route #n`` (see
         :meth:`_name_untagged`). A record with a ``record_id`` replaces the row
         it names; a start-up record replaces the earlier one of the same process.
+        The writer hands in a request whose line set the recorder packed
+        before as its :data:`~requestcov.records.ReadyRow` instead of
+        a record: a new row, its set found by its ``PackedLines``.
         """
         if self.read_only:
             raise StoreError(f"{self.path} was opened for reading only")
@@ -506,7 +515,7 @@ class SQLiteStore:
             self._name_untagged(records)
             new: List[RequestRecord] = []
             for record in records:
-                if record.record_id is None and record.kind != STARTUP:
+                if type(record) is list or (record.record_id is None and record.kind != STARTUP):
                     new.append(record)
                     continue
                 row_ids += self._insert(new)
@@ -527,7 +536,7 @@ class SQLiteStore:
             raise
         return row_ids
 
-    def _insert(self, records: Sequence[RequestRecord]) -> List[int]:
+    def _insert(self, records: Sequence[Union[RequestRecord, ReadyRow]]) -> List[int]:
         """Insert new rows in one statement whatever their number: the ids
         are the next free ones, known in advance because the transaction
         holds the store's write lock (and ``id`` is SQLite's rowid, so this
@@ -539,6 +548,7 @@ class SQLiteStore:
         first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
         row_ids = list(range(first, first + len(records)))
         rows = [
+            (row_id, *record[:10], 0, set_id) if type(record) is list else
             (row_id, record.kind, record.test_id, record.test_set, record.method, record.path, record.route,
              record.status, record.start, record.duration_ms, record.pid, 0 if record.arcs is None else 1, set_id)
             for row_id, record, set_id in zip(row_ids, records, set_ids)
@@ -564,7 +574,7 @@ class SQLiteStore:
         )
         return record.record_id
 
-    def _line_set_ids(self, records: Sequence[RequestRecord]) -> List[int]:
+    def _line_set_ids(self, records: Sequence[Union[RequestRecord, ReadyRow]]) -> List[int]:
         """The line set of each record, adding the sets this store does not
         hold yet.
 
@@ -586,7 +596,7 @@ class SQLiteStore:
         digests_in_batch: Dict[PackedLines, bytes] = {}
         known = self._set_ids
         for index, record in enumerate(records):
-            packed = record.packed
+            packed = record[10] if type(record) is list else record.packed
             if packed is not None:
                 found = fingerprints.get(packed)
                 if found is not None:

@@ -74,8 +74,14 @@ class BackgroundWriter:
         busy_timeout: float = 60.0,
         before_batch: Optional[Callable[[], None]] = None,
         is_startup: Callable[[Any], bool] = lambda item: getattr(item, "kind", None) == STARTUP,
+        ready_rows: Optional[Callable[[List[Any], int, List[Any]], int]] = None,
     ) -> None:
-        """``before_batch`` runs on the writer thread before each batch is
+        """``convert`` makes an item's record (None: nothing to write).
+        ``ready_rows(items, index, out)``, when given, converts the items it
+        can from ``index`` on first, appending what the store takes
+        (:data:`~requestcov.records.ReadyRow`) to ``out``, and returns the
+        index of the first it cannot: that one goes to ``convert``.
+        ``before_batch`` runs on the writer thread before each batch is
         converted: the recorder's file versions are checked once a batch.
         ``is_startup`` tells a start-up item (queued, or its record) from a
         request's, for the count of what was lost."""
@@ -89,6 +95,7 @@ class BackgroundWriter:
         #: The store records are written to now: ``db_path``, or the fallback.
         self.current_path: Path = db_path
         self.convert = convert
+        self.ready_rows = ready_rows
         #: How long the thread lets requests pile up before a transaction:
         #: one transaction per burst rather than per request, and far fewer
         #: wake-ups competing with the app's threads for the GIL.
@@ -430,8 +437,21 @@ class BackgroundWriter:
                 self.before_batch()
             except Exception:
                 log_once("writer-batch", "requestcov: could not prepare a batch", exc_info=True)
-        records: List[RequestRecord] = []
-        for item in items:
+        records: List[Any] = []
+        ready_rows = self.ready_rows
+        index, count = 0, len(items)
+        while index < count:
+            if ready_rows is not None:
+                try:
+                    index = ready_rows(items, index, records)
+                except Exception:  # those it marked written are passed over below
+                    log_once("writer-ready-rows", "requestcov: could not make rows directly; records are "
+                             "made for every request from now on", exc_info=True)
+                    ready_rows = self.ready_rows = None
+                if index >= count:
+                    break
+            item = items[index]
+            index += 1
             try:
                 record = self.convert(item)
             except Exception:
