@@ -89,7 +89,7 @@ def start_counting(count):
     return lambda: sys.settrace(None)
 
 
-def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=None, stride=1):
+def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=None, stride=1, sample=1):
     """Fork ``child(position)`` for position 1, 2, ... until children come
     back having run past the end; {position: exit code, minus the signal
     number, or "hung:" and the child's stacks}.
@@ -97,6 +97,10 @@ def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=N
     With ``dense`` set, every position up to it is tried and only every
     ``stride``-th one after: for code whose dangerous moments come first
     and whose long tail would take minutes position by position.
+    With ``sample`` > 1 only every ``sample``-th of those is tried: the
+    tests sweep every position on the interpreters of the heavy matrices
+    and every third elsewhere (:func:`sample_for_this_python`), where the
+    same code runs as other bytecode and a whole sweep takes a minute.
 
     A child that returns exits with :data:`PAST_THE_END`; one that raises
     ``SystemExit`` exits through the interpreter's own end (``atexit``)."""
@@ -104,7 +108,7 @@ def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=N
     running = {}
     position = 0
     while True:
-        position += 1 if dense is None or position < dense else stride
+        position += sample if dense is None or position < dense else max(stride, sample)
         pid = os.fork()
         if pid == 0:
             # A child that hangs tells where: every thread's stack, shortly before it is killed.
@@ -121,6 +125,13 @@ def every_position(child, directory, batch=24, limit=5000, timeout=30.0, dense=N
     for waited, pid_waited in running.items():
         outcomes[waited] = _outcome(pid_waited, directory, timeout)
     return outcomes
+
+
+def sample_for_this_python():
+    """``every_position``'s ``sample`` for the interpreter running the tests."""
+    from tests.support.matrix import FULL_MATRIX
+
+    return 1 if FULL_MATRIX else 3
 
 
 def _outcome(pid, directory, timeout):
