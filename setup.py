@@ -14,7 +14,7 @@ setup(
             sources=[
                 "src/requestcov/engine/_speedups.c", "src/requestcov/engine/_requestpath.c",
                 "src/requestcov/middleware/_wsgiexchange.c", "src/requestcov/middleware/_asgisend.c",
-                "src/requestcov/middleware/_wsgicall.c",
+                "src/requestcov/middleware/_wsgicall.c", "src/requestcov/middleware/_asgicall.c",
             ],
             depends=["src/requestcov/engine/_compat.h"],
             optional=True,

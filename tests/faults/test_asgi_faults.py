@@ -16,6 +16,9 @@ from tests.support.servers import free_port, running_server, serve_command
 pytestmark = pytest.mark.slow
 
 PATHS = ["/hello", "/users/4", "/users/400", "/stream/3", "/boom", "/hello"]
+#: What each fault's one log line says.
+FAULT_LOGGED = {"begin": "could not start recording a request", "finish": "could not finish recording a request",
+                "writer": "could not prepare a record"}
 
 
 def fetch_all(base_url: str) -> List[Tuple[int, Optional[str], bytes]]:
@@ -34,13 +37,17 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[int, Option
         return fetch_all(base_url)
 
 
-@pytest.mark.parametrize("fault", ["begin", "finish", "writer"])
-def test_a_failure_inside_requestcov_never_changes_an_asgi_response(fault: str, tmp_path: Path, expected) -> None:
+@pytest.mark.parametrize("core", ["compiled", "python"])  # the compiled ASGI call and its reference
+@pytest.mark.parametrize("fault", sorted(FAULT_LOGGED))
+def test_a_failure_inside_requestcov_never_changes_an_asgi_response(fault: str, core: str, tmp_path: Path,
+                                                                    expected) -> None:
     port = free_port()
     output: List[str] = []
     command = [sys.executable, "-m", "tests.faults.serve_faulty", str(port), str(tmp_path / "faulty.db"),
                "--kind", "fastapi", "--fault", fault]
-    with running_server(command, port, output=output) as base_url:
+    with running_server(command, port, environment={"REQUESTCOV_CORE": core}, output=output) as base_url:
         actual = fetch_all(base_url)
     assert actual == expected
-    assert output[0].count(f"injected fault in {fault}") <= 1, output[0]
+    # The fault did happen, on the way each core's requests take, and was logged once.
+    assert output[0].count(FAULT_LOGGED[fault]) == 1, output[0]
+    assert f"injected fault in {fault}" in output[0]

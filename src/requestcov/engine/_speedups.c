@@ -1138,6 +1138,8 @@ int requestcov_add_wsgi_exchange(PyObject *module);
 int requestcov_add_asgi_send(PyObject *module);
 /* The WSGI middleware's call, in middleware/_wsgicall.c. */
 int requestcov_add_wsgi_call(PyObject *module);
+/* The ASGI middleware's call, in middleware/_asgicall.c (3.10+). */
+int requestcov_add_asgi_call(PyObject *module);
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
@@ -1169,7 +1171,8 @@ PyInit__speedups(void)
         || requestcov_add_request_path(module) < 0
         || requestcov_add_wsgi_exchange(module) < 0
         || requestcov_add_asgi_send(module) < 0
-        || requestcov_add_wsgi_call(module) < 0) {
+        || requestcov_add_wsgi_call(module) < 0
+        || requestcov_add_asgi_call(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

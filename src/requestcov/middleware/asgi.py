@@ -5,6 +5,10 @@ FastAPI, after the response's background tasks have run, so their lines belong
 to the request. The request counts as answered once its last body message
 (``more_body`` false) is sent: a server stopped before the app call returns
 still records it. WebSocket and lifespan scopes pass through untouched.
+
+With the compiled core (3.10+) a simply recorded request is begun, handed to
+the app and ended in C (``_asgicall.c``); :meth:`ASGIMiddleware._call_python`
+is its reference and takes every other request.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 from requestcov.engine.core import compiled_core
 from requestcov.log import log_once
-from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.common import RecordingMiddleware, middleware_bases
 from requestcov.middleware.control import CONTROL_PREFIX
 from requestcov.middleware.testid import clean_test_id
 from requestcov.recorder import ActiveRequest, Recorder
@@ -26,7 +30,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-class ASGIMiddleware(RecordingMiddleware):
+_BASES = middleware_bases("ASGICall")
+#: Whether the middleware's call is the compiled core's (see ``_asgicall.c``).
+_COMPILED_CALL = len(_BASES) > 1
+
+
+class ASGIMiddleware(*_BASES):  # type: ignore[misc]
     """Wrap an ASGI app, or ``app.add_middleware(ASGIMiddleware)`` in Starlette/FastAPI."""
 
     def __init__(self, app: Any, **options: Any) -> None:
@@ -34,8 +43,33 @@ class ASGIMiddleware(RecordingMiddleware):
         self._id_header = self.config.id_header.lower().encode("latin-1")
         self._test_set_header = self.config.test_set_header.lower().encode("latin-1")
         self._recording_send = _recording_send_class()
+        if _COMPILED_CALL:
+            self._choose_call_path()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _choose_call_path(self) -> None:
+        """The compiled call takes an HTTP request that is simply recorded
+        (see ``_asgicall.c``); with a control endpoint or Keploy's agent, or
+        no compiled request path, every call is :meth:`_call_python`'s."""
+        recorder = self.recorder
+        path = getattr(recorder, "_path", None)
+        if recorder is None or path is None or self.identifies_tests or self.control is not None \
+                or self._recording_send is _RecordingSend:
+            self._set_python_path(self._call_python)
+            return
+        self._set_fast_path(
+            recorder, recorder.engine, path.begin, self._recording_send, self._finish_failed, self._id_header,
+            self._test_set_header, self._call_python, self._begin_failed, bool(recorder.sampler.records_everything),
+        )
+
+    if _COMPILED_CALL:
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            # A coroutine function still, as servers tell an ASGI 3 app by its
+            # call; what it awaits is the compiled call's (or _call_python's).
+            await self._call_compiled(scope, receive, send)
+
+    async def _call_python(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The middleware's call: the reference of the compiled one, and the
+        way of every request that one does not take."""
         recorder = self.recorder
         if recorder is not None and scope.get("type") == "lifespan":
             await self.app(scope, receive, _flush_at_shutdown(recorder, send))
@@ -54,9 +88,12 @@ class ASGIMiddleware(RecordingMiddleware):
         try:
             await self.app(scope, receive, self._recording_send(request, send))
         except BaseException:
-            self._finish(recorder, request, scope, error=True)
+            self._finish(recorder, request, scope, True)
             raise
-        self._finish(recorder, request, scope, error=False)
+        self._finish(recorder, request, scope, False)
+
+    if not _COMPILED_CALL:
+        __call__ = _call_python
 
     def _begin(self, recorder: Recorder, scope: Scope) -> Optional[ActiveRequest]:
         try:
@@ -73,9 +110,13 @@ class ASGIMiddleware(RecordingMiddleware):
                 method=str(scope.get("method", "")), path=str(scope.get("path", "")) or "/",
                 test_id=test_id, test_set=test_set,
             )
-        except Exception:
-            log_once("asgi-begin", "requestcov: could not start recording a request", exc_info=True)
+        except Exception as error:
+            self._begin_failed(error)
             return None
+
+    @staticmethod
+    def _begin_failed(error: BaseException) -> None:
+        log_once("asgi-begin", "requestcov: could not start recording a request", exc_info=error)
 
     async def _answer_control(self, scope: Scope, send: Send) -> None:
         assert self.control is not None
@@ -93,7 +134,7 @@ class ASGIMiddleware(RecordingMiddleware):
         ]})
         await send({"type": "http.response.body", "body": body})
 
-    def _finish(self, recorder: Recorder, request: ActiveRequest, scope: Scope, *, error: bool) -> None:
+    def _finish(self, recorder: Recorder, request: ActiveRequest, scope: Scope, error: bool) -> None:
         try:
             if request.route is None:
                 route = scope.get("route")
@@ -101,8 +142,12 @@ class ASGIMiddleware(RecordingMiddleware):
             if error and request.status is None:
                 request.status = 500
             recorder.finish(request)
-        except Exception:
-            log_once("asgi-finish", "requestcov: could not finish recording a request", exc_info=True)
+        except Exception as problem:
+            self._finish_failed(problem)
+
+    @staticmethod
+    def _finish_failed(error: BaseException) -> None:
+        log_once("asgi-finish", "requestcov: could not finish recording a request", exc_info=error)
 
 
 class _RecordingSend:

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, List, Optional
 
 from requestcov.config import Config
+from requestcov.engine.core import compiled_core
 from requestcov.engine.source import is_third_party
 from requestcov.log import log_once
 from requestcov.middleware.control import ActiveTest, ControlEndpoint
@@ -15,7 +16,7 @@ from requestcov.recorder import Recorder, get_recorder
 if TYPE_CHECKING:
     from requestcov.keploy.attribution import KeployAttribution
 
-__all__ = ["RecordingMiddleware", "default_source_for"]
+__all__ = ["RecordingMiddleware", "default_source_for", "middleware_bases"]
 
 class RecordingMiddleware:
     """Options mirror the command line (see :meth:`Config.resolve`): ``source``,
@@ -89,3 +90,10 @@ def default_source_for(app: Any) -> List[str]:
         frame = frame.f_back  # type: ignore[assignment]
     return [os.getcwd()]
 
+
+def middleware_bases(call_type: str) -> "tuple[type, ...]":
+    """The bases of a middleware whose call the compiled core has in C
+    (``WSGICall``, ``ASGICall``: the C type first, for its layout), or just
+    :class:`RecordingMiddleware` with the pure-Python core."""
+    compiled = getattr(compiled_core(), call_type, None)
+    return (RecordingMiddleware,) if compiled is None else (compiled, RecordingMiddleware)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from requestcov.engine.core import compiled_core
 from requestcov.log import log_once
-from requestcov.middleware.common import RecordingMiddleware
+from requestcov.middleware.common import RecordingMiddleware, middleware_bases
 from requestcov.middleware.control import CONTROL_PREFIX
 from requestcov.middleware.testid import clean_test_id, wsgi_header_key
 from requestcov.recorder import ActiveRequest, Recorder
@@ -23,15 +23,9 @@ __all__ = ["WSGIMiddleware"]
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def _call_base() -> type:
-    """The compiled core's ``WSGICall`` (the middleware's call in C), or
-    ``object`` with the pure-Python core."""
-    speedups = compiled_core()
-    return getattr(speedups, "WSGICall", None) or object
-
-
-_CallBase = _call_base()
-_BASES = (RecordingMiddleware,) if _CallBase is object else (_CallBase, RecordingMiddleware)
+_BASES = middleware_bases("WSGICall")
+#: Whether the middleware's call is the compiled core's (see ``_wsgicall.c``).
+_COMPILED_CALL = len(_BASES) > 1
 
 
 class WSGIMiddleware(*_BASES):  # type: ignore[misc]
@@ -44,7 +38,7 @@ class WSGIMiddleware(*_BASES):  # type: ignore[misc]
         #: Bound once: each exchange is handed the same method.
         self._end = self._finish
         self._exchange = _exchange_class()
-        if _CallBase is not object:
+        if _COMPILED_CALL:
             self._choose_call_path()
 
     def _choose_call_path(self) -> None:
@@ -82,7 +76,7 @@ class WSGIMiddleware(*_BASES):  # type: ignore[misc]
             raise
         return exchange
 
-    if _CallBase is object:
+    if not _COMPILED_CALL:
         __call__ = _call_python
 
     def _answer_control(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
