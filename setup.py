@@ -16,7 +16,7 @@ setup(
                 "src/requestcov/middleware/_wsgiexchange.c", "src/requestcov/middleware/_asgisend.c",
                 "src/requestcov/middleware/_wsgicall.c", "src/requestcov/middleware/_asgicall.c",
             ],
-            depends=["src/requestcov/engine/_compat.h"],
+            depends=["src/requestcov/engine/_compat.h", "src/requestcov/middleware/_middlewarecall.h"],
             optional=True,
         )
     ]

@@ -28,22 +28,11 @@
 
 #if PY_VERSION_HEX >= 0x030A0000
 
-/* As requestcov.middleware.testid.MAX_TEST_ID_LENGTH; longer ids go the Python way. */
-#define MAX_TEST_ID_LENGTH 200
+#include "_middlewarecall.h"
 
 typedef struct {
     PyObject_HEAD
-    char ready;                /* the fields below are set */
-    char records_everything;   /* the sampler records every request, test id or not */
-    PyObject *recorder;
-    PyObject *engine;
-    PyObject *begin;           /* the recorder's RequestPath.begin */
-    PyObject *make_send;       /* the recording send's type */
-    PyObject *finish_failed;   /* finish_failed(error): logs that a request could not be finished */
-    PyObject *id_header;       /* the test id and test set header names, lowercase bytes */
-    PyObject *test_set_header;
-    PyObject *python_call;     /* the middleware's _call_python(scope, receive, send) */
-    PyObject *begin_failed;    /* begin_failed(error): logs that a request could not be begun */
+    CallSetup setup;  /* make_part: the recording send's type; end: finish_failed(error) */
 } ASGICall;
 
 /* One request's app call, awaited. ``request`` is NULL once it has ended. */
@@ -65,10 +54,10 @@ static PyTypeObject ASGIExchangeType;
 #define EXCHANGE_AM_SEND_FLAG 0
 #endif
 
-static PyObject *str_app, *str_requests_begun, *str_wants_thread_start, *str_type, *str_http, *str_headers;
+static PyObject *str_app, *str_wants_thread_start, *str_type, *str_http, *str_headers;
 static PyObject *str_method, *str_path, *str_empty, *str_slash, *str_throw, *str_close;
 static PyObject *str_route, *str_path_format, *str_status, *str_finish;
-static PyObject *one, *server_error;
+static PyObject *server_error;
 
 /* ---- the exchange ---- */
 
@@ -143,21 +132,7 @@ end_request(ASGIExchange *self, PyObject *request, int error)
     if (failed == 0) {
         return 0;
     }
-    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
-        return -1;
-    }
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyErr_NormalizeException(&type, &value, &traceback);
-    if (traceback != NULL && value != NULL) {
-        PyException_SetTraceback(value, traceback);
-    }
-    PyObject *logged = value == NULL ? NULL : PyObject_CallOneArg(self->finish_failed, value);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(traceback);
-    Py_XDECREF(logged);
-    return logged == NULL ? -1 : 0;
+    return PyErr_ExceptionMatches(PyExc_Exception) ? requestcov_log_error(self->finish_failed) : -1;
 }
 
 /* End the request once, with the exception being raised (if any) held
@@ -398,13 +373,8 @@ header_value(PyObject *raw, PyObject **value)
         return 1;
     }
     const unsigned char *characters = (const unsigned char *)PyBytes_AS_STRING(raw);
-    if (length > MAX_TEST_ID_LENGTH || characters[0] == ' ' || characters[length - 1] == ' ') {
+    if (!requestcov_is_kept_id(characters, length)) {
         return 0;
-    }
-    for (Py_ssize_t index = 0; index < length; index++) {
-        if (characters[index] < 0x20 || characters[index] > 0x7e) {
-            return 0;
-        }
     }
     *value = PyUnicode_FromStringAndSize((const char *)characters, length);
     return *value == NULL ? -1 : 1;
@@ -456,8 +426,8 @@ test_headers(ASGICall *self, PyObject *headers, PyObject **test_id, PyObject **t
         if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(raw)) {
             return 0;
         }
-        PyObject **slot = is_header(name, self->id_header) ? test_id
-                          : is_header(name, self->test_set_header) ? test_set : NULL;
+        PyObject **slot = is_header(name, self->setup.id_header) ? test_id
+                          : is_header(name, self->setup.test_set_header) ? test_set : NULL;
         if (slot == NULL) {
             continue;
         }
@@ -474,29 +444,11 @@ test_headers(ASGICall *self, PyObject *headers, PyObject **test_id, PyObject **t
 static PyObject *
 call_python(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (self->python_call == NULL) {
+    if (self->setup.python_call == NULL) {
         PyErr_SetString(PyExc_TypeError, "the middleware is not set up");
         return NULL;
     }
-    return PyObject_Vectorcall(self->python_call, args, (size_t)nargs, NULL);
-}
-
-/* recorder.requests_begun += 1 */
-static int
-count_request(ASGICall *self)
-{
-    PyObject *begun = PyObject_GetAttr(self->recorder, str_requests_begun);
-    if (begun == NULL) {
-        return -1;
-    }
-    PyObject *next = PyNumber_Add(begun, one);
-    Py_DECREF(begun);
-    if (next == NULL) {
-        return -1;
-    }
-    int failed = PyObject_SetAttr(self->recorder, str_requests_begun, next);
-    Py_DECREF(next);
-    return failed;
+    return PyObject_Vectorcall(self->setup.python_call, args, (size_t)nargs, NULL);
 }
 
 /* self.app(scope, receive, send): the app read at each call, as in Python. */
@@ -544,10 +496,10 @@ begin_request(ASGICall *self, PyObject *scope)
     PyObject *method = kept <= 0 ? NULL : scope_str(scope, str_method, str_empty);
     PyObject *path = method == NULL ? NULL : scope_str(scope, str_path, str_empty);
     PyObject *request = NULL;
-    if (path == NULL || (test_id == str_empty && !self->records_everything)) {
+    if (path == NULL || (test_id == str_empty && !self->setup.records_everything)) {
         goto done;  /* a header to clean, a sampler to decide, a field to make a str: the Python way */
     }
-    PyObject *wants = PyObject_GetAttr(self->engine, str_wants_thread_start);
+    PyObject *wants = PyObject_GetAttr(self->setup.engine, str_wants_thread_start);
     int wanted = wants == NULL ? -1 : PyObject_IsTrue(wants);
     Py_XDECREF(wants);
     if (wanted != 0) {
@@ -556,28 +508,15 @@ begin_request(ASGICall *self, PyObject *scope)
     /* Held across the begin: what it may run could change the scope. */
     Py_INCREF(method);
     path = Py_NewRef(PyUnicode_GET_LENGTH(path) == 0 ? str_slash : path);
-    if (count_request(self) == 0) {
+    if (requestcov_count_request(self->setup.recorder) == 0) {
         PyObject *begin_args[4] = {test_id, test_set, method, path};
-        request = PyObject_Vectorcall(self->begin, begin_args, 4, NULL);
+        request = PyObject_Vectorcall(self->setup.begin, begin_args, 4, NULL);
     }
     Py_DECREF(method);
     Py_DECREF(path);
-    if (request == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
-        /* As _begin: logged once, and the app runs unrecorded. */
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (traceback != NULL && value != NULL) {
-            PyException_SetTraceback(value, traceback);
-        }
-        PyObject *logged = value == NULL ? NULL : PyObject_CallOneArg(self->begin_failed, value);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(traceback);
-        if (logged != NULL) {
-            Py_DECREF(logged);
-            request = Py_NewRef(Py_None);
-        }
+    if (request == NULL && PyErr_ExceptionMatches(PyExc_Exception)
+        && requestcov_log_error(self->setup.begin_failed) == 0) {
+        request = Py_NewRef(Py_None);  /* as _begin: logged once, and the app runs unrecorded */
     }
 done:
     Py_DECREF(test_id);
@@ -594,7 +533,7 @@ ASGICall_call_compiled(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *scope = args[0], *receive = args[1], *send = args[2];
-    if (!self->ready || !PyDict_CheckExact(scope)) {
+    if (!self->setup.ready || !PyDict_CheckExact(scope)) {
         return call_python(self, args, nargs);
     }
     PyObject *request = begin_request(self, scope);
@@ -612,12 +551,12 @@ ASGICall_call_compiled(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
     }
     exchange->inner = NULL;
     exchange->request = request;
-    exchange->recorder = Py_NewRef(self->recorder);
+    exchange->recorder = Py_NewRef(self->setup.recorder);
     exchange->scope = Py_NewRef(scope);
-    exchange->finish_failed = Py_NewRef(self->finish_failed);
+    exchange->finish_failed = Py_NewRef(self->setup.end);
     PyObject_GC_Track(exchange);
     PyObject *send_args[2] = {request, send};
-    PyObject *recording_send = PyObject_Vectorcall(self->make_send, send_args, 2, NULL);
+    PyObject *recording_send = PyObject_Vectorcall(self->setup.make_part, send_args, 2, NULL);
     PyObject *awaitable = recording_send == NULL ? NULL : call_app(self, scope, receive, recording_send);
     Py_XDECREF(recording_send);
     if (awaitable != NULL) {
@@ -650,66 +589,35 @@ ASGICall_call_compiled(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
     return (PyObject *)exchange;
 }
 
-/* _set_fast_path(recorder, engine, begin, make_send, finish_failed,
- * id_header, test_set_header, python_call, begin_failed, records_everything) */
 static PyObject *
 ASGICall_set_fast_path(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10 || !PyBytes_CheckExact(args[5]) || !PyBytes_CheckExact(args[6]) || !PyBool_Check(args[9])) {
-        PyErr_SetString(PyExc_TypeError, "_set_fast_path(recorder, engine, begin, make_send, finish_failed, "
-                                         "id_header: bytes, test_set_header: bytes, python_call, begin_failed, "
-                                         "records_everything: bool)");
+    if (requestcov_setup_fast_path(&self->setup, args, nargs, &PyBytes_Type,
+                                   "_set_fast_path(recorder, engine, begin, make_send, finish_failed, "
+                                   "id_header: bytes, test_set_header: bytes, python_call, begin_failed, "
+                                   "records_everything: bool)") < 0) {
         return NULL;
     }
-    self->records_everything = args[9] == Py_True;
-    Py_XSETREF(self->recorder, Py_NewRef(args[0]));
-    Py_XSETREF(self->engine, Py_NewRef(args[1]));
-    Py_XSETREF(self->begin, Py_NewRef(args[2]));
-    Py_XSETREF(self->make_send, Py_NewRef(args[3]));
-    Py_XSETREF(self->finish_failed, Py_NewRef(args[4]));
-    Py_XSETREF(self->id_header, Py_NewRef(args[5]));
-    Py_XSETREF(self->test_set_header, Py_NewRef(args[6]));
-    Py_XSETREF(self->python_call, Py_NewRef(args[7]));
-    Py_XSETREF(self->begin_failed, Py_NewRef(args[8]));
-    self->ready = 1;
     Py_RETURN_NONE;
 }
 
-/* _set_python_path(python_call): every call the Python way. */
 static PyObject *
 ASGICall_set_python_path(ASGICall *self, PyObject *python_call)
 {
-    Py_XSETREF(self->python_call, Py_NewRef(python_call));
-    self->ready = 0;
+    requestcov_setup_python_path(&self->setup, python_call);
     Py_RETURN_NONE;
 }
 
 static int
 ASGICall_traverse(ASGICall *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->recorder);
-    Py_VISIT(self->engine);
-    Py_VISIT(self->begin);
-    Py_VISIT(self->make_send);
-    Py_VISIT(self->finish_failed);
-    Py_VISIT(self->python_call);
-    Py_VISIT(self->begin_failed);
-    return 0;
+    return requestcov_setup_traverse(&self->setup, visit, arg);
 }
 
 static int
 ASGICall_clear(ASGICall *self)
 {
-    self->ready = 0;
-    Py_CLEAR(self->recorder);
-    Py_CLEAR(self->engine);
-    Py_CLEAR(self->begin);
-    Py_CLEAR(self->make_send);
-    Py_CLEAR(self->finish_failed);
-    Py_CLEAR(self->id_header);
-    Py_CLEAR(self->test_set_header);
-    Py_CLEAR(self->python_call);
-    Py_CLEAR(self->begin_failed);
+    requestcov_setup_clear(&self->setup);
     return 0;
 }
 
@@ -748,7 +656,6 @@ int
 requestcov_add_asgi_call(PyObject *module)
 {
     str_app = PyUnicode_InternFromString("app");
-    str_requests_begun = PyUnicode_InternFromString("requests_begun");
     str_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
     str_type = PyUnicode_InternFromString("type");
     str_http = PyUnicode_InternFromString("http");
@@ -763,9 +670,8 @@ requestcov_add_asgi_call(PyObject *module)
     str_path_format = PyUnicode_InternFromString("path_format");
     str_status = PyUnicode_InternFromString("status");
     str_finish = PyUnicode_InternFromString("finish");
-    one = PyLong_FromLong(1);
     server_error = PyLong_FromLong(500);
-    if (!one || !server_error || !str_app || !str_requests_begun || !str_wants_thread_start || !str_type
+    if (requestcov_call_shared_init() < 0 || !server_error || !str_app || !str_wants_thread_start || !str_type
         || !str_http || !str_headers || !str_method || !str_path || !str_empty || !str_slash || !str_throw
         || !str_close || !str_route || !str_path_format || !str_status || !str_finish) {
         return -1;

@@ -20,28 +20,15 @@
 #include <Python.h>
 
 #include "../engine/_compat.h"
-
-/* As requestcov.middleware.testid.MAX_TEST_ID_LENGTH; longer ids go the Python way. */
-#define MAX_TEST_ID_LENGTH 200
+#include "_middlewarecall.h"
 
 typedef struct {
     PyObject_HEAD
-    char ready;                /* the fields below are set */
-    char records_everything;   /* the sampler records every request, test id or not */
-    PyObject *recorder;
-    PyObject *engine;
-    PyObject *begin;           /* the recorder's RequestPath.begin */
-    PyObject *make_exchange;   /* the exchange type */
-    PyObject *finish;          /* the middleware's finish(recorder, request, environ, error) */
-    PyObject *id_key;          /* the environ keys of the test id and test set headers */
-    PyObject *test_set_key;
-    PyObject *python_call;     /* the middleware's _call_python(environ, start_response) */
-    PyObject *begin_failed;    /* begin_failed(error): logs that a request could not be begun */
+    CallSetup setup;  /* make_part: the exchange type; end: finish(recorder, request, environ, error) */
 } WSGICall;
 
-static PyObject *str_app, *str_requests_begun, *str_wants_thread_start, *str_body, *str_closed;
+static PyObject *str_app, *str_wants_thread_start, *str_body, *str_closed;
 static PyObject *str_request_method, *str_path_info, *str_empty, *str_slash;
-static PyObject *one;
 
 /* A header's value as the middleware keeps it, when that is the value
  * itself: a str of printable ASCII, no space at either end, not too long.
@@ -66,17 +53,8 @@ header_value(PyObject *environ, PyObject *key, PyObject **value)
         *value = str_empty;
         return 1;
     }
-    if (length > MAX_TEST_ID_LENGTH || !PyUnicode_IS_ASCII(raw)) {
+    if (!PyUnicode_IS_ASCII(raw) || !requestcov_is_kept_id(PyUnicode_1BYTE_DATA(raw), length)) {
         return 0;
-    }
-    const unsigned char *characters = PyUnicode_1BYTE_DATA(raw);
-    if (characters[0] == ' ' || characters[length - 1] == ' ') {
-        return 0;
-    }
-    for (Py_ssize_t index = 0; index < length; index++) {
-        if (characters[index] < 0x20 || characters[index] > 0x7e) {
-            return 0;
-        }
     }
     *value = raw;
     return 1;
@@ -96,29 +74,11 @@ environ_get(PyObject *environ, PyObject *key, PyObject *default_value)
 static PyObject *
 call_python(WSGICall *self, PyObject *args, PyObject *kwargs)
 {
-    if (self->python_call == NULL) {
+    if (self->setup.python_call == NULL) {
         PyErr_SetString(PyExc_TypeError, "the middleware is not set up");
         return NULL;
     }
-    return PyObject_Call(self->python_call, args, kwargs);
-}
-
-/* recorder.requests_begun += 1 */
-static int
-count_request(WSGICall *self)
-{
-    PyObject *begun = PyObject_GetAttr(self->recorder, str_requests_begun);
-    if (begun == NULL) {
-        return -1;
-    }
-    PyObject *next = PyNumber_Add(begun, one);
-    Py_DECREF(begun);
-    if (next == NULL) {
-        return -1;
-    }
-    int failed = PyObject_SetAttr(self->recorder, str_requests_begun, next);
-    Py_DECREF(next);
-    return failed;
+    return PyObject_Call(self->setup.python_call, args, kwargs);
 }
 
 /* self.app(environ, start_response): the app read at each call, as in Python. */
@@ -138,7 +98,7 @@ call_app(WSGICall *self, PyObject *environ, PyObject *start_response)
 static PyObject *
 WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
 {
-    if (!self->ready || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0) || PyTuple_GET_SIZE(args) != 2) {
+    if (!self->setup.ready || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0) || PyTuple_GET_SIZE(args) != 2) {
         return call_python(self, args, kwargs);
     }
     PyObject *environ = PyTuple_GET_ITEM(args, 0), *start_response = PyTuple_GET_ITEM(args, 1);
@@ -146,18 +106,18 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
         return call_python(self, args, kwargs);
     }
     PyObject *test_id, *test_set;
-    int kept = header_value(environ, self->id_key, &test_id);
+    int kept = header_value(environ, self->setup.id_header, &test_id);
     if (kept > 0) {
-        kept = header_value(environ, self->test_set_key, &test_set);
+        kept = header_value(environ, self->setup.test_set_header, &test_set);
     }
     if (kept < 0) {
         return NULL;
     }
-    if (kept == 0 || (test_id == str_empty && !self->records_everything)) {
+    if (kept == 0 || (test_id == str_empty && !self->setup.records_everything)) {
         /* A header to clean, or a sampler to decide: the Python way. */
         return call_python(self, args, kwargs);
     }
-    PyObject *wants = PyObject_GetAttr(self->engine, str_wants_thread_start);
+    PyObject *wants = PyObject_GetAttr(self->setup.engine, str_wants_thread_start);
     if (wants == NULL) {
         return NULL;
     }
@@ -182,9 +142,9 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
     Py_INCREF(method);
     path = Py_NewRef(empty ? str_slash : path);
     PyObject *request = NULL;
-    if (count_request(self) == 0) {
+    if (requestcov_count_request(self->setup.recorder) == 0) {
         PyObject *begin_args[4] = {test_id, test_set, method, path};
-        request = PyObject_Vectorcall(self->begin, begin_args, 4, NULL);
+        request = PyObject_Vectorcall(self->setup.begin, begin_args, 4, NULL);
     }
     Py_DECREF(test_id);
     Py_DECREF(test_set);
@@ -195,24 +155,13 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
             return NULL;
         }
         /* As _begin: logged once, and the app runs unrecorded. */
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (traceback != NULL && value != NULL) {
-            PyException_SetTraceback(value, traceback);
-        }
-        PyObject *logged = value == NULL ? NULL : PyObject_CallOneArg(self->begin_failed, value);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(traceback);
-        if (logged == NULL) {
+        if (requestcov_log_error(self->setup.begin_failed) < 0) {
             return NULL;
         }
-        Py_DECREF(logged);
         return call_app(self, environ, start_response);
     }
-    PyObject *exchange_args[5] = {request, start_response, self->finish, self->recorder, environ};
-    PyObject *exchange = PyObject_Vectorcall(self->make_exchange, exchange_args, 5, NULL);
+    PyObject *exchange_args[5] = {request, start_response, self->setup.end, self->setup.recorder, environ};
+    PyObject *exchange = PyObject_Vectorcall(self->setup.make_part, exchange_args, 5, NULL);
     if (exchange == NULL) {
         Py_DECREF(request);
         return NULL;
@@ -223,8 +172,8 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         int closed = PyObject_SetAttr(exchange, str_closed, Py_True);
-        PyObject *finish_args[4] = {self->recorder, request, environ, Py_True};
-        PyObject *finished = closed < 0 ? NULL : PyObject_Vectorcall(self->finish, finish_args, 4, NULL);
+        PyObject *finish_args[4] = {self->setup.recorder, request, environ, Py_True};
+        PyObject *finished = closed < 0 ? NULL : PyObject_Vectorcall(self->setup.end, finish_args, 4, NULL);
         Py_DECREF(request);
         Py_DECREF(exchange);
         if (finished == NULL) {
@@ -247,66 +196,34 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
     return exchange;
 }
 
-/* _set_fast_path(recorder, engine, begin, make_exchange, finish, id_key,
- * test_set_key, python_call, begin_failed, records_everything) */
 static PyObject *
 WSGICall_set_fast_path(WSGICall *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10 || !PyUnicode_CheckExact(args[5]) || !PyUnicode_CheckExact(args[6]) || !PyBool_Check(args[9])) {
-        PyErr_SetString(PyExc_TypeError, "_set_fast_path(recorder, engine, begin, make_exchange, finish, "
-                                         "id_key: str, test_set_key: str, python_call, begin_failed, "
-                                         "records_everything: bool)");
+    if (requestcov_setup_fast_path(&self->setup, args, nargs, &PyUnicode_Type,
+                                   "_set_fast_path(recorder, engine, begin, make_exchange, finish, id_key: str, "
+                                   "test_set_key: str, python_call, begin_failed, records_everything: bool)") < 0) {
         return NULL;
     }
-    self->records_everything = args[9] == Py_True;
-    Py_XSETREF(self->recorder, Py_NewRef(args[0]));
-    Py_XSETREF(self->engine, Py_NewRef(args[1]));
-    Py_XSETREF(self->begin, Py_NewRef(args[2]));
-    Py_XSETREF(self->make_exchange, Py_NewRef(args[3]));
-    Py_XSETREF(self->finish, Py_NewRef(args[4]));
-    Py_XSETREF(self->id_key, Py_NewRef(args[5]));
-    Py_XSETREF(self->test_set_key, Py_NewRef(args[6]));
-    Py_XSETREF(self->python_call, Py_NewRef(args[7]));
-    Py_XSETREF(self->begin_failed, Py_NewRef(args[8]));
-    self->ready = 1;
     Py_RETURN_NONE;
 }
 
-/* _set_python_path(python_call): every call the Python way. */
 static PyObject *
 WSGICall_set_python_path(WSGICall *self, PyObject *python_call)
 {
-    Py_XSETREF(self->python_call, Py_NewRef(python_call));
-    self->ready = 0;
+    requestcov_setup_python_path(&self->setup, python_call);
     Py_RETURN_NONE;
 }
 
 static int
 WSGICall_traverse(WSGICall *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->recorder);
-    Py_VISIT(self->engine);
-    Py_VISIT(self->begin);
-    Py_VISIT(self->make_exchange);
-    Py_VISIT(self->finish);
-    Py_VISIT(self->python_call);
-    Py_VISIT(self->begin_failed);
-    return 0;
+    return requestcov_setup_traverse(&self->setup, visit, arg);
 }
 
 static int
 WSGICall_clear(WSGICall *self)
 {
-    self->ready = 0;
-    Py_CLEAR(self->recorder);
-    Py_CLEAR(self->engine);
-    Py_CLEAR(self->begin);
-    Py_CLEAR(self->make_exchange);
-    Py_CLEAR(self->finish);
-    Py_CLEAR(self->id_key);
-    Py_CLEAR(self->test_set_key);
-    Py_CLEAR(self->python_call);
-    Py_CLEAR(self->begin_failed);
+    requestcov_setup_clear(&self->setup);
     return 0;
 }
 
@@ -344,7 +261,6 @@ int
 requestcov_add_wsgi_call(PyObject *module)
 {
     str_app = PyUnicode_InternFromString("app");
-    str_requests_begun = PyUnicode_InternFromString("requests_begun");
     str_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
     str_body = PyUnicode_InternFromString("body");
     str_closed = PyUnicode_InternFromString("closed");
@@ -352,9 +268,8 @@ requestcov_add_wsgi_call(PyObject *module)
     str_path_info = PyUnicode_InternFromString("PATH_INFO");
     str_empty = PyUnicode_InternFromString("");
     str_slash = PyUnicode_InternFromString("/");
-    one = PyLong_FromLong(1);
-    if (!one || !str_app || !str_requests_begun || !str_wants_thread_start || !str_body || !str_closed || !str_request_method
-        || !str_path_info || !str_empty || !str_slash) {
+    if (requestcov_call_shared_init() < 0 || !str_app || !str_wants_thread_start || !str_body || !str_closed
+        || !str_request_method || !str_path_info || !str_empty || !str_slash) {
         return -1;
     }
     return requestcov_add_type(module, &WSGICallType, "WSGICall");

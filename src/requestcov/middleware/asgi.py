@@ -50,10 +50,8 @@ class ASGIMiddleware(*_BASES):  # type: ignore[misc]
         """The compiled call takes an HTTP request that is simply recorded
         (see ``_asgicall.c``); with a control endpoint or Keploy's agent, or
         no compiled request path, every call is :meth:`_call_python`'s."""
-        recorder = self.recorder
-        path = getattr(recorder, "_path", None)
-        if recorder is None or path is None or self.identifies_tests or self.control is not None \
-                or self._recording_send is _RecordingSend:
+        recorder, path = self.recorder, self.compiled_request_path(self._recording_send is _RecordingSend)
+        if path is None:
             self._set_python_path(self._call_python)
             return
         self._set_fast_path(

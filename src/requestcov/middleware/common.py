@@ -60,6 +60,18 @@ class RecordingMiddleware:
                          "is not set; it refuses every request")
         self.identifies_tests = self.keploy is not None or self.control is not None
 
+    def compiled_request_path(self, twin_in_use: bool) -> Any:
+        """The recorder's compiled request path when the compiled call may
+        take requests, else None: every call is then ``_call_python``'s (no
+        recorder, a control endpoint or Keploy's agent that may name a test,
+        the pure-Python request path, or the Python twin of the part the
+        compiled call makes, ``twin_in_use``)."""
+        recorder = self.recorder
+        path = getattr(recorder, "_path", None)
+        if recorder is None or path is None or self.identifies_tests or self.control is not None or twin_in_use:
+            return None
+        return path
+
     def test_identity(self, test_id: str, test_set: str) -> "tuple[str, str]":
         """A request's own test id wins; without one it belongs to the test
         Keploy's agent protocol made current, else to the one started through

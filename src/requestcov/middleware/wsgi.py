@@ -45,10 +45,8 @@ class WSGIMiddleware(*_BASES):  # type: ignore[misc]
         """The compiled call takes a request that is simply recorded (see
         ``_wsgicall.c``); with a control endpoint or Keploy's agent, or no
         compiled request path, every call is :meth:`_call_python`'s."""
-        recorder = self.recorder
-        path = getattr(recorder, "_path", None)
-        if recorder is None or path is None or self.identifies_tests or self.control is not None \
-                or self._exchange is _Exchange:
+        recorder, path = self.recorder, self.compiled_request_path(self._exchange is _Exchange)
+        if path is None:
             self._set_python_path(self._call_python)
             return
         self._set_fast_path(
