@@ -107,12 +107,10 @@ def make_finished(count: int, root: str, distinct_paths: int = 0) -> List[Any]:
     return finished
 
 
-def recorder_writer(db: Path, builder: Optional[RecordBuilder] = None) -> BackgroundWriter:
+def recorder_writer(db: Path, builder: RecordBuilder) -> BackgroundWriter:
     """A writer that converts finished requests as the recorder's does: a
     row made directly for a request of a set known in the batch, else its
-    record (``builder``: by default one like the recorder's, on no versions)."""
-    if builder is None:
-        builder = recorder_builder(SourceMatcher([]))
+    record (``builder``: see :func:`recorder_builder`)."""
     return BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows)
 
 
@@ -123,8 +121,7 @@ def recorder_builder(matcher: SourceMatcher, versions: Optional[FileVersions] = 
                          ready_rows=path.ready_rows if path is not None else None)
 
 
-def _time_writer(db: Path, items: List[Any], convert: Any) -> float:
-    writer = recorder_writer(db, convert) if isinstance(convert, RecordBuilder) else BackgroundWriter(db, convert)
+def _time_writer(writer: BackgroundWriter, items: List[Any]) -> float:
     started = time.perf_counter()
     for item in items:
         writer.submit(item)
@@ -162,11 +159,13 @@ def measure(count: int, profile_path: str) -> Dict[str, Any]:
         store.write(records[first:first + 512])
     results["store_per_s"] = count / (time.perf_counter() - started)
     store.close()
-    results["writer_per_s"] = count / _time_writer(Path(workdir, "writer.db"), records, lambda item: item)
-    results["writer_convert_per_s"] = count / _time_writer(Path(workdir, "convert.db"), make_finished(count, root), builder)
+    results["writer_per_s"] = count / _time_writer(BackgroundWriter(Path(workdir, "writer.db"), lambda item: item), records)
+    results["writer_convert_per_s"] = count / _time_writer(recorder_writer(Path(workdir, "convert.db"), builder),
+                                                           make_finished(count, root))
     repeating = make_finished(count, root, DISTINCT_PATHS)
     results["distinct_paths"] = DISTINCT_PATHS
-    results["writer_convert_repeating_per_s"] = count / _time_writer(Path(workdir, "repeating.db"), repeating, builder)
+    results["writer_convert_repeating_per_s"] = count / _time_writer(
+        recorder_writer(Path(workdir, "repeating.db"), builder), repeating)
     del repeating
     started = time.perf_counter()
     for item in finished:

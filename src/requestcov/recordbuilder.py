@@ -50,7 +50,7 @@ Key = Tuple[Tuple[str, ...], bytes]
 #: None, or (key, the set known by it, None), or (key, None, its sorted lists).
 Packed = Optional[Tuple[Key, Any, Optional[Sequence[List[int]]]]]
 PackLines = Callable[[Mapping[str, Any], Mapping[str, Optional[str]], Mapping[Key, Any]], Packed]
-#: ready_rows(items, index, out, known, path_by_name, batch) -> the index it stopped at.
+#: ready_rows(items, index, out, known, path_by_name, batch, stopped) -> the index it stopped at.
 ReadyRows = Callable[[List[Any], int, List[Any], Mapping[Key, Any], Mapping[str, Optional[str]], int, List[Any]],
                     int]
 
@@ -124,9 +124,8 @@ def ready_rows_python(
     finished request from ``items[index]`` on, as long as each is a request
     whose lines pack to a set of ``known`` looked up in this ``batch`` of
     file versions; return the index of the first that is not (``len(items)``
-    when all were). Such a
-    request is marked written, and one written already (queued twice) is
-    passed over. The one stopped at goes the long way
+    when all were). Such a request is marked written, and one written
+    already (queued twice) is passed over. The one stopped at goes the long way
     (:meth:`RecordBuilder.build`), and the caller comes back for the rest;
     when it was stopped at for its set (new, or of an earlier batch),
     ``stopped`` holds it and its packing after, for its record to reuse.
@@ -140,12 +139,14 @@ def ready_rows_python(
         request, duration_ms, pid, kind = item
         try:
             packed = pack_lines_python(request.collector.lines, path_by_name, known)
-            if packed is not None and (packed[1] is None or packed[1].batch != batch):
+            if packed is None:
+                return index
+            known_set = packed[1]
+            if known_set is None or known_set.batch != batch:
                 stopped[:] = (item, packed)  # its record is made next, of this very packing
-            if packed is None or packed[1] is None or packed[1].batch != batch:
                 return index
             row = [kind, request.test_id, request.test_set, request.method, request.path, request.route,
-                   request.status, request.start, duration_ms, pid, packed[1].packed]
+                   request.status, request.start, duration_ms, pid, known_set.packed]
             unwritten = request.unwritten
         except Exception:  # the long way says what is wrong
             return index

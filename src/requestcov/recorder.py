@@ -34,7 +34,7 @@ from requestcov.engine.core import compiled_core
 from requestcov.fileversions import FileVersions
 from requestcov.log import log_once, logger
 from requestcov.recordbuilder import RecordBuilder
-from requestcov.records import REQUEST, SERVED_UNRECORDED, STARTUP, RequestRecord
+from requestcov.records import REQUEST, SERVED_UNRECORDED, STARTUP
 from requestcov.sampling import Sampler
 from requestcov.shutdown import install_stop_handlers, loop_running_here, signals_held
 from requestcov.store import resolve_db_path
@@ -252,8 +252,6 @@ class Recorder:
         served.lines = _added(startup_collector.lines, before.lines)
         served.arcs = _added(startup_collector.arcs, before.arcs)
         return [(before, _PROCESS_START, "startup"), (served, since, SERVED_UNRECORDED)]
-
-    # -- the writer thread --------------------------------------------------
 
     # -- shutdown -----------------------------------------------------------
 

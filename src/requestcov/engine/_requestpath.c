@@ -566,7 +566,7 @@ known_in_batch(PyObject *packed, PyObject *batch, PyObject **packed_lines)
  * begin() (their slots read at their offsets); see there. Whatever is not
  * such a request, or cannot be read, is left to the long way, which says
  * what is wrong: an error here only when a row cannot be made (no memory),
- * its request's mark given back. */
+ * its request left unmarked. */
 static PyObject *
 RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -625,28 +625,15 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
             PyErr_Clear();  /* the long way says what is wrong */
             break;
         }
-        Py_ssize_t marks = PyList_GET_SIZE(unwritten);
-        if (marks == 0) {  /* queued twice (see Recorder.finish); written already */
+        if (PyList_GET_SIZE(unwritten) == 0) {  /* queued twice (see Recorder.finish); written already */
             Py_DECREF(packed_lines);
             continue;
         }
-        PyObject *mark = Py_NewRef(PyList_GET_ITEM(unwritten, marks - 1));
-        PyObject *row = PyList_SetSlice(unwritten, marks - 1, marks, NULL) < 0 ? NULL : PyList_New(11);
-        if (row == NULL || PyList_Append(out, row) < 0) {
-            if (PyList_GET_SIZE(unwritten) < marks) {
-                PyObject *type, *value, *traceback;
-                PyErr_Fetch(&type, &value, &traceback);
-                if (PyList_Append(unwritten, mark) < 0) {
-                    PyErr_Clear();
-                }
-                PyErr_Restore(type, value, traceback);
-            }
-            Py_DECREF(mark);
-            Py_XDECREF(row);
+        PyObject *row = PyList_New(11);
+        if (row == NULL) {
             Py_DECREF(packed_lines);
             return NULL;
         }
-        Py_DECREF(mark);
         PyList_SET_ITEM(row, 0, Py_NewRef(kind));
         for (int slot = 0; slot < row_count; slot++) {
             PyList_SET_ITEM(row, 1 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
@@ -657,7 +644,19 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
         /* Of strs, numbers and the set's PackedLines: never part of a cycle,
          * so not for the garbage collector to scan while the batch waits. */
         PyObject_GC_UnTrack(row);
+        int failed = PyList_Append(out, row);
         Py_DECREF(row);
+        if (failed < 0) {
+            return NULL;  /* no row, no mark taken: the long way writes it */
+        }
+        /* The mark taken once the row is out; not taken, the row goes. */
+        int taken = take_mark(request, r[R_UNWRITTEN]);
+        if (taken <= 0) {
+            Py_ssize_t size = PyList_GET_SIZE(out);
+            if (PyList_SetSlice(out, size - 1, size, NULL) < 0 || taken < 0) {
+                return NULL;
+            }
+        }
     }
     return PyLong_FromSsize_t(index);
 }

@@ -40,9 +40,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *inner;    /* the iterator of the app's awaitable */
     PyObject *request;
-    PyObject *recorder;
     PyObject *scope;
-    PyObject *finish_failed;
+    ASGICall *call;     /* the middleware: its recorder, and its finish_failed */
 } ASGIExchange;
 
 static PyTypeObject ASGIExchangeType;
@@ -54,7 +53,7 @@ static PyTypeObject ASGIExchangeType;
 #define EXCHANGE_AM_SEND_FLAG 0
 #endif
 
-static PyObject *str_app, *str_wants_thread_start, *str_type, *str_http, *str_headers;
+static PyObject *str_type, *str_http, *str_headers;
 static PyObject *str_method, *str_path, *str_empty, *str_slash, *str_throw, *str_close;
 static PyObject *str_route, *str_path_format, *str_status, *str_finish;
 static PyObject *server_error;
@@ -123,7 +122,7 @@ end_request(ASGIExchange *self, PyObject *request, int error)
         Py_XDECREF(status);
     }
     if (failed == 0) {
-        PyObject *finish = PyObject_GetAttr(self->recorder, str_finish);
+        PyObject *finish = PyObject_GetAttr(self->call->setup.recorder, str_finish);
         PyObject *finished = finish == NULL ? NULL : PyObject_CallOneArg(finish, request);
         Py_XDECREF(finish);
         failed = finished == NULL ? -1 : 0;
@@ -132,7 +131,7 @@ end_request(ASGIExchange *self, PyObject *request, int error)
     if (failed == 0) {
         return 0;
     }
-    return PyErr_ExceptionMatches(PyExc_Exception) ? requestcov_log_error(self->finish_failed) : -1;
+    return PyErr_ExceptionMatches(PyExc_Exception) ? requestcov_log_error(self->call->setup.end) : -1;
 }
 
 /* End the request once, with the exception being raised (if any) held
@@ -201,38 +200,33 @@ set_stop_iteration(PyObject *value)
     }
 }
 
+/* One step: what the app's call yields, or NULL with its error or with
+ * StopIteration when it returns (none for a return of None when
+ * ``quiet``: how tp_iternext ends). */
 static PyObject *
-exchange_step(ASGIExchange *self, PyObject *arg)
+exchange_step(ASGIExchange *self, PyObject *arg, int quiet)
 {
     PyObject *result;
-    PySendResult status = ASGIExchange_am_send(self, arg, &result);
-    if (status == PYGEN_RETURN) {
-        set_stop_iteration(result);
-        Py_DECREF(result);
-        return NULL;
+    if (ASGIExchange_am_send(self, arg, &result) != PYGEN_RETURN) {
+        return result;
     }
-    return result;
+    if (!quiet || result != Py_None) {
+        set_stop_iteration(result);
+    }
+    Py_DECREF(result);
+    return NULL;
 }
 
 static PyObject *
 ASGIExchange_iternext(ASGIExchange *self)
 {
-    PyObject *result;
-    PySendResult status = ASGIExchange_am_send(self, Py_None, &result);
-    if (status == PYGEN_RETURN) {
-        if (result != Py_None) {
-            set_stop_iteration(result);
-        }
-        Py_DECREF(result);
-        return NULL;
-    }
-    return result;
+    return exchange_step(self, Py_None, 1);
 }
 
 static PyObject *
 ASGIExchange_send(ASGIExchange *self, PyObject *value)
 {
-    return exchange_step(self, value);
+    return exchange_step(self, value, 0);
 }
 
 /* throw(...): into the app's awaitable, as ``await`` hands it on; the
@@ -305,9 +299,8 @@ ASGIExchange_traverse(ASGIExchange *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->inner);
     Py_VISIT(self->request);
-    Py_VISIT(self->recorder);
     Py_VISIT(self->scope);
-    Py_VISIT(self->finish_failed);
+    Py_VISIT(self->call);
     return 0;
 }
 
@@ -316,9 +309,8 @@ ASGIExchange_clear(ASGIExchange *self)
 {
     Py_CLEAR(self->inner);
     Py_CLEAR(self->request);
-    Py_CLEAR(self->recorder);
     Py_CLEAR(self->scope);
-    Py_CLEAR(self->finish_failed);
+    Py_CLEAR(self->call);
     return 0;
 }
 
@@ -451,20 +443,6 @@ call_python(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
     return PyObject_Vectorcall(self->setup.python_call, args, (size_t)nargs, NULL);
 }
 
-/* self.app(scope, receive, send): the app read at each call, as in Python. */
-static PyObject *
-call_app(ASGICall *self, PyObject *scope, PyObject *receive, PyObject *send)
-{
-    PyObject *app = PyObject_GetAttr((PyObject *)self, str_app);
-    if (app == NULL) {
-        return NULL;
-    }
-    PyObject *args[3] = {scope, receive, send};
-    PyObject *result = PyObject_Vectorcall(app, args, 3, NULL);
-    Py_DECREF(app);
-    return result;
-}
-
 /* scope[key] when a str, borrowed; ``fallback`` when absent; NULL (no
  * error) when of another type, for the Python way to make it one. */
 static PyObject *
@@ -499,24 +477,9 @@ begin_request(ASGICall *self, PyObject *scope)
     if (path == NULL || (test_id == str_empty && !self->setup.records_everything)) {
         goto done;  /* a header to clean, a sampler to decide, a field to make a str: the Python way */
     }
-    PyObject *wants = PyObject_GetAttr(self->setup.engine, str_wants_thread_start);
-    int wanted = wants == NULL ? -1 : PyObject_IsTrue(wants);
-    Py_XDECREF(wants);
-    if (wanted != 0) {
-        goto done;
-    }
-    /* Held across the begin: what it may run could change the scope. */
-    Py_INCREF(method);
-    path = Py_NewRef(PyUnicode_GET_LENGTH(path) == 0 ? str_slash : path);
-    if (requestcov_count_request(self->setup.recorder) == 0) {
-        PyObject *begin_args[4] = {test_id, test_set, method, path};
-        request = PyObject_Vectorcall(self->setup.begin, begin_args, 4, NULL);
-    }
-    Py_DECREF(method);
-    Py_DECREF(path);
-    if (request == NULL && PyErr_ExceptionMatches(PyExc_Exception)
-        && requestcov_log_error(self->setup.begin_failed) == 0) {
-        request = Py_NewRef(Py_None);  /* as _begin: logged once, and the app runs unrecorded */
+    if (requestcov_engine_waits(&self->setup) == 0) {
+        request = requestcov_begin_request(&self->setup, test_id, test_set, method,
+                                           PyUnicode_GET_LENGTH(path) == 0 ? str_slash : path);
     }
 done:
     Py_DECREF(test_id);
@@ -540,9 +503,10 @@ ASGICall_call_compiled(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
     if (request == NULL) {
         return PyErr_Occurred() ? NULL : call_python(self, args, nargs);
     }
-    if (request == Py_None) {
+    PyObject *app_args[3] = {scope, receive, send};
+    if (request == Py_None) {  /* could not be begun (logged): the app runs unrecorded */
         Py_DECREF(request);
-        return call_app(self, scope, receive, send);
+        return requestcov_call_app((PyObject *)self, app_args, 3);
     }
     ASGIExchange *exchange = PyObject_GC_New(ASGIExchange, &ASGIExchangeType);
     if (exchange == NULL) {
@@ -551,13 +515,13 @@ ASGICall_call_compiled(ASGICall *self, PyObject *const *args, Py_ssize_t nargs)
     }
     exchange->inner = NULL;
     exchange->request = request;
-    exchange->recorder = Py_NewRef(self->setup.recorder);
     exchange->scope = Py_NewRef(scope);
-    exchange->finish_failed = Py_NewRef(self->setup.end);
+    exchange->call = (ASGICall *)Py_NewRef((PyObject *)self);
     PyObject_GC_Track(exchange);
     PyObject *send_args[2] = {request, send};
     PyObject *recording_send = PyObject_Vectorcall(self->setup.make_part, send_args, 2, NULL);
-    PyObject *awaitable = recording_send == NULL ? NULL : call_app(self, scope, receive, recording_send);
+    app_args[2] = recording_send;
+    PyObject *awaitable = recording_send == NULL ? NULL : requestcov_call_app((PyObject *)self, app_args, 3);
     Py_XDECREF(recording_send);
     if (awaitable != NULL) {
         if (PyCoro_CheckExact(awaitable)) {
@@ -655,8 +619,6 @@ static PyTypeObject ASGICallType = {
 int
 requestcov_add_asgi_call(PyObject *module)
 {
-    str_app = PyUnicode_InternFromString("app");
-    str_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
     str_type = PyUnicode_InternFromString("type");
     str_http = PyUnicode_InternFromString("http");
     str_headers = PyUnicode_InternFromString("headers");
@@ -671,7 +633,7 @@ requestcov_add_asgi_call(PyObject *module)
     str_status = PyUnicode_InternFromString("status");
     str_finish = PyUnicode_InternFromString("finish");
     server_error = PyLong_FromLong(500);
-    if (requestcov_call_shared_init() < 0 || !server_error || !str_app || !str_wants_thread_start || !str_type
+    if (requestcov_call_shared_init() < 0 || !server_error || !str_type
         || !str_http || !str_headers || !str_method || !str_path || !str_empty || !str_slash || !str_throw
         || !str_close || !str_route || !str_path_format || !str_status || !str_finish) {
         return -1;

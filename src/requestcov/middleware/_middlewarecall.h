@@ -12,14 +12,18 @@
 #define MAX_TEST_ID_LENGTH 200
 
 static PyObject *shared_requests_begun;  /* "requests_begun" */
+static PyObject *shared_app;             /* "app" */
+static PyObject *shared_wants_thread_start;
 static PyObject *shared_one;             /* the int 1 */
 
 static int
 requestcov_call_shared_init(void)
 {
     shared_requests_begun = PyUnicode_InternFromString("requests_begun");
+    shared_app = PyUnicode_InternFromString("app");
+    shared_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
     shared_one = PyLong_FromLong(1);
-    return shared_requests_begun == NULL || shared_one == NULL ? -1 : 0;
+    return !shared_requests_begun || !shared_app || !shared_wants_thread_start || !shared_one ? -1 : 0;
 }
 
 /* What a compiled call needs of its middleware, given by its
@@ -152,6 +156,60 @@ requestcov_log_error(PyObject *logger)
     }
     Py_DECREF(logged);
     return 0;
+}
+
+/* Whether the engine wants to see a request's thread before it begins
+ * (the Python way then): 1, 0, or -1 with an error. */
+static int
+requestcov_engine_waits(CallSetup *setup)
+{
+    PyObject *wants = PyObject_GetAttr(setup->engine, shared_wants_thread_start);
+    if (wants == NULL) {
+        return -1;
+    }
+    int wanted = PyObject_IsTrue(wants);
+    Py_DECREF(wants);
+    return wanted;
+}
+
+/* middleware.app(*args): the app read at each call, as in Python. */
+static PyObject *
+requestcov_call_app(PyObject *middleware, PyObject *const *args, size_t nargs)
+{
+    PyObject *app = PyObject_GetAttr(middleware, shared_app);
+    if (app == NULL) {
+        return NULL;
+    }
+    PyObject *result = PyObject_Vectorcall(app, args, nargs, NULL);
+    Py_DECREF(app);
+    return result;
+}
+
+/* The request begun as Recorder.begin begins it: counted, then
+ * ``RequestPath.begin(test_id, test_set, method, path)``, the arguments
+ * held across it (what it may run, a finaliser or the engine's restart,
+ * could change the mapping they are borrowed from). A new reference;
+ * ``Py_None`` when beginning it raised an Exception, logged once, as
+ * ``_begin`` has it (the app then runs unrecorded); NULL on any other error. */
+static PyObject *
+requestcov_begin_request(CallSetup *setup, PyObject *test_id, PyObject *test_set, PyObject *method,
+                         PyObject *path)
+{
+    PyObject *args[4] = {test_id, test_set, method, path};
+    for (int index = 0; index < 4; index++) {
+        Py_INCREF(args[index]);
+    }
+    PyObject *request = NULL;
+    if (requestcov_count_request(setup->recorder) == 0) {
+        request = PyObject_Vectorcall(setup->begin, args, 4, NULL);
+    }
+    for (int index = 0; index < 4; index++) {
+        Py_DECREF(args[index]);
+    }
+    if (request == NULL && PyErr_ExceptionMatches(PyExc_Exception) && requestcov_log_error(setup->begin_failed) == 0) {
+        request = Py_NewRef(Py_None);
+    }
+    return request;
 }
 
 #endif

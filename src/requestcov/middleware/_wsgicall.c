@@ -27,7 +27,7 @@ typedef struct {
     CallSetup setup;  /* make_part: the exchange type; end: finish(recorder, request, environ, error) */
 } WSGICall;
 
-static PyObject *str_app, *str_wants_thread_start, *str_body, *str_closed;
+static PyObject *str_body, *str_closed;
 static PyObject *str_request_method, *str_path_info, *str_empty, *str_slash;
 
 /* A header's value as the middleware keeps it, when that is the value
@@ -81,20 +81,6 @@ call_python(WSGICall *self, PyObject *args, PyObject *kwargs)
     return PyObject_Call(self->setup.python_call, args, kwargs);
 }
 
-/* self.app(environ, start_response): the app read at each call, as in Python. */
-static PyObject *
-call_app(WSGICall *self, PyObject *environ, PyObject *start_response)
-{
-    PyObject *app = PyObject_GetAttr((PyObject *)self, str_app);
-    if (app == NULL) {
-        return NULL;
-    }
-    PyObject *args[2] = {environ, start_response};
-    PyObject *result = PyObject_Vectorcall(app, args, 2, NULL);
-    Py_DECREF(app);
-    return result;
-}
-
 static PyObject *
 WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
 {
@@ -117,12 +103,7 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
         /* A header to clean, or a sampler to decide: the Python way. */
         return call_python(self, args, kwargs);
     }
-    PyObject *wants = PyObject_GetAttr(self->setup.engine, str_wants_thread_start);
-    if (wants == NULL) {
-        return NULL;
-    }
-    int wanted = PyObject_IsTrue(wants);
-    Py_DECREF(wants);
+    int wanted = requestcov_engine_waits(&self->setup);
     if (wanted != 0) {
         return wanted < 0 ? NULL : call_python(self, args, kwargs);
     }
@@ -135,30 +116,14 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
     if (empty < 0) {
         return NULL;
     }
-    /* Held across the begin: what it may run (a finaliser, the engine's
-     * restart) could change the environ they are borrowed from. */
-    Py_INCREF(test_id);
-    Py_INCREF(test_set);
-    Py_INCREF(method);
-    path = Py_NewRef(empty ? str_slash : path);
-    PyObject *request = NULL;
-    if (requestcov_count_request(self->setup.recorder) == 0) {
-        PyObject *begin_args[4] = {test_id, test_set, method, path};
-        request = PyObject_Vectorcall(self->setup.begin, begin_args, 4, NULL);
-    }
-    Py_DECREF(test_id);
-    Py_DECREF(test_set);
-    Py_DECREF(method);
-    Py_DECREF(path);
+    PyObject *request = requestcov_begin_request(&self->setup, test_id, test_set, method, empty ? str_slash : path);
     if (request == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
-            return NULL;
-        }
-        /* As _begin: logged once, and the app runs unrecorded. */
-        if (requestcov_log_error(self->setup.begin_failed) < 0) {
-            return NULL;
-        }
-        return call_app(self, environ, start_response);
+        return NULL;
+    }
+    PyObject *app_args[2] = {environ, start_response};
+    if (request == Py_None) {  /* could not be begun (logged): the app runs unrecorded */
+        Py_DECREF(request);
+        return requestcov_call_app((PyObject *)self, app_args, 2);
     }
     PyObject *exchange_args[5] = {request, start_response, self->setup.end, self->setup.recorder, environ};
     PyObject *exchange = PyObject_Vectorcall(self->setup.make_part, exchange_args, 5, NULL);
@@ -166,7 +131,8 @@ WSGICall_call(WSGICall *self, PyObject *args, PyObject *kwargs)
         Py_DECREF(request);
         return NULL;
     }
-    PyObject *body = call_app(self, environ, exchange);
+    app_args[1] = exchange;
+    PyObject *body = requestcov_call_app((PyObject *)self, app_args, 2);
     if (body == NULL) {
         /* Ended here, with the error: freeing the exchange must not end it again. */
         PyObject *type, *value, *traceback;
@@ -260,16 +226,14 @@ static PyTypeObject WSGICallType = {
 int
 requestcov_add_wsgi_call(PyObject *module)
 {
-    str_app = PyUnicode_InternFromString("app");
-    str_wants_thread_start = PyUnicode_InternFromString("wants_thread_start");
     str_body = PyUnicode_InternFromString("body");
     str_closed = PyUnicode_InternFromString("closed");
     str_request_method = PyUnicode_InternFromString("REQUEST_METHOD");
     str_path_info = PyUnicode_InternFromString("PATH_INFO");
     str_empty = PyUnicode_InternFromString("");
     str_slash = PyUnicode_InternFromString("/");
-    if (requestcov_call_shared_init() < 0 || !str_app || !str_wants_thread_start || !str_body || !str_closed
-        || !str_request_method || !str_path_info || !str_empty || !str_slash) {
+    if (requestcov_call_shared_init() < 0 || !str_body || !str_closed || !str_request_method || !str_path_info
+        || !str_empty || !str_slash) {
         return -1;
     }
     return requestcov_add_type(module, &WSGICallType, "WSGICall");
