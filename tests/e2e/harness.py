@@ -32,6 +32,7 @@ import requests
 
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore
+from tests.support.servers import free_port
 
 SERVED = Path(__file__).resolve().parents[1] / "apps" / "served"
 DJANGO_SITE = SERVED / "django_site"
@@ -285,11 +286,3 @@ def export_keploy(db: Path, output: Path) -> subprocess.CompletedProcess:
          "-o", str(output)],
         capture_output=True, text=True, timeout=60, env=clean_environment(),
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

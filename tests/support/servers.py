@@ -17,10 +17,40 @@ import requests
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
+# A port the kernel hands out for port 0 lies in its ephemeral range, where
+# every client connection of the suite also takes its local port: between the
+# probe letting the port go and the server binding it, a client (or the other
+# xdist worker) could take it, and the server would fail with "address already
+# in use". The ports given here lie below that range, in a band of this test
+# process's own (one per xdist worker), handed out in turn, so no two servers
+# and no client are ever given the same one.
+_PORT_BANDS_START = 10000
+_PORT_BAND_SIZE = 2500
+_next_port: Optional[int] = None
+
+
+def _band_start() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return _PORT_BANDS_START + (number % 8) * _PORT_BAND_SIZE
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port no other server or client of the suite will be given."""
+    global _next_port
+    start = _band_start()
+    if _next_port is None:
+        _next_port = start + (os.getpid() % _PORT_BAND_SIZE)
+    for _ in range(_PORT_BAND_SIZE):
+        port = _next_port
+        _next_port = start + (port - start + 1) % _PORT_BAND_SIZE
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in 127.0.0.1:{start}-{start + _PORT_BAND_SIZE - 1}")
 
 
 def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
