@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import repeat, starmap
 from typing import Any, Deque, List, Optional
 
 from requestcov._threads import Condition, Event, allocate_lock, poll_until, threads_are_green, wait_for
@@ -63,6 +64,9 @@ class BatchQueue:
         #: at the queue, so an item is always seen in one place or the other.
         self._in_hand = False
         self._markers_in_hand: List[_Marker] = []
+        #: One entry for each marker put and not yet taken: while there are
+        #: none, a batch taken is not looked through for them.
+        self._markers_pending: Deque[None] = deque()
 
     def qsize(self) -> int:
         return len(self._items)
@@ -139,13 +143,12 @@ class BatchQueue:
                 self._consumer_sleeping = False
             already_in_hand = self._in_hand
             self._in_hand = True
-            batch: List[Any] = []
-            while items and len(batch) < most:
-                item = items.popleft()
-                if type(item) is _Marker:
-                    self._markers_in_hand.append(item)
-                else:
-                    batch.append(item)
+            # Popped in C, not one Python loop turn an item: the writer takes
+            # an item for every request. Only this consumer pops, so the
+            # count taken can only have grown by the time the pops run.
+            batch: List[Any] = list(starmap(items.popleft, repeat((), min(len(items), most))))
+            if self._markers_pending:
+                self._take_markers(batch)
             if self._blocked_producers and len(items) <= self.limit - self.room:
                 with self._lock:
                     self._not_full.notify_all()
@@ -156,6 +159,15 @@ class BatchQueue:
                 self.done()
             if timeout == 0 or (deadline is not None and time.monotonic() >= deadline):
                 return []
+
+    def _take_markers(self, batch: List[Any]) -> None:
+        """Moves the markers out of ``batch`` into the hand."""
+        markers = [item for item in batch if type(item) is _Marker]
+        if markers:
+            batch[:] = [item for item in batch if type(item) is not _Marker]
+            self._markers_in_hand.extend(markers)
+            for _ in markers:
+                self._markers_pending.popleft()
 
     def done(self) -> None:
         """Everything taken so far is handled."""
@@ -169,5 +181,8 @@ class BatchQueue:
         if not self._items and not self._in_hand:
             return True
         marker = _Marker()
+        # Counted before it is put (one atomic append, no lock: this may run
+        # in a signal handler), so a consumer that pops it has seen the count.
+        self._markers_pending.append(None)
         self._append(marker)
         return wait_for(marker.handled, timeout)
