@@ -135,3 +135,24 @@ def test_a_consumer_asleep_on_an_empty_queue_wakes_for_each_new_burst() -> None:
         assert queue.wait_done(10) is True
     consumer.join(10)
     assert received == list(range(30))
+
+
+def test_a_flush_marker_amid_items_is_in_no_batch_and_done_with_the_batch_it_came_in() -> None:
+    queue = BatchQueue(100)
+    queue.put("before")
+    waiter_done = threading.Event()
+    waiter = threading.Thread(target=lambda: queue.wait_done(10) and waiter_done.set())
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while queue.qsize() < 2 and time.monotonic() < deadline:  # the waiter's marker is in
+        time.sleep(0.01)
+    queue.put("after")
+    assert queue.take(10, timeout=0) == ["before", "after"]
+    assert not waiter_done.wait(0.05)  # taken, not yet handled
+    queue.done()
+    assert waiter_done.wait(5)
+    waiter.join(5)
+    queue.put("later")
+    assert queue.take(10, timeout=0) == ["later"]
+    queue.done()
+    assert queue.wait_done(0) is True
