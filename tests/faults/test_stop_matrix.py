@@ -69,6 +69,13 @@ class Server:
 _ASYNCIO = ("own-exit-handler",)
 
 
+#: gunicorn's master waits this long for workers to finish after a SIGTERM,
+#: then kills them (30 s by default). A worker whose app raises SystemExit
+#: mid-request (the app's own SIGTERM handler) has it caught by gunicorn as a
+#: request error and serves on, so that cell always waits this out: 5 s keeps
+#: the same ending (the master kills the workers) without 25 s of waiting.
+_GUNICORN = (tool("gunicorn"), "--graceful-timeout", "5")
+
 SERVERS: Dict[str, Server] = {
     "werkzeug": Server(lambda port: [sys.executable, "flask_server.py", str(port)]),
     "werkzeug-debug": Server(lambda port: [sys.executable, "flask_server.py", str(port), "--debug"]),
@@ -80,12 +87,12 @@ SERVERS: Dict[str, Server] = {
     "runserver-noreload": Server(
         lambda port: [sys.executable, "manage.py", "runserver", "--noreload", str(port)], DJANGO_SITE
     ),
-    "gunicorn-sync": Server(lambda port: [tool("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"]),
+    "gunicorn-sync": Server(lambda port: [*_GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "flask_server:app"]),
     "gunicorn-gthread": Server(
-        lambda port: [tool("gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"]
+        lambda port: [*_GUNICORN, "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "flask_server:app"]
     ),
     "gunicorn-gevent": Server(
-        lambda port: [tool("gunicorn"), "-w", "2", "-k", "gevent", "-b", f"127.0.0.1:{port}", "flask_server:app"]
+        lambda port: [*_GUNICORN, "-w", "2", "-k", "gevent", "-b", f"127.0.0.1:{port}", "flask_server:app"]
     ),
     "uvicorn-workers": Server(
         lambda port: [tool("uvicorn"), "--workers", "2", "--port", str(port), "fastapi_server:app"],
