@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence
@@ -27,6 +28,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 _PORT_BANDS_START = 10000
 _PORT_BAND_SIZE = 2500
 _next_port: Optional[int] = None
+#: Tests start servers from several threads at once (the stop matrix's cells).
+_port_lock = threading.Lock()
 
 
 def _band_start() -> int:
@@ -39,17 +42,18 @@ def free_port() -> int:
     """A loopback port no other server or client of the suite will be given."""
     global _next_port
     start = _band_start()
-    if _next_port is None:
-        _next_port = start + (os.getpid() % _PORT_BAND_SIZE)
-    for _ in range(_PORT_BAND_SIZE):
-        port = _next_port
-        _next_port = start + (port - start + 1) % _PORT_BAND_SIZE
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
+    with _port_lock:
+        if _next_port is None:
+            _next_port = start + (os.getpid() % _PORT_BAND_SIZE)
+        for _ in range(_PORT_BAND_SIZE):
+            port = _next_port
+            _next_port = start + (port - start + 1) % _PORT_BAND_SIZE
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
     raise RuntimeError(f"no free port in 127.0.0.1:{start}-{start + _PORT_BAND_SIZE - 1}")
 
 
