@@ -32,7 +32,7 @@ import requests
 
 from requestcov.records import RequestRecord
 from requestcov.store import SQLiteStore
-from tests.support.servers import free_port
+from tests.support.servers import free_port  # noqa: F401 - the e2e tests take it from here
 
 SERVED = Path(__file__).resolve().parents[1] / "apps" / "served"
 DJANGO_SITE = SERVED / "django_site"

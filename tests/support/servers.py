@@ -22,11 +22,13 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 # every client connection of the suite also takes its local port: between the
 # probe letting the port go and the server binding it, a client (or the other
 # xdist worker) could take it, and the server would fail with "address already
-# in use". The ports given here lie below that range, in a band of this test
-# process's own (one per xdist worker), handed out in turn, so no two servers
-# and no client are ever given the same one.
+# in use". The ports given here lie below that range (from 32768 in Linux's
+# default), in a band of this test process's own (one per xdist worker, up to
+# eight, and one outside xdist), handed out in turn, so no two servers and no
+# client are ever given the same one.
 _PORT_BANDS_START = 10000
 _PORT_BAND_SIZE = 2500
+_PORT_BANDS = 9  # 10000-32499
 _next_port: Optional[int] = None
 #: Tests start servers from several threads at once (the stop matrix's cells).
 _port_lock = threading.Lock()
@@ -35,7 +37,7 @@ _port_lock = threading.Lock()
 def _band_start() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     number = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
-    return _PORT_BANDS_START + (number % 8) * _PORT_BAND_SIZE
+    return _PORT_BANDS_START + (number % _PORT_BANDS) * _PORT_BAND_SIZE
 
 
 def free_port() -> int:
