@@ -339,7 +339,8 @@ def test_the_compiled_request_path_makes_rows() -> None:
 @pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
 def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Path, maker: str) -> None:
     """Both makers take the same items, stop at the same ones and make the
-    same rows, each naming its set by the builder's one PackedLines."""
+    same rows, each naming its set by the builder's one PackedLines, and by
+    its id when the store's sets hold one for it."""
     answers = {}
     for name in (maker, "python"):
         builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
@@ -350,10 +351,13 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
         for item in warm:  # every set known, in this batch
             convert(item)
         items = _mixed_batch(app, 100)
+        # The store knows every other set, by the builder's packing of each.
+        set_ids = {part.packed: (number, ()) for number, part in enumerate(builder._known.values(), start=1)
+                   if number % 2}
         stops, out = [], []
         index = 0
         while True:
-            index = builder.ready_rows(items, index, out)
+            index = builder.ready_rows(items, index, out, set_ids)
             stops.append(index)
             if index >= len(items):
                 break
@@ -362,28 +366,42 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
             index += 1
         assert builder._stopped == []  # each packing kept for a record was used by it
         known = {id(part.packed) for part in builder._known.values()}
-        assert all(type(entry) is tuple or entry is None or id(entry[10]) in known for entry in out)
-        answers[name] = (stops, [entry if type(entry) is not list else entry[:10] for entry in out],
+        rows = [entry for entry in out if type(entry) is list]
+        assert all(id(row[12]) in known and row[10] == 0 for row in rows)
+        assert all(row[11] == (set_ids[row[12]][0] if row[12] in set_ids else None) for row in rows)
+        assert {row[11] for row in rows} >= {None, 1}
+        answers[name] = (stops, [entry if type(entry) is not list else entry[:12] for entry in out],
                          [len(item[0].unwritten) for item in items])
     assert answers[maker] == answers["python"]
     stops, entries, unwritten = answers[maker]
-    assert stops == [4, 7, len(items)]  # the new set, the start-up item; then the rest in one call
+    assert stops == [7, len(items)]  # the start-up item; then the rest (a new set is a row too)
     assert unwritten == [0] * len(items)
     rows = [entry for entry in entries if type(entry) is list]
-    assert len(rows) == len(items) - 3  # less the two records and the second queueing
-    assert rows[0] == ["request", "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
-                       1700000100.0, 1.5, 4242]
-    # A new batch of versions: the first request of each set needs its record again.
+    assert len(rows) == len(items) - 2  # less the start-up record and the second queueing
+    assert rows[0][:11] == ["request", "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
+                            1700000100.0, 1.5, 4242, 0]
+    # A new batch of versions: each set is looked at again, and its requests are rows still.
     builder.versions.new_batch()  # type: ignore[union-attr]
-    assert builder.ready_rows(_mixed_batch(app, 200), 0, []) == 0
+    again: List[Any] = []
+    batch = _mixed_batch(app, 200)
+    assert builder.ready_rows(batch, 0, again, {}) == 7
+    assert [row[1] for row in again] == [item[0].test_id for item in batch[:7]]
+    # The same sets, no file having changed, but for the one new in each batch.
+    assert len({id(row[12]) for row in again} - known) == 1
 
 
+@pytest.mark.parametrize("edit_between", [False, True])
 @pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
-def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: Path, maker: str) -> None:
+def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: Path, maker: str,
+                                                           edit_between: bool) -> None:
     """The same traffic through the writer with rows made directly and with
-    a record for every request: the very same store, byte for byte."""
+    a record for every request: the very same store, byte for byte, a file
+    edited between two batches or not (its sets are new ones then)."""
+    views = app / "views.py"
+    original = views.read_text()
     dumps = []
     for ready in (True, False):
+        views.write_text(original)
         builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
                                 ready_rows=ROW_MAKERS[maker])
         db = tmp_path / f"{ready}.db"
@@ -391,6 +409,8 @@ def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: 
                                   before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
         with SQLiteStore(db) as store:
             for batch in range(3):
+                if edit_between and batch == 2:
+                    views.write_text(original + "y = 1\n")
                 writer._write(store, _mixed_batch(app, 100 * batch))
         assert writer.written == 3 * (len(_mixed_batch(app, 0)) - 1)
         dumps.append(_rows(db))
@@ -399,13 +419,94 @@ def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: 
         records = store.records()
         assert {record.test_id for record in records if record.test_id.startswith("GET")} == {
             "GET /items/<id> #1", "GET /items/<id> #2", "GET /items/<id> #3"}
-        assert store.line_set_count() == 3 + 3  # the sets of every batch, and one new in each
+        # The sets of every batch, and one new in each; after the edit, views.py's two again.
+        assert store.line_set_count() == 3 + 3 + (2 if edit_between else 0)
+        assert len({(path, version.sha256) for path, version in store.recorded_versions()}) == 2 + edit_between
+
+
+def _steady_batch(app: Path, start: int) -> List[Any]:
+    """Requests of three sets, each with its test id: traffic once warm."""
+    views, models = str(app / "views.py"), str(app / "models.py")
+    sets = [{views: {1, 2, 3}}, {views: {1, 2, 3}, models: {5}}, {models: {7, 8}}]
+    return [_finished(_collector(sets[number % 3]), start + number) for number in range(9)]
+
+
+@pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
+def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: Path, maker: str) -> None:
+    """Once warm, every row carries its set's id and the store takes the
+    batch as it is: the same store, byte for byte, as with a record each."""
+    dumps = []
+    for ready in (True, False):
+        builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
+                                ready_rows=ROW_MAKERS[maker])
+        db = tmp_path / f"{ready}.db"
+        writer = BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows if ready else None,
+                                  before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+        with SQLiteStore(db) as store:
+            for batch in range(4):
+                writer._write(store, _steady_batch(app, 100 * batch))
+            if ready:
+                out: List[Any] = []
+                items = _steady_batch(app, 900)
+                assert builder.ready_rows(items, 0, out, store.known_sets) == len(items)
+                assert all(type(row[11]) is int for row in out)
+                store.write(out, set_ids_from=store.known_sets)
+            else:
+                writer._write(store, _steady_batch(app, 900))
+        dumps.append(_rows(db))
+    assert dumps[0] == dumps[1]
+    with SQLiteStore(tmp_path / "True.db", read_only=True) as store:
+        assert len(store.records()) == 5 * 9 and store.line_set_count() == 3
+
+
+def test_rows_made_with_another_stores_sets_are_found_by_their_packing(tmp_path: Path, app: Path) -> None:
+    """A row's set id holds in the store whose sets made it: written to
+    another (the fallback, a store made anew at a moved one's path), each
+    row's set is found again by its packing."""
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    writer = BackgroundWriter(tmp_path / "first.db", builder.convert, ready_rows=builder.ready_rows,
+                              before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+    with SQLiteStore(tmp_path / "first.db") as first, SQLiteStore(tmp_path / "other.db") as other:
+        # The other store holds a set of its own first: its ids are not the first store's.
+        other.write([RequestRecord("elsewhere", lines={str(app / "big.py"): [9]})])
+        for batch in range(3):
+            writer._write(first, _steady_batch(app, 100 * batch))
+        out: List[Any] = []
+        items = _steady_batch(app, 900)
+        builder.ready_rows(items, 0, out, first.known_sets)
+        assert all(type(row[11]) is int for row in out)
+        other.write(out, set_ids_from=first.known_sets)
+        written = {record.test_id: record.lines for record in other.records()}
+    assert written == {"elsewhere": {str(app / "big.py"): [9]},
+                       **{item[0].test_id: {path: sorted(lines) for path, lines in item[0].collector.lines.items()}
+                          for item in items}}
+
+
+def test_a_ready_row_without_a_test_id_is_named_in_a_copy(tmp_path: Path, app: Path) -> None:
+    """The caller's rows stay as they were: a batch written again (after a
+    failure) is named again, with new numbers, never an old one's."""
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    items = _steady_batch(app, 0)
+    for item in items:
+        builder.build(item)
+    untagged = _steady_batch(app, 100)[:2]
+    for item in untagged:
+        item[0].test_id = ""
+    rows: List[Any] = []
+    assert builder.ready_rows(untagged, 0, rows, {}) == 2
+    with SQLiteStore(tmp_path / "store.db") as store:
+        store.write(rows)
+        assert [row[1] for row in rows] == ["", ""]
+        store.write(rows)
+        names = [record.test_id for record in store.records()]
+    assert names == [f"GET /items/<id> #{number}" for number in (1, 2, 3, 4)]
 
 
 def test_branch_coverage_makes_no_rows_directly(app: Path) -> None:
     builder = RecordBuilder(SourceMatcher([str(app)]), branch=True, versions=FileVersions())
     items = _mixed_batch(app, 0)
-    assert builder.ready_rows(items, 0, []) == 0
+    assert builder.ready_rows(items, 0, [], {}) == 0
 
 
 def test_a_failing_row_maker_leaves_every_request_to_its_record(tmp_path: Path, app: Path,
@@ -415,12 +516,12 @@ def test_a_failing_row_maker_leaves_every_request_to_its_record(tmp_path: Path, 
     builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
     calls = []
 
-    def failing(items: List[Any], index: int, out: List[Any]) -> int:
+    def failing(items: List[Any], index: int, out: List[Any], set_ids: Dict[Any, Any]) -> int:
         calls.append(index)
         if len(calls) == 2:
-            builder.ready_rows(items, index, out)  # rows made, then the failure
+            builder.ready_rows(items, index, out, set_ids)  # rows made, then the failure
             raise MemoryError("no room for a row")
-        return builder.ready_rows(items, index, out)
+        return builder.ready_rows(items, index, out, set_ids)
 
     db = tmp_path / "store.db"
     writer = BackgroundWriter(db, builder.convert, ready_rows=failing,

@@ -19,8 +19,9 @@ the store.
 Most requests need no record at all: a request whose set is known in the
 current batch of file versions becomes its store row directly
 (:func:`ready_rows_python`, or the compiled core's ``ready_rows``), a run of
-such requests in one call, with no Python frame per request. The store tells
-the set by its :class:`PackedLines`, as it would the record's.
+such requests in one call, with no Python frame per request. The row carries
+its set's id when the store has one for the set's :class:`PackedLines` (its
+``known_sets``), else the store finds the set by that packing.
 
 Runs where the writer converts records: its thread, or a caller writing at
 exit, under the writer's SQLite lock. Its tables are dicts, each operation
@@ -50,9 +51,9 @@ Key = Tuple[Tuple[str, ...], bytes]
 #: None, or (key, the set known by it, None), or (key, None, its sorted lists).
 Packed = Optional[Tuple[Key, Any, Optional[Sequence[List[int]]]]]
 PackLines = Callable[[Mapping[str, Any], Mapping[str, Optional[str]], Mapping[Key, Any]], Packed]
-#: ready_rows(items, index, out, known, path_by_name, batch, stopped) -> the index it stopped at.
-ReadyRows = Callable[[List[Any], int, List[Any], Mapping[Key, Any], Mapping[str, Optional[str]], int, List[Any]],
-                    int]
+#: ready_rows(items, index, out, known, path_by_name, batch, stopped, set_ids) -> the index it stopped at.
+ReadyRows = Callable[[List[Any], int, List[Any], Mapping[Key, Any], Mapping[str, Optional[str]], int, List[Any],
+                      Mapping[Any, Tuple[Any, ...]]], int]
 
 #: How many lines the table of known sets may hold before it starts over
 #: (each line an int in a list, ~40 bytes: a few MB at most): a few hundred
@@ -119,6 +120,7 @@ def pack_lines_python(
 def ready_rows_python(
     items: List[Any], index: int, out: List[Any], known: Mapping[Key, Any],
     path_by_name: Mapping[str, Optional[str]], batch: int, stopped: List[Any],
+    set_ids: Mapping[Any, Tuple[Any, ...]],
 ) -> int:
     """Append to ``out`` the :data:`~requestcov.records.ReadyRow` of each
     finished request from ``items[index]`` on, as long as each is a request
@@ -129,6 +131,9 @@ def ready_rows_python(
     (:meth:`RecordBuilder.build`), and the caller comes back for the rest;
     when it was stopped at for its set (new, or of an earlier batch),
     ``stopped`` holds it and its packing after, for its record to reuse.
+    ``set_ids``: the store's sets by their :class:`PackedLines` (``(set id,
+    ...)``, see ``SQLiteStore.known_sets``): a row of one of them carries
+    its id, and goes into the store as it is.
 
     The compiled core's ``ready_rows`` does the very same in one C call."""
     count = len(items)
@@ -145,8 +150,10 @@ def ready_rows_python(
             if known_set is None or known_set.batch != batch:
                 stopped[:] = (item, packed)  # its record is made next, of this very packing
                 return index
+            found = set_ids.get(known_set.packed)
             row = [kind, request.test_id, request.test_set, request.method, request.path, request.route,
-                   request.status, request.start, duration_ms, pid, known_set.packed]
+                   request.status, request.start, duration_ms, pid, 0, found[0] if found is not None else None,
+                   known_set.packed]
             unwritten = request.unwritten
         except Exception:  # the long way says what is wrong
             return index
@@ -206,15 +213,33 @@ class RecordBuilder:
         #: (the finished request ``ready_rows`` stopped at, its packing), or empty.
         self._stopped: List[Any] = []
 
-    def ready_rows(self, items: List[Any], index: int, out: List[Any]) -> int:
+    def ready_rows(self, items: List[Any], index: int, out: List[Any],
+                   set_ids: Mapping[Any, Tuple[Any, ...]]) -> int:
         """The rows of the finished requests from ``items[index]`` on that
-        need no record, appended to ``out``; the index of the first that
-        does (see :func:`ready_rows_python`). Branch coverage always needs one."""
+        need no record, appended to ``out``, of the sets ``set_ids`` knows
+        with their ids; the index of the first that needs a record (see
+        :func:`ready_rows_python`). Branch coverage always needs one.
+
+        A request the row maker stops at for its set (new, or known in an
+        earlier batch of file versions: the first of each set in a batch)
+        is a row too once its set is made known in this batch, so a batch of
+        a warm app's requests is all rows: records are for what is not a
+        request's lines alone (start-up code, files met the first time)."""
         if self.branch:
             return index
         versions = self.versions
-        return self._ready_rows(items, index, out, self._known, self.matcher.decided,
-                                versions.batch if versions is not None else 0, self._stopped)
+        batch = versions.batch if versions is not None else 0
+        make, known, decided, stopped = self._ready_rows, self._known, self.matcher.decided, self._stopped
+        retried = -1
+        while True:
+            index = make(items, index, out, known, decided, batch, stopped, set_ids)
+            if not stopped or index == retried or index >= len(items) or stopped[0] is not items[index]:
+                return index
+            item, packed = stopped
+            if self._known_set(item[0].collector.lines, packed, batch) is None:
+                return index  # the long way, of this very packing
+            stopped.clear()
+            retried = index
 
     def convert(self, finished: "_Finished") -> Optional[RequestRecord]:
         """The record of a finished request, once: None for a request

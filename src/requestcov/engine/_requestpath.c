@@ -561,8 +561,8 @@ known_in_batch(PyObject *packed, PyObject *batch, PyObject **packed_lines)
     return *packed_lines == NULL ? -1 : 1;
 }
 
-/* ready_rows(items, index, out, known, path_by_name, batch, stopped): the twin of
- * ``requestcov.recordbuilder.ready_rows_python``, for requests begun by
+/* ready_rows(items, index, out, known, path_by_name, batch, stopped, set_ids): the
+ * twin of ``requestcov.recordbuilder.ready_rows_python``, for requests begun by
  * begin() (their slots read at their offsets); see there. Whatever is not
  * such a request, or cannot be read, is left to the long way, which says
  * what is wrong: an error here only when a row cannot be made (no memory),
@@ -570,14 +570,15 @@ known_in_batch(PyObject *packed, PyObject *batch, PyObject **packed_lines)
 static PyObject *
 RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 || !PyList_CheckExact(args[0]) || !PyLong_Check(args[1]) || !PyList_CheckExact(args[2])
-        || !PyDict_Check(args[3]) || !PyDict_Check(args[4]) || !PyList_CheckExact(args[6])) {
+    if (nargs != 8 || !PyList_CheckExact(args[0]) || !PyLong_Check(args[1]) || !PyList_CheckExact(args[2])
+        || !PyDict_Check(args[3]) || !PyDict_Check(args[4]) || !PyList_CheckExact(args[6])
+        || !PyDict_Check(args[7])) {
         PyErr_SetString(PyExc_TypeError, "ready_rows(items: list, index: int, out: list, known: dict, "
-                                         "path_by_name: dict, batch, stopped: list)");
+                                         "path_by_name: dict, batch, stopped: list, set_ids: dict)");
         return NULL;
     }
     PyObject *items = args[0], *out = args[2], *known = args[3], *path_by_name = args[4], *batch = args[5];
-    PyObject *stopped = args[6];
+    PyObject *stopped = args[6], *set_ids = args[7];
     Py_ssize_t index = PyLong_AsSsize_t(args[1]);
     if (index == -1 && PyErr_Occurred()) {
         return NULL;
@@ -629,7 +630,17 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
             Py_DECREF(packed_lines);
             continue;
         }
-        PyObject *row = PyList_New(11);
+        /* The set's id in the store, when the store knows its packing. */
+        PyObject *set_id = Py_None;
+        PyObject *found = PyDict_GetItemWithError(set_ids, packed_lines);  /* borrowed */
+        if (found != NULL && PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) >= 1
+            && PyLong_CheckExact(PyTuple_GET_ITEM(found, 0))) {
+            set_id = PyTuple_GET_ITEM(found, 0);
+        }
+        else if (found == NULL && PyErr_Occurred()) {
+            PyErr_Clear();  /* the store finds the set by its packing */
+        }
+        PyObject *row = PyList_New(13);
         if (row == NULL) {
             Py_DECREF(packed_lines);
             return NULL;
@@ -640,7 +651,9 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
         }
         PyList_SET_ITEM(row, 8, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
         PyList_SET_ITEM(row, 9, Py_NewRef(PyTuple_GET_ITEM(item, 2)));
-        PyList_SET_ITEM(row, 10, packed_lines);
+        PyList_SET_ITEM(row, 10, PyLong_FromLong(0));  /* has_arcs: branch coverage makes no rows */
+        PyList_SET_ITEM(row, 11, Py_NewRef(set_id));
+        PyList_SET_ITEM(row, 12, packed_lines);
         /* Of strs, numbers and the set's PackedLines: never part of a cycle,
          * so not for the garbage collector to scan while the batch waits. */
         PyObject_GC_UnTrack(row);
@@ -736,7 +749,7 @@ static PyMethodDef RequestPath_methods[] = {
     {"set_finish", (PyCFunction)(void (*)(void))RequestPath_set_finish, METH_FASTCALL,
      "set_finish(submit, pid, kind): the writer's submit, this process's id and the records' kind."},
     {"ready_rows", (PyCFunction)(void (*)(void))RequestPath_ready_rows, METH_FASTCALL,
-     "ready_rows(items, index, out, known, path_by_name, batch, stopped): the store's rows of the finished "
+     "ready_rows(items, index, out, known, path_by_name, batch, stopped, set_ids): the store's rows of the finished "
      "requests that need no record, as requestcov.recordbuilder.ready_rows_python makes them."},
     {NULL, NULL, 0, NULL},
 };

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 from itertools import chain, groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
@@ -236,6 +237,12 @@ _INSERT_ROWS = {
     size: _INSERT_ROWS_HEAD + ", ".join(["(" + ", ".join("?" * _ROW_WIDTH) + ")"] * size)
     for size in _GROUP_SIZES
 }
+#: A ready row's (see :data:`~requestcov.records.ReadyRow`) test id, set id
+#: and ``INSERT`` values, and the one type of a batch of only ready rows.
+_ROW_TEST_ID = itemgetter(1)
+_ROW_SET_ID = itemgetter(11)
+_ROW_VALUES = itemgetter(slice(0, _ROW_WIDTH))
+_ROW_TYPES = {list}
 
 #: The files SQLite keeps beside a WAL database while it is open.
 _COMPANIONS = ("-wal", "-shm")
@@ -479,30 +486,48 @@ class SQLiteStore:
             self._file_ids[path] = file_id
         return file_id
 
-    def _name_untagged(self, records: Sequence[RequestRecord]) -> None:
+    @property
+    def known_sets(self) -> Dict[Any, Tuple[Any, ...]]:
+        """The line sets this connection has written or found, by the
+        recorder's :class:`PackedLines` of each (``(set id, ...)``): a
+        :data:`~requestcov.records.ReadyRow` made with them carries its set's
+        id, which :meth:`write` takes as it is when told it came from here.
+        Only sets already committed are in it when a batch's rows are made."""
+        return self._fingerprints
+
+    def _name_untagged(self, records: List[Union[RequestRecord, ReadyRow]]) -> List[Union[RequestRecord, ReadyRow]]:
         """Give records without a test id ``METHOD route #n``, numbered in the
         store across every process writing to it: one counter update per
-        endpoint reserves the numbers of all its records in the batch."""
-        untagged: Dict[str, List[Any]] = {}
-        for record in records:
-            if type(record) is list:  # a ready row
+        endpoint reserves the numbers of all its records in the batch. A
+        ready row named is a copy (the caller's rows stay as they were, for a
+        batch written again after a failure)."""
+        untagged: Dict[str, List[int]] = {}
+        for index, record in enumerate(records):
+            if type(record) is list:
                 if not record[1]:
-                    untagged.setdefault(endpoint_of(record[3], record[5], record[4]), []).append(record)
+                    untagged.setdefault(endpoint_of(record[3], record[5], record[4]), []).append(index)
             elif not record.test_id:
-                untagged.setdefault(record.endpoint, []).append(record)
-        for endpoint, named in untagged.items():
+                untagged.setdefault(record.endpoint, []).append(index)
+        if not untagged:
+            return records
+        named = list(records)
+        for endpoint, indexes in untagged.items():
             last = int(self._connection.execute(
                 "INSERT INTO id_counter (key, last) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
-                (endpoint, len(named)),
+                (endpoint, len(indexes)),
             ).fetchone()[0])
-            for number, record in enumerate(named, start=last - len(named) + 1):
+            for number, index in enumerate(indexes, start=last - len(indexes) + 1):
+                record = named[index]
                 if type(record) is list:
+                    record = named[index] = record.copy()
                     record[1] = f"{endpoint} #{number}"
                 else:
                     record.test_id = f"{endpoint} #{number}"
+        return named
 
-    def write(self, records: Iterable[Union[RequestRecord, ReadyRow]]) -> List[int]:
+    def write(self, records: Iterable[Union[RequestRecord, ReadyRow]], *,
+              set_ids_from: Optional[Dict[Any, Tuple[Any, ...]]] = None) -> List[int]:
         """Write records in one transaction and return their row ids.
 
         A record whose ``test_id`` is empty gets ``METHOD route #n`` (see
@@ -510,7 +535,10 @@ class SQLiteStore:
         it names; a start-up record replaces the earlier one of the same process.
         The writer hands in a request whose line set the recorder packed
         before as its :data:`~requestcov.records.ReadyRow` instead of
-        a record: a new row, its set found by its ``PackedLines``.
+        a record: a new row, its set found by its ``PackedLines`` unless the
+        row names it and ``set_ids_from`` is this store's :attr:`known_sets`
+        (the rows were made with it). A batch of only such rows, all named
+        and tagged, goes in with no Python code a row.
         """
         if self.read_only:
             raise StoreError(f"{self.path} was opened for reading only")
@@ -523,18 +551,24 @@ class SQLiteStore:
             self._version_lists.clear()
         if len(self._ids_parts) > _SET_CACHE_LIMIT:
             self._ids_parts.clear()
+        ids_trusted = set_ids_from is not None and set_ids_from is self._fingerprints
+        only_rows = bool(records) and set(map(type, records)) == _ROW_TYPES
         connection.execute("BEGIN IMMEDIATE")
         try:
-            self._name_untagged(records)
-            new: List[RequestRecord] = []
-            for record in records:
-                if type(record) is list or (record.record_id is None and record.kind != STARTUP):
-                    new.append(record)
-                    continue
-                row_ids += self._insert(new)
-                new = []
-                row_ids.append(self._replace(record))
-            row_ids += self._insert(new)
+            if not (only_rows and all(map(_ROW_TEST_ID, records))):
+                records = self._name_untagged(records)
+            if only_rows and ids_trusted and all(map(_ROW_SET_ID, records)):
+                row_ids = self._insert_values(list(chain.from_iterable(map(_ROW_VALUES, records))), len(records))
+            else:
+                new: List[Union[RequestRecord, ReadyRow]] = []
+                for record in records:
+                    if type(record) is list or (record.record_id is None and record.kind != STARTUP):
+                        new.append(record)
+                        continue
+                    row_ids += self._insert(new, ids_trusted)
+                    new = []
+                    row_ids.append(self._replace(record))
+                row_ids += self._insert(new, ids_trusted)
             connection.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -549,23 +583,26 @@ class SQLiteStore:
             raise
         return row_ids
 
-    def _insert(self, records: Sequence[Union[RequestRecord, ReadyRow]]) -> List[int]:
-        """Insert new rows, a group of them a statement (see
-        :data:`_GROUP_SIZES`). SQLite numbers them: the next free ids in
-        turn, known in advance because the transaction holds the store's
-        write lock."""
+    def _insert(self, records: Sequence[Union[RequestRecord, ReadyRow]], ids_trusted: bool = False) -> List[int]:
+        """Insert new rows (see :meth:`_insert_values`)."""
         if not records:
             return []
-        connection = self._connection
-        set_ids = self._line_set_ids(records)
-        first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
-        values = list(chain.from_iterable(
-            (*record[:10], 0, set_id) if type(record) is list else
+        set_ids = self._line_set_ids(records, ids_trusted)
+        return self._insert_values(list(chain.from_iterable(
+            (*record[:11], set_id) if type(record) is list else
             (record.kind, record.test_id, record.test_set, record.method, record.path, record.route,
              record.status, record.start, record.duration_ms, record.pid, 0 if record.arcs is None else 1, set_id)
             for record, set_id in zip(records, set_ids)
-        ))
-        start, count = 0, len(records)
+        )), len(records))
+
+    def _insert_values(self, values: List[Any], count: int) -> List[int]:
+        """Insert ``count`` new rows of ``values`` (:data:`_ROW_WIDTH` each),
+        a group of them a statement (see :data:`_GROUP_SIZES`). SQLite
+        numbers them: the next free ids in turn, known in advance because the
+        transaction holds the store's write lock."""
+        connection = self._connection
+        first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
+        start = 0
         for size in _GROUP_SIZES:
             while count - start >= size:
                 connection.execute(_INSERT_ROWS[size], values[start * _ROW_WIDTH:(start + size) * _ROW_WIDTH])
@@ -590,9 +627,9 @@ class SQLiteStore:
         )
         return record.record_id
 
-    def _line_set_ids(self, records: Sequence[Union[RequestRecord, ReadyRow]]) -> List[int]:
+    def _line_set_ids(self, records: Sequence[Union[RequestRecord, ReadyRow]], ids_trusted: bool = False) -> List[int]:
         """The line set of each record, adding the sets this store does not
-        hold yet.
+        hold yet. A ready row's own set id is taken when ``ids_trusted``.
 
         A set seen more than once is found by its fingerprint with no packing
         at all: the record's :class:`PackedLines` when the recorder packed it
@@ -612,7 +649,13 @@ class SQLiteStore:
         digests_in_batch: Dict[PackedLines, bytes] = {}
         known = self._set_ids
         for index, record in enumerate(records):
-            packed = record[10] if type(record) is list else record.packed
+            if type(record) is list:
+                if ids_trusted and record[11] is not None:
+                    set_ids.append(record[11])
+                    continue
+                packed = record[12]
+            else:
+                packed = record.packed
             if packed is not None:
                 found = fingerprints.get(packed)
                 if found is not None:

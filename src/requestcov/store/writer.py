@@ -30,7 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from requestcov._threads import Event, RealThread, allocate_lock
 from requestcov.errors import StoreError
@@ -74,13 +74,14 @@ class BackgroundWriter:
         busy_timeout: float = 60.0,
         before_batch: Optional[Callable[[], None]] = None,
         is_startup: Callable[[Any], bool] = lambda item: getattr(item, "kind", None) == STARTUP,
-        ready_rows: Optional[Callable[[List[Any], int, List[Any]], int]] = None,
+        ready_rows: Optional[Callable[[List[Any], int, List[Any], Dict[Any, Tuple[Any, ...]]], int]] = None,
     ) -> None:
         """``convert`` makes an item's record (None: nothing to write).
-        ``ready_rows(items, index, out)``, when given, converts the items it
-        can from ``index`` on first, appending what the store takes
-        (:data:`~requestcov.records.ReadyRow`) to ``out``, and returns the
-        index of the first it cannot: that one goes to ``convert``.
+        ``ready_rows(items, index, out, set_ids)``, when given, converts the
+        items it can from ``index`` on first, appending what the store takes
+        (:data:`~requestcov.records.ReadyRow`, with the ids of the sets the
+        store's ``known_sets``, given as ``set_ids``, holds) to ``out``, and
+        returns the index of the first it cannot: that one goes to ``convert``.
         ``before_batch`` runs on the writer thread before each batch is
         converted: the recorder's file versions are checked once a batch.
         ``is_startup`` tells a start-up item (queued, or its record) from a
@@ -439,11 +440,12 @@ class BackgroundWriter:
                 log_once("writer-batch", "requestcov: could not prepare a batch", exc_info=True)
         records: List[Any] = []
         ready_rows = self.ready_rows
+        known_sets = store.known_sets
         index, count = 0, len(items)
         while index < count:
             if ready_rows is not None:
                 try:
-                    index = ready_rows(items, index, records)
+                    index = ready_rows(items, index, records, known_sets)
                 except Exception:  # those it marked written are passed over below
                     log_once("writer-ready-rows", "requestcov: could not make rows directly; records are "
                              "made for every request from now on", exc_info=True)
@@ -460,15 +462,19 @@ class BackgroundWriter:
                 continue
             if record is not None:
                 records.append(record)
-        return self._store_records(store, records)
+        return self._store_records(store, records, known_sets)
 
-    def _store_records(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[SQLiteStore]:
+    def _store_records(self, store: SQLiteStore, records: List[RequestRecord],
+                       set_ids_from: Dict[Any, Tuple[Any, ...]]) -> Optional[SQLiteStore]:
+        """Write ``records``, whose rows carry the set ids of ``set_ids_from``
+        (a store's ``known_sets``: another store, reopened or the fallback,
+        finds their sets again), to ``store`` or else to the fallback."""
         current = self._reopen_if_moved(store)
         if current is None:
             self._lose(records, _STOPPED)
             return None
         store = current
-        error = self._write_with_retries(store, records)
+        error = self._write_with_retries(store, records, set_ids_from)
         if error is None:
             self.written += len(records)
             return store
@@ -477,19 +483,20 @@ class BackgroundWriter:
         if store.path == self.db_path:
             fallback = self._fall_back(problem)
             if fallback is not None:
-                return self._store_records(fallback, records)
+                return self._store_records(fallback, records, set_ids_from)
         else:
             self.failed = f"{problem} (the fallback store)"
             log_once("fallback-write", "requestcov: %s; %s", self.failed, _STOPS)
         self._lose(records, _STOPPED)
         return None
 
-    def _write_with_retries(self, store: SQLiteStore, records: List[RequestRecord]) -> Optional[Exception]:
+    def _write_with_retries(self, store: SQLiteStore, records: List[RequestRecord],
+                            set_ids_from: Dict[Any, Tuple[Any, ...]]) -> Optional[Exception]:
         """None once written; else the last error. A lock is not retried:
         SQLite has already waited ``busy_timeout`` for it."""
         for attempt in range(3):
             try:
-                store.write(records)
+                store.write(records, set_ids_from=set_ids_from)
                 return None
             except Exception as error:  # sqlite3 errors, a full disk, a lock held too long
                 if attempt == 2 or "locked" in str(error) or "busy" in str(error):
