@@ -36,9 +36,10 @@ def test_records_come_back_as_written(store_path: Path) -> None:
     assert [record.record_id for record in read] == sorted(record.record_id for record in read)
 
 
-@pytest.mark.parametrize("count", [1, 63, 64, 65, 200])
+@pytest.mark.parametrize("count", [1, 31, 32, 33, 64, 65, 200])
 def test_rows_written_many_to_a_statement_come_back_in_order(store_path: Path, count: int) -> None:
-    """The new rows of a batch go in one statement: every row comes back,
+    """The new rows of a batch go in groups of 32 a statement, the rest one
+    statement run a row, their ids given by SQLite: every row comes back,
     in order, with the id ``write`` returned, around a start-up record
     (written apart) and across batches."""
     batches = [[make_record(number) for number in range(count)],

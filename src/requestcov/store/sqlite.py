@@ -227,16 +227,18 @@ _INSERT_ROWS_HEAD = (
 )
 #: How many values a request row binds.
 _ROW_WIDTH = 12
-#: Rows go in groups of these sizes, a statement each: ``executemany`` runs
-#: its statement once per row, resetting it and letting go of the GIL each
-#: time (a fifth of what a row costs), and a few fixed group sizes keep the
-#: statements few enough to stay prepared in the connection's cache. 32 rows
-#: of 12 values stay within the 999 parameters older SQLite allows.
-_GROUP_SIZES = (32, 16, 8, 4, 2, 1)
-_INSERT_ROWS = {
-    size: _INSERT_ROWS_HEAD + ", ".join(["(" + ", ".join("?" * _ROW_WIDTH) + ")"] * size)
-    for size in _GROUP_SIZES
-}
+#: Rows go in whole groups of this many a statement, the rest of a batch one
+#: statement run a row: ``executemany`` resets its statement and lets go of
+#: the GIL and takes it back for every row (a fifth of what a row costs).
+#: Two statements only, each prepared once in a process (a statement of a
+#: group takes SQLite some hundred thousand instructions to prepare: one for
+#: every size of rest would be that, again and again, in a process's first
+#: batches). 32 rows of 12 values stay within the 999 parameters older
+#: SQLite allows.
+_GROUP_SIZE = 32
+_ROW_VALUES_SQL = "(" + ", ".join("?" * _ROW_WIDTH) + ")"
+_INSERT_ROW = _INSERT_ROWS_HEAD + _ROW_VALUES_SQL
+_INSERT_GROUP = _INSERT_ROWS_HEAD + ", ".join([_ROW_VALUES_SQL] * _GROUP_SIZE)
 #: A ready row's (see :data:`~requestcov.records.ReadyRow`) test id, set id
 #: and ``INSERT`` values, and the one type of a batch of only ready rows.
 _ROW_TEST_ID = itemgetter(1)
@@ -597,16 +599,18 @@ class SQLiteStore:
 
     def _insert_values(self, values: List[Any], count: int) -> List[int]:
         """Insert ``count`` new rows of ``values`` (:data:`_ROW_WIDTH` each),
-        a group of them a statement (see :data:`_GROUP_SIZES`). SQLite
+        whole groups of them a statement (see :data:`_GROUP_SIZE`). SQLite
         numbers them: the next free ids in turn, known in advance because the
         transaction holds the store's write lock."""
         connection = self._connection
         first = int(connection.execute("SELECT coalesce(max(id), 0) + 1 FROM request").fetchone()[0])
-        start = 0
-        for size in _GROUP_SIZES:
-            while count - start >= size:
-                connection.execute(_INSERT_ROWS[size], values[start * _ROW_WIDTH:(start + size) * _ROW_WIDTH])
-                start += size
+        whole = count - count % _GROUP_SIZE
+        group_values = _GROUP_SIZE * _ROW_WIDTH
+        for start in range(0, whole * _ROW_WIDTH, group_values):
+            connection.execute(_INSERT_GROUP, values[start:start + group_values])
+        if whole < count:
+            rest = iter(values[whole * _ROW_WIDTH:])
+            connection.executemany(_INSERT_ROW, zip(*[rest] * _ROW_WIDTH))  # the rows as tuples, made in C
         return list(range(first, first + count))
 
     def _replace(self, record: RequestRecord) -> int:
