@@ -77,16 +77,18 @@ async def call_asgi(app: Callable, spec: Spec, test_id: str) -> int:
 
 
 def run(app: Callable, interface: str, *, warmup: int, requests: int, max_seconds: float,
-        first_id: int = 0, test_ids: bool = True, mix: Sequence[Spec] = MIX) -> Tuple[List[float], int]:
+        first_id: int = 0, test_ids: bool = True, mix: Sequence[Spec] = MIX,
+        after_warmup: Callable[[], Any] = lambda: None) -> Tuple[List[float], int]:
     """Send ``warmup`` then up to ``requests`` requests of ``mix`` (stopping
     early after ``max_seconds``); return the per-request time of each timed
-    rotation of the mix, in seconds, and the number of timed requests."""
+    rotation of the mix, in seconds, and the number of timed requests.
+    ``after_warmup`` runs between the two."""
     rotations = max(1, requests // len(mix))
     warm_rotations = max(1, warmup // len(mix))
     prefix = "bench" if test_ids else ""
     if interface == "wsgi":
-        return _run_wsgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix)
-    return asyncio.run(_run_asgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix))
+        return _run_wsgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix, after_warmup)
+    return asyncio.run(_run_asgi(app, mix, warm_rotations, rotations, max_seconds, first_id, prefix, after_warmup))
 
 
 def _check(status: int, spec: Spec) -> None:
@@ -95,13 +97,14 @@ def _check(status: int, spec: Spec) -> None:
 
 
 def _run_wsgi(app: Callable, mix: Sequence[Spec], warm: int, rotations: int, max_seconds: float,
-              first_id: int, prefix: str):
+              first_id: int, prefix: str, after_warmup: Callable[[], Any]):
     clock = time.perf_counter
     number = first_id
     for _ in range(warm):
         for spec in mix:
             number += 1
             _check(call_wsgi(app, spec, f"warm-{number}" if prefix else ""), spec)
+    after_warmup()
     samples: List[float] = []
     deadline = clock() + max_seconds
     for _ in range(rotations):
@@ -116,13 +119,14 @@ def _run_wsgi(app: Callable, mix: Sequence[Spec], warm: int, rotations: int, max
 
 
 async def _run_asgi(app: Callable, mix: Sequence[Spec], warm: int, rotations: int, max_seconds: float,
-                    first_id: int, prefix: str):
+                    first_id: int, prefix: str, after_warmup: Callable[[], Any]):
     clock = time.perf_counter
     number = first_id
     for _ in range(warm):
         for spec in mix:
             number += 1
             _check(await call_asgi(app, spec, f"warm-{number}" if prefix else ""), spec)
+    after_warmup()
     samples: List[float] = []
     deadline = clock() + max_seconds
     for _ in range(rotations):
