@@ -117,6 +117,15 @@ def pack_lines_python(
     return (key, found, None) if found is not None else (key, None, line_lists)
 
 
+def _row(finished: "_Finished", packed: PackedLines, set_ids: Mapping[Any, Tuple[Any, ...]]) -> List[Any]:
+    """The :data:`~requestcov.records.ReadyRow` of a finished request whose
+    set is ``packed``, with the set's id when ``set_ids`` has it."""
+    request, duration_ms, pid, kind = finished
+    found = set_ids.get(packed)
+    return [kind, request.test_id, request.test_set, request.method, request.path, request.route,
+            request.status, request.start, duration_ms, pid, 0, found[0] if found is not None else None, packed]
+
+
 def ready_rows_python(
     items: List[Any], index: int, out: List[Any], known: Mapping[Key, Any],
     path_by_name: Mapping[str, Optional[str]], batch: int, stopped: List[Any],
@@ -150,10 +159,7 @@ def ready_rows_python(
             if known_set is None or known_set.batch != batch:
                 stopped[:] = (item, packed)  # its record is made next, of this very packing
                 return index
-            found = set_ids.get(known_set.packed)
-            row = [kind, request.test_id, request.test_set, request.method, request.path, request.route,
-                   request.status, request.start, duration_ms, pid, 0, found[0] if found is not None else None,
-                   known_set.packed]
+            row = _row(item, known_set.packed, set_ids)
             unwritten = request.unwritten
         except Exception:  # the long way says what is wrong
             return index
@@ -230,16 +236,23 @@ class RecordBuilder:
         versions = self.versions
         batch = versions.batch if versions is not None else 0
         make, known, decided, stopped = self._ready_rows, self._known, self.matcher.decided, self._stopped
-        retried = -1
         while True:
             index = make(items, index, out, known, decided, batch, stopped, set_ids)
-            if not stopped or index == retried or index >= len(items) or stopped[0] is not items[index]:
+            if not stopped or index >= len(items) or stopped[0] is not items[index]:
                 return index
             item, packed = stopped
-            if self._known_set(item[0].collector.lines, packed, batch) is None:
+            known_set = self._known_set(item[0].collector.lines, packed, batch)
+            if known_set is None:
                 return index  # the long way, of this very packing
+            # Its row made here, of the packing the maker stopped with (a
+            # large set packed twice would cost more than this frame).
             stopped.clear()
-            retried = index
+            index += 1
+            try:
+                item[0].unwritten.pop()
+            except IndexError:  # queued twice (see Recorder.finish); written already
+                continue
+            out.append(_row(item, known_set.packed, set_ids))
 
     def convert(self, finished: "_Finished") -> Optional[RequestRecord]:
         """The record of a finished request, once: None for a request
