@@ -424,17 +424,20 @@ def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: 
         assert len({(path, version.sha256) for path, version in store.recorded_versions()}) == 2 + edit_between
 
 
-def _steady_batch(app: Path, start: int) -> List[Any]:
+def _steady_batch(app: Path, start: int, count: int = 9) -> List[Any]:
     """Requests of three sets, each with its test id: traffic once warm."""
     views, models = str(app / "views.py"), str(app / "models.py")
     sets = [{views: {1, 2, 3}}, {views: {1, 2, 3}, models: {5}}, {models: {7, 8}}]
-    return [_finished(_collector(sets[number % 3]), start + number) for number in range(9)]
+    return [_finished(_collector(sets[number % 3]), start + number) for number in range(count)]
 
 
+@pytest.mark.parametrize("last_batch", [9, 75])
 @pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
-def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: Path, maker: str) -> None:
+def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: Path, maker: str,
+                                                           last_batch: int) -> None:
     """Once warm, every row carries its set's id and the store takes the
-    batch as it is: the same store, byte for byte, as with a record each."""
+    batch as it is (in groups of 32 and one by one): the same store, byte
+    for byte, as with a record each."""
     dumps = []
     for ready in (True, False):
         builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
@@ -447,16 +450,16 @@ def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: 
                 writer._write(store, _steady_batch(app, 100 * batch))
             if ready:
                 out: List[Any] = []
-                items = _steady_batch(app, 900)
+                items = _steady_batch(app, 900, last_batch)
                 assert builder.ready_rows(items, 0, out, store.known_sets) == len(items)
                 assert all(type(row[11]) is int for row in out)
                 store.write(out, set_ids_from=store.known_sets)
             else:
-                writer._write(store, _steady_batch(app, 900))
+                writer._write(store, _steady_batch(app, 900, last_batch))
         dumps.append(_rows(db))
     assert dumps[0] == dumps[1]
     with SQLiteStore(tmp_path / "True.db", read_only=True) as store:
-        assert len(store.records()) == 5 * 9 and store.line_set_count() == 3
+        assert len(store.records()) == 4 * 9 + last_batch and store.line_set_count() == 3
 
 
 def test_rows_made_with_another_stores_sets_are_found_by_their_packing(tmp_path: Path, app: Path) -> None:
