@@ -10,7 +10,7 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -390,6 +390,17 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
     assert len({id(row[12]) for row in again} - known) == 1
 
 
+def _writing(app: Path, db: Path, maker: str, ready: bool = True) -> Tuple[RecordBuilder, BackgroundWriter]:
+    """A record builder with ``maker`` and a writer to ``db`` looking file
+    versions up once a batch, making rows directly when ``ready`` (else a
+    record for every request)."""
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
+                            ready_rows=ROW_MAKERS[maker])
+    writer = BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows if ready else None,
+                              before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+    return builder, writer
+
+
 @pytest.mark.parametrize("edit_between", [False, True])
 @pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
 def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: Path, maker: str,
@@ -402,11 +413,8 @@ def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: 
     dumps = []
     for ready in (True, False):
         views.write_text(original)
-        builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
-                                ready_rows=ROW_MAKERS[maker])
         db = tmp_path / f"{ready}.db"
-        writer = BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows if ready else None,
-                                  before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+        builder, writer = _writing(app, db, maker, ready)
         with SQLiteStore(db) as store:
             for batch in range(3):
                 if edit_between and batch == 2:
@@ -440,11 +448,8 @@ def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: 
     for byte, as with a record each."""
     dumps = []
     for ready in (True, False):
-        builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
-                                ready_rows=ROW_MAKERS[maker])
         db = tmp_path / f"{ready}.db"
-        writer = BackgroundWriter(db, builder.convert, ready_rows=builder.ready_rows if ready else None,
-                                  before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+        builder, writer = _writing(app, db, maker, ready)
         with SQLiteStore(db) as store:
             for batch in range(4):
                 writer._write(store, _steady_batch(app, 100 * batch))
@@ -466,9 +471,7 @@ def test_rows_made_with_another_stores_sets_are_found_by_their_packing(tmp_path:
     """A row's set id holds in the store whose sets made it: written to
     another (the fallback, a store made anew at a moved one's path), each
     row's set is found again by its packing."""
-    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions())
-    writer = BackgroundWriter(tmp_path / "first.db", builder.convert, ready_rows=builder.ready_rows,
-                              before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+    builder, writer = _writing(app, tmp_path / "first.db", "python")
     with SQLiteStore(tmp_path / "first.db") as first, SQLiteStore(tmp_path / "other.db") as other:
         # The other store holds a set of its own first: its ids are not the first store's.
         other.write([RequestRecord("elsewhere", lines={str(app / "big.py"): [9]})])
