@@ -220,7 +220,7 @@ _FINGERPRINT_LINE_LIMIT = 100_000
 
 
 #: New request rows, ``id`` left to SQLite: the next free rowid, one more
-#: than the largest (no AUTOINCREMENT), which is what ``_insert`` counts on.
+#: than the largest (no AUTOINCREMENT), which is what ``_insert_values`` counts on.
 _INSERT_ROWS_HEAD = (
     "INSERT INTO request (kind, test_id, test_set, method, path, route, status, "
     "start, duration_ms, pid, has_arcs, line_set_id) VALUES "
