@@ -93,6 +93,9 @@ def _inject_fault(part):
     elif part == "finish":
         recorder.finish = broken
     else:
+        # Whatever turns a finished request into what the store takes: its
+        # row (most requests, the compiled core's) and its record.
+        recorder.writer.ready_rows = broken
         recorder.writer.convert = broken
 
 
