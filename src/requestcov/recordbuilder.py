@@ -136,10 +136,11 @@ def ready_rows_python(
     whose lines pack to a set of ``known`` looked up in this ``batch`` of
     file versions; return the index of the first that is not (``len(items)``
     when all were). Such a request is marked written, and one written
-    already (queued twice) is passed over. The one stopped at goes the long way
-    (:meth:`RecordBuilder.build`), and the caller comes back for the rest;
-    when it was stopped at for its set (new, or of an earlier batch),
-    ``stopped`` holds it and its packing after, for its record to reuse.
+    already (queued twice) is passed over. The caller handles the one stopped
+    at and comes back for the rest; when it was stopped at for its set (new,
+    or of an earlier batch), ``stopped`` holds it and its packing after, for
+    :meth:`RecordBuilder.ready_rows` to make its row of once the set is known
+    in the batch, or :meth:`RecordBuilder.build` its record.
     ``set_ids``: the store's sets by their :class:`PackedLines` (``(set id,
     ...)``, see ``SQLiteStore.known_sets``): a row of one of them carries
     its id, and goes into the store as it is.
@@ -157,7 +158,7 @@ def ready_rows_python(
                 return index
             known_set = packed[1]
             if known_set is None or known_set.batch != batch:
-                stopped[:] = (item, packed)  # its record is made next, of this very packing
+                stopped[:] = (item, packed)  # its row or record is made next, of this very packing
                 return index
             row = _row(item, known_set.packed, set_ids)
             unwritten = request.unwritten

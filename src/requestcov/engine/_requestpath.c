@@ -614,7 +614,7 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
         PyObject *packed_lines = NULL;
         int usable = packed == NULL ? -1 : known_in_batch(packed, batch, &packed_lines);
         if (usable == 0) {
-            /* Its record is made next, of this very packing. */
+            /* Its row or record is made next, of this very packing. */
             PyObject *kept = PyTuple_Pack(2, item, packed);
             if (kept == NULL || PyList_SetSlice(stopped, 0, PyList_GET_SIZE(stopped), kept) < 0) {
                 PyErr_Clear();
