@@ -367,7 +367,7 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
         assert builder._stopped == []  # each packing kept for a record was used by it
         known = {id(part.packed) for part in builder._known.values()}
         rows = [entry for entry in out if type(entry) is list]
-        assert all(id(row[12]) in known and row[10] == 0 for row in rows)
+        assert all(id(row[12]) in known and row[2] == 0 for row in rows)
         assert all(row[11] == (set_ids[row[12]][0] if row[12] in set_ids else None) for row in rows)
         assert {row[11] for row in rows} >= {None, 1}
         answers[name] = (stops, [entry if type(entry) is not list else entry[:12] for entry in out],
@@ -378,14 +378,14 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
     assert unwritten == [0] * len(items)
     rows = [entry for entry in entries if type(entry) is list]
     assert len(rows) == len(items) - 2  # less the start-up record and the second queueing
-    assert rows[0][:11] == ["request", "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
-                            1700000100.0, 1.5, 4242, 0]
+    assert rows[0][:11] == ["request", 4242, 0, "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
+                            1700000100.0, 1.5]
     # A new batch of versions: each set is looked at again, and its requests are rows still.
     builder.versions.new_batch()  # type: ignore[union-attr]
     again: List[Any] = []
     batch = _mixed_batch(app, 200)
     assert builder.ready_rows(batch, 0, again, {}) == 7
-    assert [row[1] for row in again] == [item[0].test_id for item in batch[:7]]
+    assert [row[3] for row in again] == [item[0].test_id for item in batch[:7]]
     # The same sets, no file having changed, but for the one new in each batch.
     assert len({id(row[12]) for row in again} - known) == 1
 
@@ -432,20 +432,25 @@ def test_the_writer_stores_ready_rows_as_it_stores_records(tmp_path: Path, app: 
         assert len({(path, version.sha256) for path, version in store.recorded_versions()}) == 2 + edit_between
 
 
-def _steady_batch(app: Path, start: int, count: int = 9) -> List[Any]:
-    """Requests of three sets, each with its test id: traffic once warm."""
+def _steady_batch(app: Path, start: int, count: int = 9, pids: Tuple[int, ...] = (4242,)) -> List[Any]:
+    """Requests of three sets, each with its test id: traffic once warm
+    (of the processes ``pids``, in turn)."""
     views, models = str(app / "views.py"), str(app / "models.py")
     sets = [{views: {1, 2, 3}}, {views: {1, 2, 3}, models: {5}}, {models: {7, 8}}]
-    return [_finished(_collector(sets[number % 3]), start + number) for number in range(count)]
+    items = [_finished(_collector(sets[number % 3]), start + number) for number in range(count)]
+    return [(request, duration, pids[number % len(pids)], kind)
+            for number, (request, duration, _, kind) in enumerate(items)]
 
 
+@pytest.mark.parametrize("pids", [(4242,), (4242, 5151)], ids=["one-process", "two-processes"])
 @pytest.mark.parametrize("last_batch", [9, 75])
 @pytest.mark.parametrize("maker", sorted(ROW_MAKERS))
 def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: Path, maker: str,
-                                                           last_batch: int) -> None:
+                                                           last_batch: int, pids: Tuple[int, ...]) -> None:
     """Once warm, every row carries its set's id and the store takes the
-    batch as it is (in groups of 32 and one by one): the same store, byte
-    for byte, as with a record each."""
+    batch as it is (in groups of 32 and one by one; a process's kind, pid and
+    has_arcs written into the statements, or bound when the rows differ in
+    them): the same store, byte for byte, as with a record each."""
     dumps = []
     for ready in (True, False):
         db = tmp_path / f"{ready}.db"
@@ -455,16 +460,20 @@ def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: 
                 writer._write(store, _steady_batch(app, 100 * batch))
             if ready:
                 out: List[Any] = []
-                items = _steady_batch(app, 900, last_batch)
+                items = _steady_batch(app, 900, last_batch, pids)
                 assert builder.ready_rows(items, 0, out, store.known_sets) == len(items)
                 assert all(type(row[11]) is int for row in out)
                 store.write(out, set_ids_from=store.known_sets)
             else:
-                writer._write(store, _steady_batch(app, 900, last_batch))
+                writer._write(store, _steady_batch(app, 900, last_batch, pids))
         dumps.append(_rows(db))
     assert dumps[0] == dumps[1]
     with SQLiteStore(tmp_path / "True.db", read_only=True) as store:
-        assert len(store.records()) == 4 * 9 + last_batch and store.line_set_count() == 3
+        records = store.records()
+        assert len(records) == 4 * 9 + last_batch and store.line_set_count() == 3
+        last = [record for record in records if record.start >= 1700000000.0 + 900]
+        assert [(record.kind, record.pid) for record in last] == [
+            ("request", pids[number % len(pids)]) for number in range(last_batch)]
 
 
 def test_rows_made_with_another_stores_sets_are_found_by_their_packing(tmp_path: Path, app: Path) -> None:
@@ -503,7 +512,7 @@ def test_a_ready_row_without_a_test_id_is_named_in_a_copy(tmp_path: Path, app: P
     assert builder.ready_rows(untagged, 0, rows, {}) == 2
     with SQLiteStore(tmp_path / "store.db") as store:
         store.write(rows)
-        assert [row[1] for row in rows] == ["", ""]
+        assert [row[3] for row in rows] == ["", ""]
         store.write(rows)
         names = [record.test_id for record in store.records()]
     assert names == [f"GET /items/<id> #{number}" for number in (1, 2, 3, 4)]

@@ -646,12 +646,12 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
             return NULL;
         }
         PyList_SET_ITEM(row, 0, Py_NewRef(kind));
+        PyList_SET_ITEM(row, 1, Py_NewRef(PyTuple_GET_ITEM(item, 2)));
+        PyList_SET_ITEM(row, 2, PyLong_FromLong(0));  /* has_arcs: branch coverage makes no rows */
         for (int slot = 0; slot < row_count; slot++) {
-            PyList_SET_ITEM(row, 1 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
+            PyList_SET_ITEM(row, 3 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
         }
-        PyList_SET_ITEM(row, 8, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
-        PyList_SET_ITEM(row, 9, Py_NewRef(PyTuple_GET_ITEM(item, 2)));
-        PyList_SET_ITEM(row, 10, PyLong_FromLong(0));  /* has_arcs: branch coverage makes no rows */
+        PyList_SET_ITEM(row, 10, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
         PyList_SET_ITEM(row, 11, Py_NewRef(set_id));
         PyList_SET_ITEM(row, 12, packed_lines);
         /* Of strs, numbers and the set's PackedLines: never part of a cycle,
