@@ -28,6 +28,9 @@ from typing import Any, List, Tuple
 
 BATCH = 150
 MADE = 30
+#: One process's id, one object, as the recorder hands it to the request path
+#: and the request path puts it in every finished request.
+PID = os.getpid()
 _TOTAL = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -35,6 +38,7 @@ def _finished(views: str, models: str, number: int) -> Tuple[Any, ...]:
     """A finished request as the compiled request path queues it."""
     from requestcov.context import Collector
     from requestcov.recorder import ActiveRequest
+    from requestcov.records import REQUEST
 
     sets = [{views: {1, 2, 3}}, {views: {1, 2, 3}, models: {5}}, {models: {7, 8}}, {views: {9}}]
     collector = Collector()
@@ -43,7 +47,7 @@ def _finished(views: str, models: str, number: int) -> Tuple[Any, ...]:
                             method="GET", path=f"/items/{number}", start=1700000000.0 + number,
                             started_counter=0.0)
     request.route, request.status = "/items/<id>", 200
-    return (request, 1.5, 4242, "request")
+    return (request, 1.5, PID, REQUEST)
 
 
 def child(written: int) -> None:
@@ -52,6 +56,7 @@ def child(written: int) -> None:
     from requestcov.fileversions import FileVersions
     from requestcov.recordbuilder import RecordBuilder
     from requestcov.recorder import _compiled_request_path
+    from requestcov.records import REQUEST
     from requestcov.store import SQLiteStore
     from requestcov.store.writer import BackgroundWriter
 
@@ -68,6 +73,7 @@ def child(written: int) -> None:
                             ready_rows=path.ready_rows)
     writer = BackgroundWriter(workdir / "store.db", builder.convert, ready_rows=builder.ready_rows,
                               before_batch=builder.versions.new_batch)  # type: ignore[union-attr]
+    path.set_finish(writer.submit, PID, REQUEST)  # as the recorder does
     with SQLiteStore(workdir / "store.db") as store:
         for warm in range(3):
             writer._write(store, [_finished(views, models, warm * BATCH + number) for number in range(BATCH)])

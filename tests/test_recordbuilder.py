@@ -21,7 +21,7 @@ from requestcov.engine.source import SourceMatcher
 from requestcov.fileversions import FileVersions
 from requestcov.recordbuilder import RecordBuilder, pack_lines_python, ready_rows_python
 from requestcov.recorder import ActiveRequest, _compiled_request_path, _Finished
-from requestcov.records import STARTUP, RequestRecord
+from requestcov.records import REQUEST, STARTUP, RequestRecord
 from requestcov.store import SQLiteStore
 from requestcov.store.writer import BackgroundWriter
 from requestcov.store.requestset import ids_part, unpack_set
@@ -367,10 +367,10 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
         assert builder._stopped == []  # each packing kept for a record was used by it
         known = {id(part.packed) for part in builder._known.values()}
         rows = [entry for entry in out if type(entry) is list]
-        assert all(id(row[12]) in known and row[2] == 0 for row in rows)
-        assert all(row[11] == (set_ids[row[12]][0] if row[12] in set_ids else None) for row in rows)
-        assert {row[11] for row in rows} >= {None, 1}
-        answers[name] = (stops, [entry if type(entry) is not list else entry[:12] for entry in out],
+        assert all(id(row[10]) in known and row[0][2] == 0 for row in rows)
+        assert all(row[9] == (set_ids[row[10]][0] if row[10] in set_ids else None) for row in rows)
+        assert {row[9] for row in rows} >= {None, 1}
+        answers[name] = (stops, [entry if type(entry) is not list else entry[:10] for entry in out],
                          [len(item[0].unwritten) for item in items])
     assert answers[maker] == answers["python"]
     stops, entries, unwritten = answers[maker]
@@ -378,16 +378,16 @@ def test_ready_rows_stop_at_what_needs_a_record_and_agree_with_the_twin(app: Pat
     assert unwritten == [0] * len(items)
     rows = [entry for entry in entries if type(entry) is list]
     assert len(rows) == len(items) - 2  # less the start-up record and the second queueing
-    assert rows[0][:11] == ["request", 4242, 0, "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
-                            1700000100.0, 1.5]
+    assert rows[0][:9] == [("request", 4242, 0), "test-100", "set", "GET", "/items/100", "/items/<id>", 200,
+                           1700000100.0, 1.5]
     # A new batch of versions: each set is looked at again, and its requests are rows still.
     builder.versions.new_batch()  # type: ignore[union-attr]
     again: List[Any] = []
     batch = _mixed_batch(app, 200)
     assert builder.ready_rows(batch, 0, again, {}) == 7
-    assert [row[3] for row in again] == [item[0].test_id for item in batch[:7]]
+    assert [row[1] for row in again] == [item[0].test_id for item in batch[:7]]
     # The same sets, no file having changed, but for the one new in each batch.
-    assert len({id(row[12]) for row in again} - known) == 1
+    assert len({id(row[10]) for row in again} - known) == 1
 
 
 def _writing(app: Path, db: Path, maker: str, ready: bool = True) -> Tuple[RecordBuilder, BackgroundWriter]:
@@ -462,7 +462,7 @@ def test_rows_of_sets_the_store_knows_go_in_with_their_ids(tmp_path: Path, app: 
                 out: List[Any] = []
                 items = _steady_batch(app, 900, last_batch, pids)
                 assert builder.ready_rows(items, 0, out, store.known_sets) == len(items)
-                assert all(type(row[11]) is int for row in out)
+                assert all(type(row[9]) is int for row in out)
                 store.write(out, set_ids_from=store.known_sets)
             else:
                 writer._write(store, _steady_batch(app, 900, last_batch, pids))
@@ -489,12 +489,34 @@ def test_rows_made_with_another_stores_sets_are_found_by_their_packing(tmp_path:
         out: List[Any] = []
         items = _steady_batch(app, 900)
         builder.ready_rows(items, 0, out, first.known_sets)
-        assert all(type(row[11]) is int for row in out)
+        assert all(type(row[9]) is int for row in out)
         other.write(out, set_ids_from=first.known_sets)
         written = {record.test_id: record.lines for record in other.records()}
     assert written == {"elsewhere": {str(app / "big.py"): [9]},
                        **{item[0].test_id: {path: sorted(lines) for path, lines in item[0].collector.lines.items()}
                           for item in items}}
+
+
+@pytest.mark.skipif(CORE is None, reason="the compiled core was not built")
+def test_the_compiled_row_maker_gives_a_process_rows_one_fixed_tuple(app: Path) -> None:
+    """The rows of this process's requests share one ``(kind, pid,
+    has_arcs)`` object, which the store tells by identity in one C pass; a
+    request of another process (one queued before a fork) gets its own."""
+    path = _compiled_request_path()
+    pid = os.getpid()
+    path.set_finish(lambda finished: None, pid, REQUEST)
+    builder = RecordBuilder(SourceMatcher([str(app)]), branch=False, versions=FileVersions(),
+                            ready_rows=path.ready_rows)
+    builder.versions.new_batch()  # type: ignore[union-attr]
+    for item in _steady_batch(app, 0):
+        builder.build(item)
+    batch = _steady_batch(app, 100, 6, (pid, 5151))
+    rows: List[Any] = []
+    assert builder.ready_rows(batch, 0, rows, {}) == len(batch)
+    mine = [row[0] for row in rows if row[0][1] == pid]
+    other = [row[0] for row in rows if row[0][1] == 5151]
+    assert mine == [(REQUEST, pid, 0)] * 3 and all(fixed is mine[0] for fixed in mine)
+    assert other == [(REQUEST, 5151, 0)] * 3 and all(fixed is not mine[0] for fixed in other)
 
 
 def test_a_ready_row_without_a_test_id_is_named_in_a_copy(tmp_path: Path, app: Path) -> None:
@@ -512,7 +534,7 @@ def test_a_ready_row_without_a_test_id_is_named_in_a_copy(tmp_path: Path, app: P
     assert builder.ready_rows(untagged, 0, rows, {}) == 2
     with SQLiteStore(tmp_path / "store.db") as store:
         store.write(rows)
-        assert [row[3] for row in rows] == ["", ""]
+        assert [row[1] for row in rows] == ["", ""]
         store.write(rows)
         names = [record.test_id for record in store.records()]
     assert names == [f"GET /items/<id> #{number}" for number in (1, 2, 3, 4)]

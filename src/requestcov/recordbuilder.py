@@ -122,7 +122,7 @@ def _row(finished: "_Finished", packed: PackedLines, set_ids: Mapping[Any, Tuple
     set is ``packed``, with the set's id when ``set_ids`` has it."""
     request, duration_ms, pid, kind = finished
     found = set_ids.get(packed)
-    return [kind, pid, 0, request.test_id, request.test_set, request.method, request.path, request.route,
+    return [(kind, pid, 0), request.test_id, request.test_set, request.method, request.path, request.route,
             request.status, request.start, duration_ms, found[0] if found is not None else None, packed]
 
 

@@ -68,11 +68,11 @@ SERVED_UNRECORDED = "served-unrecorded"
 
 #: A new request's row as the writer hands it to the store in place of a
 #: record, when the recorder packed its line set before (most requests): the
-#: twelve values of its ``INSERT`` (kind, pid and has_arcs first, the same in
-#: all rows of a process, then test_id, test_set, method, path, route, status,
-#: start, duration_ms, and the id of its line set, None while the store has
-#: not said it), then the set's :class:`PackedLines`. The store never changes
-#: one.
+#: twelve values of its ``INSERT``: first ``(kind, pid, has_arcs)``, one
+#: tuple for all rows of a process, then test_id, test_set, method, path,
+#: route, status, start, duration_ms, and the id of its line set (None while
+#: the store has not said it); then the set's :class:`PackedLines`. The store
+#: never changes one.
 ReadyRow = List[Any]
 
 

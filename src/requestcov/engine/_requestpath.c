@@ -44,6 +44,7 @@ typedef struct {
     PyObject *submit;         /* the writer's submit(finished) */
     PyObject *pid;            /* this process's id (set again after a fork) */
     PyObject *kind;           /* the kind of a request's record */
+    PyObject *fixed_row;      /* (kind, pid, has_arcs 0): every ready row's first item */
     Py_ssize_t tracking_offsets[TRACKING_SLOTS];
     Py_ssize_t collector_offsets[COLLECTOR_SLOTS];
     Py_ssize_t request_offsets[REQUEST_SLOTS];
@@ -640,20 +641,24 @@ RequestPath_ready_rows(RequestPath *self, PyObject *const *args, Py_ssize_t narg
         else if (found == NULL && PyErr_Occurred()) {
             PyErr_Clear();  /* the store finds the set by its packing */
         }
-        PyObject *row = PyList_New(13);
+        /* kind, pid and has_arcs (branch coverage makes no rows): this
+         * process's one tuple, which the store tells by identity. */
+        PyObject *pid = PyTuple_GET_ITEM(item, 2);
+        PyObject *fixed = self->fixed_row != NULL && kind == self->kind && pid == self->pid
+            ? Py_NewRef(self->fixed_row) : Py_BuildValue("(OOi)", kind, pid, 0);
+        PyObject *row = fixed == NULL ? NULL : PyList_New(11);
         if (row == NULL) {
+            Py_XDECREF(fixed);
             Py_DECREF(packed_lines);
             return NULL;
         }
-        PyList_SET_ITEM(row, 0, Py_NewRef(kind));
-        PyList_SET_ITEM(row, 1, Py_NewRef(PyTuple_GET_ITEM(item, 2)));
-        PyList_SET_ITEM(row, 2, PyLong_FromLong(0));  /* has_arcs: branch coverage makes no rows */
+        PyList_SET_ITEM(row, 0, fixed);
         for (int slot = 0; slot < row_count; slot++) {
-            PyList_SET_ITEM(row, 3 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
+            PyList_SET_ITEM(row, 1 + slot, Py_NewRef(SLOT(request, r[row_slots[slot]])));
         }
-        PyList_SET_ITEM(row, 10, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
-        PyList_SET_ITEM(row, 11, Py_NewRef(set_id));
-        PyList_SET_ITEM(row, 12, packed_lines);
+        PyList_SET_ITEM(row, 8, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
+        PyList_SET_ITEM(row, 9, Py_NewRef(set_id));
+        PyList_SET_ITEM(row, 10, packed_lines);
         /* Of strs, numbers and the set's PackedLines: never part of a cycle,
          * so not for the garbage collector to scan while the batch waits. */
         PyObject_GC_UnTrack(row);
@@ -682,9 +687,14 @@ RequestPath_set_finish(RequestPath *self, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "set_finish(submit, pid: int, kind: str)");
         return NULL;
     }
+    PyObject *fixed_row = Py_BuildValue("(OOi)", args[2], args[1], 0);
+    if (fixed_row == NULL) {
+        return NULL;
+    }
     Py_XSETREF(self->submit, Py_NewRef(args[0]));
     Py_XSETREF(self->pid, Py_NewRef(args[1]));
     Py_XSETREF(self->kind, Py_NewRef(args[2]));
+    Py_XSETREF(self->fixed_row, fixed_row);
     Py_RETURN_NONE;
 }
 
@@ -736,6 +746,7 @@ RequestPath_dealloc(RequestPath *self)
     Py_XDECREF(self->submit);
     Py_XDECREF(self->pid);
     Py_XDECREF(self->kind);
+    Py_XDECREF(self->fixed_row);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

@@ -242,23 +242,23 @@ _INSERT_ROW = _INSERT_ROWS_HEAD + _ROW_VALUES_SQL
 _INSERT_GROUP = _INSERT_ROWS_HEAD + ", ".join([_ROW_VALUES_SQL] * _GROUP_SIZE)
 #: A ready row's (see :data:`~requestcov.records.ReadyRow`) test id, set id
 #: and ``INSERT`` values, and the one type of a batch of only ready rows.
-_ROW_TEST_ID_INDEX = 3
+_ROW_TEST_ID_INDEX = 1
 _ROW_TEST_ID = itemgetter(_ROW_TEST_ID_INDEX)
-_ROW_SET_ID = itemgetter(11)
-_ROW_VALUES = itemgetter(slice(0, _ROW_WIDTH))
+_ROW_SET_ID_INDEX, _ROW_PACKED_INDEX = 9, 10
+_ROW_SET_ID = itemgetter(_ROW_SET_ID_INDEX)
 _ROW_TYPES = {list}
-#: A ready row's kind, pid and has_arcs, the same in every row a process
-#: writes, and its other values. Each value bound costs a row some 500
+#: A ready row's ``(kind, pid, has_arcs)``, one tuple for all rows of a
+#: process, and its other values. Each value bound costs a row some 500
 #: instructions (sqlite3 checks its type, SQLite copies it), so a batch whose
-#: rows share the three has them written into its statements as literals
-#: instead (see :func:`_statements_for`): less the check that they share
-#: them, the writer's batch routine on a warm thin app went from 21,200 to
-#: 20,500 instructions a request on 3.12, 19,200 to 18,200 on 3.11
-#: (``bench/writer_rows.py``). Slices, one list a row: an ``itemgetter`` of
-#: several indexes cost more than the binds it saved.
+#: rows share the tuple (found by identity, one C pass) has the three written
+#: into its statements as literals instead (see :func:`_statements_for`): the
+#: writer's batch routine on a warm thin app went from 21,200 to 19,800
+#: instructions a request on 3.12, 19,200 to 17,800 on 3.11
+#: (``bench/writer_rows.py``; comparing three values a row in Python, or
+#: taking them by an ``itemgetter`` of several indexes, ate half of that).
 _FIXED_WIDTH = 3
-_ROW_FIXED = itemgetter(slice(0, _FIXED_WIDTH))
-_ROW_VARYING = itemgetter(slice(_FIXED_WIDTH, _ROW_WIDTH))
+_ROW_FIXED = itemgetter(0)
+_ROW_VARYING = itemgetter(slice(1, _ROW_SET_ID_INDEX + 1))
 #: The values that may go into a statement as literals: the kinds the
 #: recorder writes, a pid, has_arcs.
 _LITERAL_KINDS = frozenset((REQUEST, STARTUP))
@@ -542,7 +542,7 @@ class SQLiteStore:
         for index, record in enumerate(records):
             if type(record) is list:
                 if not record[_ROW_TEST_ID_INDEX]:
-                    untagged.setdefault(endpoint_of(record[5], record[7], record[6]), []).append(index)
+                    untagged.setdefault(endpoint_of(record[3], record[5], record[4]), []).append(index)
             elif not record.test_id:
                 untagged.setdefault(record.endpoint, []).append(index)
         if not untagged:
@@ -626,7 +626,7 @@ class SQLiteStore:
             return []
         set_ids = self._line_set_ids(records, ids_trusted)
         return self._insert_values(list(chain.from_iterable(
-            (*record[:11], set_id) if type(record) is list else
+            (*record[0], *record[1:_ROW_SET_ID_INDEX], set_id) if type(record) is list else
             (record.kind, record.pid, 0 if record.arcs is None else 1, record.test_id, record.test_set,
              record.method, record.path, record.route, record.status, record.start, record.duration_ms, set_id)
             for record, set_id in zip(records, set_ids)
@@ -635,10 +635,12 @@ class SQLiteStore:
     def _insert_rows(self, rows: List[ReadyRow]) -> List[int]:
         """Insert ready rows that name their sets, with no Python code a row;
         their shared kind, pid and has_arcs as literals when they share them."""
-        fixed = rows[0][:_FIXED_WIDTH]
-        statements = _statements_for(*fixed) if countOf(map(_ROW_FIXED, rows), fixed) == len(rows) else None
+        fixed = rows[0][0]
+        shared = countOf(map(_ROW_FIXED, rows), fixed) == len(rows)
+        statements = _statements_for(*fixed) if shared and type(fixed) is tuple and len(fixed) == 3 else None
         if statements is None:
-            return self._insert_values(list(chain.from_iterable(map(_ROW_VALUES, rows))), len(rows))
+            return self._insert_values(list(chain.from_iterable((*row[0], *row[1:_ROW_SET_ID_INDEX + 1])
+                                                                for row in rows)), len(rows))
         return self._insert_values(list(chain.from_iterable(map(_ROW_VARYING, rows))), len(rows),
                                    statements, _ROW_WIDTH - _FIXED_WIDTH)
 
@@ -703,10 +705,10 @@ class SQLiteStore:
         known = self._set_ids
         for index, record in enumerate(records):
             if type(record) is list:
-                if ids_trusted and record[11] is not None:
-                    set_ids.append(record[11])
+                if ids_trusted and record[_ROW_SET_ID_INDEX] is not None:
+                    set_ids.append(record[_ROW_SET_ID_INDEX])
                     continue
-                packed = record[12]
+                packed = record[_ROW_PACKED_INDEX]
             else:
                 packed = record.packed
             if packed is not None:
