@@ -16,7 +16,8 @@ setup(
                 "src/requestcov/middleware/_wsgiexchange.c", "src/requestcov/middleware/_asgisend.c",
                 "src/requestcov/middleware/_wsgicall.c", "src/requestcov/middleware/_asgicall.c",
             ],
-            depends=["src/requestcov/engine/_compat.h", "src/requestcov/middleware/_middlewarecall.h"],
+            depends=["src/requestcov/engine/_compat.h", "src/requestcov/middleware/_middlewarecall.h",
+                     "src/requestcov/middleware/_slots.h"],
             optional=True,
         )
     ]

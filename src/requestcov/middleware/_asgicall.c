@@ -29,6 +29,7 @@
 #if PY_VERSION_HEX >= 0x030A0000
 
 #include "_middlewarecall.h"
+#include "_slots.h"
 
 typedef struct {
     PyObject_HEAD
@@ -75,10 +76,12 @@ optional_attr(PyObject *object, PyObject *name)
 
 /* request.route, when the app named none: the route the framework left in
  * the scope (its ``path``, else its ``path_format``), as _finish takes it. */
+static SlotCache route_slot;
+
 static int
 fill_route(ASGIExchange *self, PyObject *request)
 {
-    PyObject *route = PyObject_GetAttr(request, str_route);
+    PyObject *route = requestcov_slot_get(&route_slot, request, str_route);
     if (route == NULL) {
         return -1;
     }
@@ -102,7 +105,7 @@ fill_route(ASGIExchange *self, PyObject *request)
         Py_XDECREF(value);
         return -1;
     }
-    int failed = PyObject_SetAttr(request, str_route, value);
+    int failed = requestcov_slot_set(&route_slot, request, str_route, value);
     Py_DECREF(value);
     return failed;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "../engine/_compat.h"
+#include "_slots.h"
 
 typedef struct {
     PyObject_HEAD
@@ -24,6 +25,8 @@ typedef struct {
 
 static PyObject *str_type, *str_status, *str_more_body, *str_body_sent, *str_get;
 static PyObject *str_response_start, *str_response_body;
+/* The request's status and body_sent, written at their offsets. */
+static SlotCache status_slot, body_sent_slot;
 
 /* message.get(key), a new reference or NULL with no error for "not there";
  * NULL with an error when the message's get failed. */
@@ -71,7 +74,7 @@ note(RecordingSend *self, PyObject *message)
             }
             return -1;
         }
-        int failed = PyObject_SetAttr(self->request, str_status, code);
+        int failed = requestcov_slot_set(&status_slot, self->request, str_status, code);
         Py_DECREF(code);
         return failed;
     }
@@ -88,7 +91,7 @@ note(RecordingSend *self, PyObject *message)
         if (!more_body) {
             /* Marked before the await, which may not resume: a stop from
              * here on records the request even if the app call never returns. */
-            return PyObject_SetAttr(self->request, str_body_sent, Py_True);
+            return requestcov_slot_set(&body_sent_slot, self->request, str_body_sent, Py_True);
         }
     }
     return 0;
