@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "../engine/_compat.h"
+#include "_slots.h"
 
 /* getattr(object, name, None) without an AttributeError made and dropped:
  * 1 found, 0 not there, -1 an error. */
@@ -46,6 +47,8 @@ typedef struct {
 } WSGIExchange;
 
 static PyObject *str_status, *str_body_sent, *str_close;
+/* The request's status and body_sent, written at their offsets. */
+static SlotCache status_slot, body_sent_slot;
 static PyObject *is_finalizing;  /* sys.is_finalizing */
 
 /* The status code of a WSGI status line ("200 OK" -> 200); -1 when it has none. */
@@ -83,7 +86,7 @@ start_response(WSGIExchange *self, PyObject *status, PyObject *headers, PyObject
     long code = status_code(status);
     if (code >= 0) {
         PyObject *number = PyLong_FromLong(code);
-        if (number == NULL || PyObject_SetAttr(self->request, str_status, number) < 0) {
+        if (number == NULL || requestcov_slot_set(&status_slot, self->request, str_status, number) < 0) {
             Py_XDECREF(number);
             return NULL;
         }
@@ -146,7 +149,7 @@ WSGIExchange_next(WSGIExchange *self)
     if (chunk != NULL || PyErr_Occurred()) {
         return chunk;
     }
-    if (PyObject_SetAttr(self->request, str_body_sent, Py_True) < 0) {
+    if (requestcov_slot_set(&body_sent_slot, self->request, str_body_sent, Py_True) < 0) {
         return NULL;
     }
     return NULL;  /* exhausted: StopIteration */
