@@ -10,11 +10,12 @@ from typing import Dict
 import pytest
 
 from requestcov.pytest_plugin.outcomes import INTERRUPTED, PASSED
+from tests.support.matrix import heavy
 from tests.pytest_plugin.project import (
     NODE, Runs, call_phase_contexts, line_of, lines_of, records_of, run_pytest, startup_records_of, write_project,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, heavy]
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ to stop them, run on 3.11 (the last trace-function engine) and on the newest
 Python (the newest sys.monitoring), which is enough to keep the whole suite
 within CI's time; ``REQUESTCOV_FULL_MATRIX=1`` runs them on every
 interpreter. So do the scale and load tests (inputs of hundreds of megabytes, a
-request running 50,000 lines, servers under load and their workers killed),
-whose code is the same on every interpreter and whose engine side both
-engines' interpreters cover.
+request running 50,000 lines, servers under load and their workers killed)
+and the pytest plugin beside other ways pytest runs (xdist, pytest-cov, an
+interrupted session: whole pytest runs in subprocesses), whose code is the
+same on every interpreter and whose engine side both engines' interpreters
+cover; the plugin's own records are checked on every interpreter.
 """
 
 from __future__ import annotations
