@@ -11,10 +11,9 @@ from typing import Any, List, Optional
 
 import pytest
 
-from requestcov.context import Collector
 from requestcov.engine.core import compiled_core
 from requestcov.middleware import asgi
-from requestcov.recorder import ActiveRequest
+from tests.middleware.exchange_requests import new_request, requests_of_each_class
 
 
 @pytest.fixture(params=["compiled", "python"])
@@ -35,10 +34,6 @@ class Server:
     def __call__(self, message: Any) -> Any:
         self.messages.append(message)
         return asyncio.sleep(0)
-
-
-def new_request() -> ActiveRequest:
-    return ActiveRequest(Collector(), None, "t", "", "GET", "/", 0.0, 0.0)
 
 
 def test_a_response_of_several_body_messages(send_class: Any) -> None:
@@ -110,3 +105,20 @@ def test_it_is_made_any_way_python_allows(send_class: Any) -> None:
                   lambda: send_class(request, server, colour="red")):
         with pytest.raises(TypeError):
             wrong()
+
+
+def test_requests_of_other_classes_in_turn_are_noted_alike(send_class: Any) -> None:
+    """The compiled send writes the recorder's request at its slots' offsets,
+    learned from its class; a request of any other class (attributes in a
+    dict, or slots of a base class) goes through setattr, and the recorder's
+    class after it is learned again."""
+    for number, request in enumerate(requests_of_each_class()):
+        server = Server()
+        send = send_class(request, server)
+
+        async def respond(status: int = 200 + number) -> None:
+            await send({"type": "http.response.start", "status": status})
+            await send({"type": "http.response.body", "body": b"x"})
+
+        asyncio.run(respond())
+        assert (request.status, request.body_sent) == (200 + number, True)

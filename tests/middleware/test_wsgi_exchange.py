@@ -11,10 +11,10 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
-from requestcov.context import Collector
 from requestcov.engine.core import compiled_core
 from requestcov.middleware import wsgi
 from requestcov.recorder import ActiveRequest
+from tests.middleware.exchange_requests import new_request, requests_of_each_class
 
 
 def _compiled() -> Any:
@@ -54,10 +54,6 @@ class Server:
 
     def write(self, data: bytes) -> None:
         pass
-
-
-def new_request() -> ActiveRequest:
-    return ActiveRequest(Collector(), None, "t", "", "GET", "/", 0.0, 0.0)
 
 
 def make(exchange_class: Any, ends: Optional[Ends] = None) -> Tuple[Any, ActiveRequest, Server, Ends, dict]:
@@ -229,3 +225,17 @@ def test_an_end_that_fails_while_freeing_is_reported_not_raised(exchange_class: 
         sys.unraisablehook = hook
     assert len(ends.calls) == 2
     assert len(unraisable) == 1 and isinstance(unraisable[0].exc_value, RuntimeError)
+
+
+def test_requests_of_other_classes_in_turn_are_noted_alike(exchange_class: Any) -> None:
+    """The compiled exchange writes the recorder's request at its slots'
+    offsets, learned from its class; a request of any other class
+    (attributes in a dict, or slots of a base class) goes through setattr,
+    and the recorder's class after it is learned again."""
+    for number, request in enumerate(requests_of_each_class()):
+        exchange = exchange_class(request, Server(), Ends(), "recorder", {})
+        exchange(f"{200 + number} OK", [])
+        exchange.body = [b"x"]
+        assert list(exchange) == [b"x"]
+        exchange.close()
+        assert (request.status, request.body_sent) == (200 + number, True)
