@@ -74,10 +74,11 @@ optional_attr(PyObject *object, PyObject *name)
     return value;
 }
 
-/* request.route, when the app named none: the route the framework left in
- * the scope (its ``path``, else its ``path_format``), as _finish takes it. */
+/* The request's route, read and written at its offset. */
 static SlotCache route_slot;
 
+/* request.route, when the app named none: the route the framework left in
+ * the scope (its ``path``, else its ``path_format``), as _finish takes it. */
 static int
 fill_route(ASGIExchange *self, PyObject *request)
 {

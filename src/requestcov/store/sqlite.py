@@ -264,10 +264,14 @@ _ROW_VARYING = itemgetter(slice(1, _ROW_SET_ID_INDEX + 1))
 _LITERAL_KINDS = frozenset((REQUEST, STARTUP))
 
 
-def _statements_for(kind: Any, pid: Any, has_arcs: Any) -> Optional[Tuple[str, str]]:
-    """The group and single-row ``INSERT`` statements of rows whose kind, pid
-    and has_arcs are these, written in as literals (the rows bind
-    :data:`_ROW_VARYING`); None when a value is not one to write into SQL."""
+def _statements_for(fixed: Any) -> Optional[Tuple[str, str]]:
+    """The group and single-row ``INSERT`` statements of rows whose
+    ``(kind, pid, has_arcs)`` is ``fixed``, written in as literals (the rows
+    bind :data:`_ROW_VARYING`); None when it is not three values to write
+    into SQL."""
+    if type(fixed) is not tuple or len(fixed) != _FIXED_WIDTH:
+        return None
+    kind, pid, has_arcs = fixed
     if type(kind) is not str or kind not in _LITERAL_KINDS or type(pid) is not int \
             or type(has_arcs) is not int or has_arcs not in (0, 1):
         return None
@@ -636,11 +640,9 @@ class SQLiteStore:
         """Insert ready rows that name their sets, with no Python code a row;
         their shared kind, pid and has_arcs as literals when they share them."""
         fixed = rows[0][0]
-        shared = countOf(map(_ROW_FIXED, rows), fixed) == len(rows)
-        statements = _statements_for(*fixed) if shared and type(fixed) is tuple and len(fixed) == 3 else None
+        statements = _statements_for(fixed) if countOf(map(_ROW_FIXED, rows), fixed) == len(rows) else None
         if statements is None:
-            return self._insert_values(list(chain.from_iterable((*row[0], *row[1:_ROW_SET_ID_INDEX + 1])
-                                                                for row in rows)), len(rows))
+            return self._insert(rows, ids_trusted=True)  # each row's values bound
         return self._insert_values(list(chain.from_iterable(map(_ROW_VARYING, rows))), len(rows),
                                    statements, _ROW_WIDTH - _FIXED_WIDTH)
 
